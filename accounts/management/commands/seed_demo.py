@@ -1,0 +1,33 @@
+"""``seed_demo``: a believable demo world and the demo logins."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+
+from accounts.demo import DEMO_LOGINS, build_demo_accounts, ensure_demo_users
+from accounts.models import Account
+
+
+def _logins() -> str:
+    return ", ".join(f"{login.username} / {login.password} ({login.role})" for login in DEMO_LOGINS)
+
+
+class Command(BaseCommand):
+    help = "Create demo accounts, contacts, deals, contracts and signals, and the demo rep and manager logins."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--if-empty", action="store_true", help="Do nothing if accounts exist already.")
+        parser.add_argument("--print-logins", action="store_true", help="Only print the demo logins.")
+        parser.add_argument("--seed", type=int, default=7)
+
+    def handle(self, *args, if_empty: bool, print_logins: bool, seed: int, **options):
+        if print_logins:
+            self.stdout.write(_logins())
+            return
+        if if_empty and Account.objects.exists():
+            ensure_demo_users()
+            self.stdout.write("Demo data present already; logins: " + _logins())
+            return
+        accounts = build_demo_accounts(seed=seed)
+        self.stdout.write(self.style.SUCCESS(f"Demo world ready: {len(accounts)} accounts."))
+        self.stdout.write("Demo logins: " + _logins())

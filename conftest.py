@@ -1,0 +1,185 @@
+"""Test fixtures shared by every app: real services, a real Celery worker, eager Celery for unit tests.
+
+Integration tests need PostgreSQL + Redis (set ``DATABASE_URL`` and ``REDIS_URL``; CI's second pass
+does). Locally they skip with the reason; under ``CI=true`` a configured but unreachable service fails.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from django.conf import settings
+
+from salesai.celery import app as celery_app
+
+ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _missing(reason: str) -> None:
+    """A missing service: a failure under CI, a skip with its reason elsewhere."""
+    if ON_CI:
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def uses_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+@pytest.fixture
+def require_postgres():
+    if not uses_postgres():
+        pytest.skip("needs DATABASE_URL=postgres://… (CI's second pass runs it)")
+    db = settings.DATABASES["default"]
+    if not _port_open(db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432)):
+        _missing("PostgreSQL is configured but not answering")
+
+
+@pytest.fixture
+def require_redis():
+    url = settings.REDIS_URL
+    if not url:
+        pytest.skip("needs REDIS_URL=redis://… (CI's second pass runs it)")
+    parts = urlsplit(url)
+    if not _port_open(parts.hostname or "127.0.0.1", parts.port or 6379):
+        _missing("Redis is configured but not answering")
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(request):
+    """Unit tests run tasks in-process; integration tests (a real worker) opt out."""
+    if request.node.get_closest_marker("integration"):
+        yield
+        return
+    previous = celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    yield
+    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = previous
+
+
+def database_url_for_test_db() -> str:
+    """DATABASE_URL pointing at the test database pytest-django created (for worker subprocesses)."""
+    from django.db import connection
+
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
+
+
+class CeleryWorker:
+    """A real ``celery worker`` process on its own queue, started and stopped by a fixture."""
+
+    def __init__(self, queue: str, log_path: Path, extra_env: dict[str, str] | None = None):
+        self.queue = queue
+        self.log_path = log_path
+        self.extra_env = extra_env or {}
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> CeleryWorker:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url_for_test_db(),
+            "CELERY_QUEUE": self.queue,
+            "DEBUG": "true",
+            **self.extra_env,
+        }
+        self.log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "salesai",
+                "worker",
+                "-Q",
+                self.queue,
+                "--pool=threads",
+                "--concurrency=4",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"{self.queue}@%h",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"celery worker exited: {self.log_path.read_text()[-2000:]}")
+            replies = celery_app.control.ping(destination=[f"{self.queue}@{socket.gethostname()}"], timeout=0.5)
+            if replies:
+                return self
+        raise RuntimeError(f"celery worker did not answer within {timeout}s: {self.log_path.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if getattr(self, "log", None):
+            self.log.close()
+
+    def kill(self) -> None:
+        """Kill -9, as a crash would (for lost-task tests)."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def celery_queue(require_postgres, require_redis):
+    """A queue name of this test's own, so no stale message from another run reaches its worker."""
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue
+    yield queue
+    celery_app.conf.task_default_queue = previous
+
+
+@pytest.fixture
+def celery_worker_process(celery_queue, transactional_db, tmp_path):
+    """A real Celery worker process on Redis, writing to the PostgreSQL test database."""
+    worker = CeleryWorker(celery_queue, tmp_path / "worker.log").start()
+    yield worker
+    worker.stop()
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05):
+    """Poll until ``predicate()`` is truthy (for work done by another process); return its value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,177 @@
+"""What salesai proposes, why, what people decided, and what was done (once)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class ActionType(models.TextChoices):
+    """The things salesai can propose. Each is a trust *domain* (DESIGN.md §3)."""
+
+    PRICING_OUTREACH = "pricing_outreach", "Reach out on pricing interest"
+    REPLY = "reply", "Answer a reply"
+    CHECK_IN = "check_in", "Scheduled check-in"
+    FOLLOW_UP = "follow_up", "Follow up on unanswered outreach"
+    CHANGE_CONTACT = "change_contact", "Try another contact or channel"
+    RENEWAL_OUTREACH = "renewal_outreach", "Start the renewal conversation"
+    CHURN_ESCALATION = "churn_escalation", "Escalate churn risk"
+    RE_ENGAGE = "re_engage", "Re-engage a quiet account"
+    EXPANSION = "expansion", "Propose an expansion"
+    SPEED_TO_LEAD = "speed_to_lead", "Answer a new lead fast"
+
+
+class Recommendation(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting review"
+        SCHEDULED = "scheduled", "Scheduled (undo window)"
+        EXECUTED = "executed", "Executed"
+        REJECTED = "rejected", "Rejected"
+        SNOOZED = "snoozed", "Snoozed"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        EXPIRED = "expired", "Expired"
+        FAILED = "failed", "Failed"
+
+    OPEN_STATUSES = (Status.PENDING, Status.SCHEDULED, Status.SNOOZED)
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="recommendations")
+    contact = models.ForeignKey(
+        "accounts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="recommendations"
+    )
+    action_type = models.CharField(max_length=30, choices=ActionType.choices)
+    playbook = models.CharField(max_length=50, help_text="The playbook whose finding leads this recommendation.")
+    title = models.CharField(max_length=300)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    priority = models.PositiveSmallIntegerField(default=50, help_text="0–100, higher first.")
+    confidence = models.FloatField(default=0.5, help_text="0–1.")
+    reasoning = models.TextField(help_text="The story: what happened, with dates, counts and amounts.")
+    rationale = models.TextField(blank=True, help_text="Why the proposed action should work.")
+    why_now = models.TextField(blank=True)
+    counterfactual = models.TextField(blank=True, help_text="What would make salesai drop this.")
+    draft_subject = models.CharField(max_length=300, blank=True)
+    draft_body = models.TextField(blank=True)
+    stakes = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    trust_decision = models.ForeignKey(
+        "trust.TrustDecision", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    dedupe_key = models.CharField(max_length=200, blank=True)
+    findings = models.JSONField(default=list, blank=True, help_text="The playbook findings behind it (criteria).")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    scheduled_for = models.DateTimeField(null=True, blank=True, help_text="When an autonomous action executes.")
+    closed_reason = models.CharField(max_length=300, blank=True, help_text="Why it was withdrawn, expired or failed.")
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-priority", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "action_type"],
+                condition=Q(status__in=["pending", "scheduled", "snoozed"]),
+                name="one_open_recommendation_per_account_action",
+            ),
+            models.CheckConstraint(condition=Q(priority__lte=100), name="recommendation_priority_max_100"),
+            models.CheckConstraint(
+                condition=Q(confidence__gte=0) & Q(confidence__lte=1), name="recommendation_confidence_unit"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-priority", "-created_at"], name="rec_inbox_idx"),
+            models.Index(fields=["account", "status"], name="rec_account_status_idx"),
+            models.Index(fields=["status", "scheduled_for"], name="rec_scheduled_idx"),
+            models.Index(fields=["status", "snoozed_until"], name="rec_snoozed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class Evidence(models.Model):
+    """One dated fact behind a recommendation: a stored signal, or a named record (contract, goal)."""
+
+    recommendation = models.ForeignKey(Recommendation, on_delete=models.CASCADE, related_name="evidence")
+    signal = models.ForeignKey("signals.Signal", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    fact_type = models.CharField(max_length=30, blank=True, help_text="For a named record: contract, goal, …")
+    fact_id = models.PositiveBigIntegerField(null=True, blank=True)
+    kind = models.CharField(max_length=30, blank=True)
+    statement = models.CharField(max_length=500)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    weight = models.FloatField(default=1.0)
+
+    class Meta:
+        ordering = ["-occurred_at", "id"]
+        verbose_name_plural = "evidence"
+
+    def __str__(self) -> str:
+        return self.statement
+
+
+class Review(models.Model):
+    class Decision(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        EDITED = "edited", "Edited and approved"
+        REJECTED = "rejected", "Rejected"
+        SNOOZED = "snoozed", "Snoozed"
+        CANCELLED = "cancelled", "Cancelled (autopilot)"
+
+    class RejectReason(models.TextChoices):
+        WRONG_TIMING = "wrong_timing", "Wrong timing"
+        WRONG_CONTACT = "wrong_contact", "Wrong contact"
+        ALREADY_HANDLED = "already_handled", "Already handled"
+        NOT_RELEVANT = "not_relevant", "Not relevant"
+        BAD_DRAFT = "bad_draft", "Draft not usable"
+        OTHER = "other", "Other"
+
+    recommendation = models.ForeignKey(Recommendation, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    decision = models.CharField(max_length=20, choices=Decision.choices)
+    reason = models.CharField(max_length=30, choices=RejectReason.choices, blank=True)
+    reason_text = models.TextField(blank=True)
+    edited_subject = models.CharField(max_length=300, blank=True)
+    edited_body = models.TextField(blank=True)
+    edit_ratio = models.FloatField(null=True, blank=True, help_text="Share of the draft the edit changed (0–1).")
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_decision_display()} by {self.reviewer}"
+
+
+class Execution(models.Model):
+    """One performed action. The idempotency key is claimed (committed) before the side effect, so a
+    retried or duplicated task never performs it twice."""
+
+    class Status(models.TextChoices):
+        CLAIMED = "claimed", "Claimed"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    recommendation = models.ForeignKey(Recommendation, on_delete=models.CASCADE, related_name="executions")
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CLAIMED)
+    autonomous = models.BooleanField(default=False)
+    performed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message_id = models.CharField(max_length=500, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    claimed_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-claimed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.idempotency_key}: {self.status}"

@@ -1,0 +1,65 @@
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from accounts.tests.factories import AccountFactory, UserFactory
+
+
+@pytest.mark.django_db
+def test_healthz_reports_database_and_broker_without_auth():
+    response = Client().get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"] == "ok"
+    assert body["broker"] == "ok"
+    assert "SECRET" not in response.content.decode().upper()
+
+
+@pytest.mark.django_db
+def test_healthz_answers_503_when_broker_is_unreachable(settings):
+    from salesai.celery import app
+
+    previous = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    try:
+        response = Client().get("/healthz")
+    finally:
+        app.conf.broker_url = previous
+    assert response.status_code == 503
+    assert response.json()["broker"] == "down"
+
+
+@pytest.mark.django_db
+def test_home_page_requires_login_and_lists_own_accounts():
+    rep = UserFactory()
+    AccountFactory(name="Acme Corp", owner=rep)
+    AccountFactory(name="Someone Else Inc")
+    client = Client()
+    assert client.get("/").status_code == 302
+    client.force_login(rep)
+    page = client.get("/").content.decode()
+    assert "Acme Corp" in page
+    assert "Someone Else Inc" not in page
+
+
+@pytest.mark.django_db
+def test_admin_login_page_is_served():
+    assert Client().get("/admin/login/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_no_missing_migrations():
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_beat_schedule_is_synced_to_the_database_scheduler():
+    from django_celery_beat.models import PeriodicTask
+    from django_celery_beat.schedulers import DatabaseScheduler
+
+    from salesai.celery import app
+
+    DatabaseScheduler(app=app, lazy=True).setup_schedule()
+    names = set(PeriodicTask.objects.values_list("name", flat=True))
+    assert {"signals-requeue-unanalysed", "recommendations-sweep-due-accounts", "salesai-worker-heartbeat"} <= names
