@@ -1,0 +1,29 @@
+"""How ingestion announces stored signals without knowing who listens (DESIGN.md §2).
+
+``signals_stored`` is sent *after commit* with the ids of stored signals and of the accounts they
+belong to. ``recommendations`` connects its analysis task to it in ``AppConfig.ready()``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import django.dispatch
+from django.db import transaction
+
+# sender: the Source model class; kwargs: signal_ids (list[int]), account_ids (list[int])
+signals_stored = django.dispatch.Signal()
+
+
+def announce_stored(*, signal_ids: Iterable[int], account_ids: Iterable[int | None]) -> None:
+    """Announce stored signals once the surrounding transaction commits (immediately if none)."""
+    signal_ids = sorted(set(signal_ids))
+    account_ids = sorted({a for a in account_ids if a is not None})
+    if not signal_ids:
+        return
+
+    def send() -> None:
+        from signals.models import Source
+
+        signals_stored.send(sender=Source, signal_ids=signal_ids, account_ids=account_ids)
+
+    transaction.on_commit(send, robust=True)
