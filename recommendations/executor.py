@@ -1,0 +1,1 @@
+"""The executor: performs an approved or autonomous action exactly once."""

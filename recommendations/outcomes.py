@@ -1,0 +1,1 @@
+"""Receivers turning what followed our actions (replies, bounces, undo) into trust outcomes."""

@@ -1,0 +1,1 @@
+"""Receivers: stored signals queue analysis of their accounts (connected in AppConfig.ready)."""
