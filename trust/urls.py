@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from trust import views
+
+app_name = "trust"
+urlpatterns = [
+    path("trust/", views.trust_dashboard, name="dashboard"),
+]
