@@ -4,5 +4,11 @@ from recommendations import views
 
 app_name = "recommendations"
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", views.inbox, name="home"),
+    path("autopilot/", views.inbox, {"autopilot": True}, name="autopilot"),
+    path("inbox/count", views.inbox_count, name="count"),
+    path("recommendations/<int:pk>/", views.detail, name="detail"),
+    path("recommendations/<int:pk>/act", views.act, name="act"),
+    path("accounts/<int:pk>/", views.account_detail, name="account"),
+    path("preferences/", views.preferences, name="preferences"),
 ]

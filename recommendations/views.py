@@ -1,12 +1,324 @@
-"""Pages reps and managers work in. (The review inbox replaces this home page in a later issue.)"""
+"""The review inbox: where reps judge recommendations, and the account page they read them against.
 
+One URL per page; htmx asks the same URL for a partial of the page's own template
+(``recommendations/inbox.html#card`` …). Every read goes through ``recommendations_for`` /
+``accounts_for``, so an id outside a person's scope is a 404 for pages and partials alike. Every
+action is a real ``<form method="post">``: a plain POST redirects with a message, an htmx POST answers
+the one card it changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.paginator import Paginator
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
 
+from accounts.roles import is_manager
 from accounts.selectors import accounts_for
+from recommendations import review
+from recommendations.forms import ApproveForm, InboxFilterForm, PreferencesForm, RejectForm, SnoozeForm
+from recommendations.models import Evidence, Recommendation, Review
+from recommendations.notifications import profile_for, update_notification_preferences
+from recommendations.selectors import recommendations_for
+from salesai import clock
+from salesai.api_errors import DomainError
+
+PAGE_SIZE = 25
+ACTIONS = ("approve", "edit", "reject", "snooze", "cancel")
+
+
+def cards_queryset(*, user) -> QuerySet[Recommendation]:
+    """Everything a card shows, in a fixed number of queries whatever the page size: the card's
+    relations joined, the evidence prefetched in one query."""
+    return (
+        recommendations_for(user=user)
+        .select_related("account__owner", "contact", "trust_decision")
+        .prefetch_related(Prefetch("evidence", queryset=Evidence.objects.order_by("-occurred_at", "id")))
+    )
+
+
+def filter_inbox(queryset: QuerySet[Recommendation], filters: dict) -> QuerySet[Recommendation]:
+    status = filters.get("status")
+    if status and status != "all":
+        queryset = queryset.filter(status=status)
+    if filters.get("action_type"):
+        queryset = queryset.filter(action_type=filters["action_type"])
+    if filters.get("account"):
+        queryset = queryset.filter(account_id=filters["account"])
+    if filters.get("rep"):
+        queryset = queryset.filter(account__owner_id=filters["rep"])
+    if q := (filters.get("q") or "").strip():
+        queryset = queryset.filter(
+            Q(title__icontains=q)
+            | Q(account__name__icontains=q)
+            | Q(account__domain__icontains=q)
+            | Q(contact__name__icontains=q)
+            | Q(contact__email__icontains=q)
+        )
+    if status == Recommendation.Status.SCHEDULED:
+        return queryset.order_by("scheduled_for", "pk")
+    return queryset.order_by("-priority", "-created_at", "-pk")
+
+
+def _tab_counts(user) -> dict[str, int]:
+    return recommendations_for(user=user).aggregate(
+        pending=Count("pk", filter=Q(status=Recommendation.Status.PENDING)),
+        scheduled=Count("pk", filter=Q(status=Recommendation.Status.SCHEDULED)),
+    )
+
+
+def _card_context(request: HttpRequest) -> dict:
+    """What every card needs besides its recommendation (computed once per response)."""
+    return {
+        "reject_reasons": Review.RejectReason.choices,
+        "tomorrow": (clock.now() + dt.timedelta(days=1)).date(),
+        "now": clock.now(),
+        "is_manager": is_manager(request.user),
+    }
 
 
 @login_required
-def home(request):
-    accounts = accounts_for(user=request.user).select_related("owner", "picture").order_by("name")[:50]
-    return render(request, "recommendations/home.html", {"accounts": accounts})
+@require_GET
+def inbox(request: HttpRequest, *, autopilot: bool = False) -> HttpResponse:
+    """The inbox (`/`) and the Autopilot tab (`/autopilot/`, status scheduled)."""
+    manager = is_manager(request.user)
+    form = InboxFilterForm(request.GET or None, manager=manager)
+    filters = form.cleaned() if request.GET else {"status": Recommendation.Status.PENDING}
+    if autopilot:
+        filters["status"] = Recommendation.Status.SCHEDULED
+    queryset = filter_inbox(cards_queryset(user=request.user), filters)
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        **_card_context(request),
+        "form": form,
+        "filters": filters,
+        "page": page,
+        "query": query.urlencode(),
+        "autopilot": autopilot,
+        "next_url": request.get_full_path(),
+        "loaded_at": clock.now().isoformat(),
+    }
+    if filters.get("account"):
+        context["filter_account"] = accounts_for(user=request.user).filter(pk=filters["account"]).first()
+    if request.htmx and not request.htmx.boosted:
+        return render(request, "recommendations/inbox.html#cards", context)
+    context["counts"] = _tab_counts(request.user)
+    return render(request, "recommendations/inbox.html", context)
+
+
+@login_required
+@require_GET
+def inbox_count(request: HttpRequest) -> HttpResponse:
+    """The cheap endpoint the count badge polls: pending count, and how many arrived since the page
+    was loaded (``?since=ISO``). Also announced as an ``inbox-count`` client event (HX-Trigger)."""
+    counts = _tab_counts(request.user)
+    since = parse_datetime(request.GET.get("since", "").replace(" ", "+"))
+    new = 0
+    if since is not None:
+        new = (
+            recommendations_for(user=request.user)
+            .filter(status=Recommendation.Status.PENDING, created_at__gt=since)
+            .count()
+        )
+    response = render(
+        request,
+        "recommendations/inbox.html#badge",
+        {"counts": counts, "new_count": new, "since": request.GET.get("since", "")},
+    )
+    return trigger_client_event(response, "inbox-count", {"pending": counts["pending"], "new": new})
+
+
+@login_required
+@require_GET
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One card on its own page: where e-mailed notices link, and where a plain POST with errors lands."""
+    recommendation = get_object_or_404(cards_queryset(user=request.user), pk=pk)
+    return render(
+        request,
+        "recommendations/detail.html",
+        {**_card_context(request), "rec": recommendation, "next_url": request.get_full_path()},
+    )
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return reverse("recommendations:home")
+
+
+def _rep_time_zone(user) -> str:
+    return profile_for(user).time_zone
+
+
+DONE_MESSAGES = {
+    "approve": "Approved: {title}",
+    "edit": "Edited and approved: {title}",
+    "reject": "Rejected: {title}",
+    "snooze": "Snoozed until {until:%a %d %b}: {title}",
+    "cancel": "Cancelled the autopilot action: {title}",
+}
+
+
+@login_required
+@require_POST
+def act(request: HttpRequest, pk: int) -> HttpResponse:
+    """Approve, edit-then-approve, reject, snooze or cancel one recommendation (the submit button's
+    ``action`` picks which). Answers the card for htmx, a redirect with a message otherwise."""
+    recommendation = get_object_or_404(recommendations_for(user=request.user), pk=pk)
+    action = request.POST.get("action", "")
+    form = None
+    extra: dict = {}
+    if action not in ACTIONS:
+        return _card_response(request, pk, error="Choose approve, edit, reject, snooze or cancel.", status=400)
+    try:
+        if action == "approve":
+            review.approve_recommendation(recommendation=recommendation, user=request.user)
+        elif action == "edit":
+            form = ApproveForm(request.POST)
+            if form.is_valid():
+                review.approve_recommendation(
+                    recommendation=recommendation,
+                    user=request.user,
+                    subject=form.cleaned_data["subject"],
+                    body=form.cleaned_data["body"],
+                )
+        elif action == "reject":
+            form = RejectForm(request.POST)
+            if form.is_valid():
+                review.reject_recommendation(
+                    recommendation=recommendation,
+                    user=request.user,
+                    reason=form.cleaned_data["reason"],
+                    reason_text=form.cleaned_data["reason_text"],
+                )
+        elif action == "snooze":
+            form = SnoozeForm(request.POST, time_zone=_rep_time_zone(request.user))
+            if form.is_valid():
+                extra["until"] = form.until_datetime()
+                review.snooze_recommendation(recommendation=recommendation, user=request.user, until=extra["until"])
+        elif action == "cancel":
+            review.cancel_scheduled(recommendation=recommendation, user=request.user)
+    except DomainError as exc:
+        if request.htmx:
+            return _card_response(request, pk, error=exc.message)
+        messages.error(request, f"{recommendation.title}: {exc.message}")
+        return HttpResponseRedirect(_safe_next(request))
+    if form is not None and not form.is_valid():
+        return _card_response(request, pk, form=form, form_action=action, status=200 if request.htmx else 400)
+    done = DONE_MESSAGES[action].format(title=recommendation.title, **extra)
+    if request.htmx:
+        response = _card_response(request, pk, notice=done)
+        return trigger_client_event(response, "inbox-changed", {"id": pk, "action": action})
+    messages.success(request, done)
+    return HttpResponseRedirect(_safe_next(request))
+
+
+def _card_response(
+    request: HttpRequest,
+    pk: int,
+    *,
+    form=None,
+    form_action: str = "",
+    error: str = "",
+    notice: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    """The card re-read fresh (its new status), as a fragment for htmx or on its own page otherwise."""
+    recommendation = get_object_or_404(cards_queryset(user=request.user), pk=pk)
+    context = {
+        **_card_context(request),
+        "rec": recommendation,
+        "action_form": form,
+        "form_action": form_action,
+        "card_error": error,
+        "card_notice": notice,
+        "next_url": _safe_next(request),
+    }
+    template = "recommendations/inbox.html#card" if request.htmx else "recommendations/detail.html"
+    return render(request, template, context, status=status)
+
+
+@login_required
+@require_GET
+def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The account's shared picture: scores, key facts, renewal, suppressed contacts, the signal
+    timeline (anchors ``#signal-<id>``) and its recommendations past and present."""
+    account = get_object_or_404(accounts_for(user=request.user).select_related("owner", "picture"), pk=pk)
+    picture = getattr(account, "picture", None)
+    features = picture.features if picture else {}
+    signals = account.signals.select_related("contact").order_by("-occurred_at", "-pk")[:100]
+    recommendations = (
+        recommendations_for(user=request.user)
+        .filter(account=account)
+        .select_related("contact")
+        .order_by("-created_at", "-pk")[:50]
+    )
+    today = clock.now().date()
+    contracts = list(account.contracts.order_by("renewal_date"))
+    for contract in contracts:
+        contract.days_until_renewal = (contract.renewal_date - today).days
+    context = {
+        "account": account,
+        "picture": picture,
+        "facts": _facts(features),
+        "contracts": contracts,
+        "opportunities": account.opportunities.all(),
+        "contacts": account.contacts.order_by("do_not_contact", "name"),
+        "suppressed": [c for c in account.contacts.all() if c.do_not_contact],
+        "signals": signals,
+        "recommendations": recommendations,
+    }
+    return render(request, "accounts/account_detail.html", context)
+
+
+def _facts(features: dict) -> list[tuple[str, str]]:
+    """The picture's features as (label, value) rows a person can read."""
+    rows = []
+    for key, value in sorted((features or {}).items()):
+        if value in (None, "", [], {}):
+            continue
+        if isinstance(value, float):
+            shown = f"{value:.2f}"
+        elif isinstance(value, dict | list):
+            shown = (
+                ", ".join(f"{k}: {v}" for k, v in value.items())
+                if isinstance(value, dict)
+                else ", ".join(map(str, value))
+            )
+        else:
+            shown = str(value)
+        rows.append((key.replace("_", " ").capitalize(), shown))
+    return rows
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def preferences(request: HttpRequest) -> HttpResponse:
+    """A person's notice preferences: the morning digest and urgent notices."""
+    profile = profile_for(request.user)
+    form = PreferencesForm(request.POST or None, instance=profile)
+    if request.method == "POST" and form.is_valid():
+        update_notification_preferences(user=request.user, **{f: form.cleaned_data[f] for f in form.Meta.fields})
+        messages.success(request, "Your notice preferences are saved.")
+        return HttpResponseRedirect(reverse("recommendations:preferences"))
+    local = clock.now().astimezone(zoneinfo.ZoneInfo(profile.time_zone))
+    return render(
+        request,
+        "recommendations/preferences.html",
+        {"form": form, "local_now": local},
+        status=400 if form.errors else 200,
+    )

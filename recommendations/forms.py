@@ -1,0 +1,137 @@
+"""Forms of the review inbox: its filters, the four card actions, and notice preferences.
+
+Forms only validate and shape input; the writes happen in ``recommendations.review`` (card actions)
+and ``recommendations.notifications`` (preferences)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from accounts.models import RepProfile
+from accounts.roles import MANAGER_GROUP, REP_GROUP
+from recommendations.models import ActionType, Recommendation, Review
+from salesai import clock
+
+INBOX_STATUSES = [
+    (Recommendation.Status.PENDING, "Awaiting review"),
+    (Recommendation.Status.SNOOZED, "Snoozed"),
+    (Recommendation.Status.SCHEDULED, "Autopilot (scheduled)"),
+    (Recommendation.Status.EXECUTED, "Done"),
+    (Recommendation.Status.REJECTED, "Rejected"),
+    (Recommendation.Status.WITHDRAWN, "Withdrawn"),
+    (Recommendation.Status.EXPIRED, "Expired"),
+    (Recommendation.Status.FAILED, "Failed"),
+    ("all", "All"),
+]
+
+
+class InboxFilterForm(forms.Form):
+    """The inbox's GET filters. Invalid values fall back to the defaults rather than erroring: a
+    stale bookmark should still open the inbox."""
+
+    q = forms.CharField(label="Search", required=False, max_length=100)
+    status = forms.ChoiceField(label="Status", choices=INBOX_STATUSES, required=False)
+    action_type = forms.ChoiceField(label="Action", choices=[("", "All actions"), *ActionType.choices], required=False)
+    account = forms.IntegerField(label="Account", required=False, min_value=1, widget=forms.HiddenInput)
+    rep = forms.TypedChoiceField(label="Rep", required=False, coerce=int, empty_value=None)
+
+    def __init__(self, *args, manager: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.manager = manager
+        if manager:
+            reps = (
+                get_user_model()
+                .objects.filter(groups__name__in=[REP_GROUP, MANAGER_GROUP], is_active=True)
+                .distinct()
+                .order_by("username")
+                .only("id", "username", "first_name", "last_name")
+            )
+            self.fields["rep"].choices = [("", "Everyone")] + [
+                (u.pk, u.get_full_name() or u.get_username()) for u in reps
+            ]
+        else:
+            del self.fields["rep"]
+
+    def cleaned(self) -> dict:
+        """The valid filters only (an invalid field is dropped, the others still apply)."""
+        self.is_valid()
+        data = {}
+        for name in self.fields:
+            if name in getattr(self, "cleaned_data", {}) and name not in self.errors:
+                data[name] = self.cleaned_data[name]
+        data["status"] = data.get("status") or Recommendation.Status.PENDING
+        return data
+
+
+class ApproveForm(forms.Form):
+    """Edit then approve: the draft as the rep wants it sent."""
+
+    subject = forms.CharField(label="Subject", max_length=300, strip=True)
+    body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 8}), strip=True)
+
+    def clean_body(self) -> str:
+        body = self.cleaned_data["body"]
+        if len(body) < 10:
+            raise forms.ValidationError("The message is too short to send (10 characters at least).")
+        return body
+
+
+class RejectForm(forms.Form):
+    reason = forms.ChoiceField(label="Reason", choices=Review.RejectReason.choices)
+    reason_text = forms.CharField(
+        label="Anything to add?", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("reason") == Review.RejectReason.OTHER and not (data.get("reason_text") or "").strip():
+            self.add_error("reason_text", "Please say why when the reason is “Other”.")
+        return data
+
+
+class SnoozeForm(forms.Form):
+    until = forms.DateField(label="Snooze until", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, time_zone: str = "UTC", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.time_zone = time_zone
+
+    def clean_until(self) -> dt.date:
+        until = self.cleaned_data["until"]
+        today = clock.now().astimezone(zoneinfo.ZoneInfo(self.time_zone)).date()
+        if until <= today:
+            raise forms.ValidationError("Pick a day after today.")
+        if until > today + dt.timedelta(days=180):
+            raise forms.ValidationError("Snooze for at most 180 days.")
+        return until
+
+    def until_datetime(self) -> dt.datetime:
+        """The chosen day's start in the rep's time zone (so it wakes up in their morning)."""
+        day = self.cleaned_data["until"]
+        return dt.datetime.combine(day, dt.time(hour=8), tzinfo=zoneinfo.ZoneInfo(self.time_zone))
+
+
+def _time_zone_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in sorted(zoneinfo.available_timezones()) if "/" in name or name == "UTC"]
+
+
+class PreferencesForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(label="Time zone", choices=_time_zone_choices)
+    digest_hour = forms.TypedChoiceField(
+        label="Morning digest at",
+        coerce=int,
+        choices=[(h, f"{h:02d}:00") for h in range(24)],
+        help_text="Local time, in the time zone above.",
+    )
+
+    class Meta:
+        model = RepProfile
+        fields = ["time_zone", "digest_enabled", "digest_hour", "urgent_notices_enabled"]
+        labels = {
+            "digest_enabled": "Send me a morning digest of new recommendations",
+            "urgent_notices_enabled": "E-mail me at once about urgent recommendations",
+        }
