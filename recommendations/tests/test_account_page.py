@@ -1,0 +1,90 @@
+"""The account page: the shared picture, the timeline with anchors, recommendations past and present."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import AccountPicture
+from accounts.tests.factories import AccountFactory, ContactFactory, ContractFactory, ManagerFactory, UserFactory
+from recommendations.models import Recommendation
+from recommendations.tests.factories import RecommendationFactory
+from salesai import clock
+from signals.tests.factories import SignalFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rep():
+    return UserFactory(username="gina")
+
+
+@pytest.fixture
+def account(rep):
+    account = AccountFactory(owner=rep, name="Hooli", domain="hooli.example")
+    AccountPicture.objects.filter(account=account).update(
+        engagement_score=0.62,
+        intent_score=0.81,
+        risk_score=0.12,
+        features={"pricing_visits_7d": 4, "days_to_renewal": 25, "last_reply_sentiment": 0.4567},
+        analyzed_at=clock.now(),
+    )
+    return account
+
+
+def test_account_page_shows_the_picture_timeline_and_recommendations(client, rep, account):
+    ContractFactory(account=account, renewing_soon=True)
+    ContactFactory(account=account, name="Gavin Belson", unreachable=True)
+    signal = SignalFactory(account=account, pricing_view=True)
+    reply = SignalFactory(account=account, positive_reply=True)
+    current = RecommendationFactory(account=account, title="Talk pricing with Hooli")
+    past = RecommendationFactory(
+        account=account,
+        title="Old follow-up",
+        action_type="follow_up",
+        status=Recommendation.Status.REJECTED,
+        closed_reason="Wrong timing",
+        created_at=clock.now() - dt.timedelta(days=20),
+    )
+    client.force_login(rep)
+
+    html = client.get(reverse("recommendations:account", args=[account.pk])).content.decode()
+
+    assert "<h1>Hooli</h1>" in html
+    assert "0.81" in html and "0.62" in html and "0.12" in html
+    assert "Pricing visits 7d" in html and "Days to renewal" in html and "0.46" in html
+    assert "in 25 days" in html
+    assert "Gavin Belson" in html and "do not contact" in html and "Unsubscribed" in html
+    assert f'id="signal-{signal.pk}"' in html and "/pricing" in html
+    assert f'id="signal-{reply.pk}"' in html and "Sounds great" in html
+    assert "Talk pricing with Hooli" in html and f"/recommendations/{current.pk}/" in html
+    assert "Old follow-up" in html and "Wrong timing" in html
+    assert f"/recommendations/{past.pk}/" in html
+
+
+def test_another_reps_account_is_404_and_a_manager_sees_it(client, account):
+    client.force_login(UserFactory(username="hank"))
+    url = reverse("recommendations:account", args=[account.pk])
+    assert client.get(url).status_code == 404
+    client.force_login(ManagerFactory())
+    assert client.get(url).status_code == 200
+
+
+def test_account_page_queries_do_not_grow_with_the_timeline(client, rep, account, django_assert_max_num_queries):
+    for _ in range(40):
+        SignalFactory(account=account, pricing_view=True)
+    client.force_login(rep)
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("recommendations:account", args=[account.pk]))
+    assert response.content.decode().count('id="signal-') == 40
+
+
+def test_an_account_without_a_picture_still_renders(client, rep):
+    bare = AccountFactory(owner=rep, picture=None)
+    AccountPicture.objects.filter(account=bare).delete()
+    client.force_login(rep)
+    response = client.get(reverse("recommendations:account", args=[bare.pk]))
+    assert response.status_code == 200 and "No picture yet" in response.content.decode()
