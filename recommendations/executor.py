@@ -1,1 +1,351 @@
-"""The executor: performs an approved or autonomous action exactly once."""
+"""The executor: performs an approved or autonomous action exactly once.
+
+Exactly once, by the data (CONVENTIONS.md 5):
+1. *Claim.* In one transaction, under a row lock on the recommendation, create the ``Execution`` row
+   whose unique ``idempotency_key`` is ``rec:{id}:v{version}`` — with the e-mail's Message-ID already
+   in it — and COMMIT, before any side effect. A duplicated or retried task finds the key taken.
+2. *Act.* Outside any transaction, send the e-mail through Django's e-mail backend.
+3. *Finish.* Mark the execution succeeded, the recommendation executed, and record an ``email_sent``
+   signal (whose Message-ID replies thread to), with the audit row, in one transaction.
+
+A task killed between 1 and 3 leaves a CLAIMED row, and we cannot know whether the SMTP server took
+the message. The choice here is "never twice": a CLAIMED execution is never sent again. While it is
+younger than the task time limit another worker may still be sending, so the retry just leaves it;
+once older (``stale_claim_after()``), the sweep marks it FAILED "interrupted — check before resending",
+the recommendation FAILED with that reason, and a person decides (the stored Message-ID lets them look
+it up in the mail server's log). The only case released for a retry is a failure to *connect* to the
+mail server, when provably nothing was sent.
+
+The kill switch, a pause, review-only and a demotion are re-checked at execution time for autonomous
+actions: a scheduled action they stop goes back to review (``pending``) with the reason kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import smtplib
+import socket
+from email.utils import formataddr, make_msgid
+
+from celery import shared_task
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
+from django.db.models import Q
+
+from audit.services import audit_record
+from recommendations.models import ActionType, Execution, Recommendation
+from recommendations.review import approved_by_person, idempotency_key
+from salesai import clock
+from signals.services import internal_source, record_signal
+from trust import services as trust
+
+logger = logging.getLogger(__name__)
+
+#: Action types whose execution notifies people inside the company rather than e-mailing the customer.
+INTERNAL_ACTIONS = {ActionType.CHURN_ESCALATION, ActionType.CHANGE_CONTACT}
+DUE_BATCH = 100
+_CONNECT_ERRORS = (ConnectionError, smtplib.SMTPConnectError, socket.timeout, socket.gaierror)
+
+
+class NothingSent(Exception):
+    """Connecting to the mail server failed: provably nothing left, so the claim can be released."""
+
+
+def stale_claim_after() -> dt.timedelta:
+    """A CLAIMED execution older than this was interrupted (beyond the hard time limit of any task)."""
+    return dt.timedelta(seconds=int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 180) or 180) + 60)
+
+
+def _reference(rec: Recommendation) -> str:
+    return f"recommendation:{rec.pk}"
+
+
+def _mail_domain(address: str) -> str:
+    return address.rsplit("@", 1)[-1] if "@" in address else "salesai.localhost"
+
+
+def _sender(rec: Recommendation) -> tuple[str, str]:
+    """(From header, envelope address): the owner rep's own address and name, else DEFAULT_FROM_EMAIL."""
+    owner = rec.account.owner
+    if owner is not None and owner.email:
+        name = owner.get_full_name() or owner.get_username()
+        return formataddr((name, owner.email)), owner.email
+    return settings.DEFAULT_FROM_EMAIL, settings.DEFAULT_FROM_EMAIL
+
+
+def _managers() -> list[str]:
+    return list(
+        get_user_model()
+        .objects.filter(Q(groups__name="manager") | Q(is_superuser=True), is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+        .distinct()
+    )
+
+
+def _build_message(rec: Recommendation, message_id: str) -> tuple[EmailMessage | None, str, dict]:
+    """The e-mail to send, or (None, reason) when it must not be sent."""
+    from_header, from_address = _sender(rec)
+    headers = {"Message-ID": message_id, "X-Salesai-Recommendation": str(rec.pk)}
+    if rec.action_type in INTERNAL_ACTIONS:
+        owner_email = rec.account.owner.email if rec.account.owner_id else ""
+        if rec.action_type == ActionType.CHURN_ESCALATION:
+            to = _managers() or ([owner_email] if owner_email else [])
+            cc = [owner_email] if owner_email and owner_email not in to else []
+            lead = f"Churn risk on {rec.account.name}, escalated by salesai."
+        else:
+            to, cc = ([owner_email] if owner_email else []), []
+            lead = f"Task for you on {rec.account.name}: {rec.title}"
+        if not to:
+            return None, "No one to notify: the account owner and the managers have no e-mail address.", {}
+        body = "\n\n".join(
+            part
+            for part in (lead, rec.reasoning, rec.rationale, rec.draft_body, f"Recommendation {rec.pk} in salesai.")
+            if part
+        )
+        message = EmailMessage(
+            subject=rec.draft_subject or rec.title,
+            body=body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=to,
+            cc=cc,
+            headers=headers,
+        )
+        return message, "", {"kind": "internal_notice", "to": to, "cc": cc}
+    contact = rec.contact
+    if contact is None:
+        return None, "No contact to e-mail on this recommendation.", {}
+    if contact.do_not_contact:
+        reason = f"{contact.email} is marked do-not-contact"
+        if contact.do_not_contact_reason:
+            reason += f" ({contact.do_not_contact_reason})"
+        return None, reason + ": nothing was sent.", {}
+    if not rec.draft_body.strip():
+        return None, "The draft is empty: nothing was sent.", {}
+    to = formataddr((contact.name, contact.email)) if contact.name else contact.email
+    message = EmailMessage(
+        subject=rec.draft_subject or rec.title,
+        body=rec.draft_body,
+        from_email=from_header,
+        to=[to],
+        reply_to=[from_address],
+        headers=headers,
+    )
+    return message, "", {"kind": "email", "to": [contact.email], "from": from_address}
+
+
+def _claim(recommendation_id: int, *, autonomous: bool, user_id: int | None) -> tuple[Execution | None, str]:
+    """Step 1, committed before anything is sent. Returns (execution to perform, why-not)."""
+    with transaction.atomic():
+        rec = (
+            Recommendation.objects.select_for_update()
+            .select_related("account", "account__owner", "contact")
+            .filter(pk=recommendation_id)
+            .first()
+        )
+        if rec is None:
+            return None, "gone"
+        key = idempotency_key(rec)
+        existing = Execution.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            return None, _handle_existing(rec, existing)
+        if rec.status != Recommendation.Status.SCHEDULED:
+            return None, f"status is {rec.status}"
+        now = clock.now()
+        if rec.scheduled_for and rec.scheduled_for > now:
+            return None, "not due yet"
+        approval = approved_by_person(rec)
+        autonomous = approval is None  # the data decides, whatever the caller believed
+        if autonomous:
+            permission = trust.autonomy_allowed(rec.action_type)
+            if not permission.allowed:
+                rec.status = Recommendation.Status.PENDING
+                rec.scheduled_for = None
+                rec.closed_reason = f"Not sent on its own: {permission.reason}"[:300]
+                rec.updated_at = now
+                rec.save(update_fields=["status", "scheduled_for", "closed_reason", "updated_at"])
+                audit_record(
+                    action="recommendation.execution_stopped",
+                    reference=_reference(rec),
+                    data={"reason": permission.reason},
+                )
+                return None, permission.reason
+        owner = rec.account.owner
+        domain = _mail_domain(owner.email if owner is not None and owner.email else settings.DEFAULT_FROM_EMAIL)
+        message_id = make_msgid(idstring=key.replace(":", "."), domain=domain)
+        execution = Execution.objects.create(
+            recommendation=rec,
+            idempotency_key=key,
+            status=Execution.Status.CLAIMED,
+            autonomous=autonomous,
+            performed_by=approval.reviewer if approval else None,
+            message_id=message_id,
+            claimed_at=now,
+        )
+        audit_record(
+            action="recommendation.execution_claimed",
+            actor=approval.reviewer if approval else None,
+            reference=_reference(rec),
+            data={"idempotency_key": key, "message_id": message_id, "autonomous": autonomous},
+        )
+    return execution, ""
+
+
+def _handle_existing(rec: Recommendation, execution: Execution) -> str:
+    """A second attempt for a key already claimed (inside the claim transaction, rec locked)."""
+    if execution.status == Execution.Status.SUCCEEDED:
+        return "already executed"
+    if execution.status == Execution.Status.FAILED:
+        return "already failed"
+    if clock.now() - execution.claimed_at < stale_claim_after():
+        return "being executed by another worker"
+    reason = (
+        "Interrupted while sending: it may or may not have gone out, so it is not resent automatically. "
+        f"Check the mail log for Message-ID {execution.message_id} before sending by hand."
+    )
+    _fail(rec, execution, reason)
+    return "interrupted claim marked failed"
+
+
+def _fail(rec: Recommendation, execution: Execution, reason: str) -> None:
+    now = clock.now()
+    execution.status = Execution.Status.FAILED
+    execution.finished_at = now
+    execution.result = {**execution.result, "error": reason}
+    execution.save(update_fields=["status", "finished_at", "result"])
+    rec.status = Recommendation.Status.FAILED
+    rec.closed_reason = reason[:300]
+    rec.updated_at = now
+    rec.save(update_fields=["status", "closed_reason", "updated_at"])
+    audit_record(
+        action="recommendation.execution_failed",
+        reference=_reference(rec),
+        data={"idempotency_key": execution.idempotency_key, "reason": reason},
+    )
+    logger.warning("execution failed", extra={"recommendation_id": rec.pk, "reason": reason})
+
+
+def _send(message: EmailMessage) -> None:
+    """Open the connection first: a failure there provably sent nothing (released for a retry)."""
+    connection = get_connection()
+    try:
+        connection.open()
+    except _CONNECT_ERRORS as exc:
+        raise NothingSent(str(exc)) from exc
+    try:
+        message.connection = connection
+        message.send(fail_silently=False)
+    finally:
+        connection.close()
+
+
+def execute_recommendation(*, recommendation_id: int, autonomous: bool, user_id: int | None = None) -> Execution | None:
+    """Perform the recommendation's action once; return the execution, or None when there was nothing
+    to do (already done, not due, stopped by the kill switch/pause, or gone). ``autonomous`` and
+    ``user_id`` are the caller's view; the stored reviews decide (an approving review = a person's)."""
+    execution, why_not = _claim(recommendation_id, autonomous=autonomous, user_id=user_id)
+    if execution is None:
+        logger.info("nothing to execute", extra={"recommendation_id": recommendation_id, "why": why_not})
+        return None
+    rec = execution.recommendation
+    message, refusal, details = _build_message(rec, execution.message_id)
+    if message is None:
+        with transaction.atomic():
+            _fail(rec, execution, refusal)
+        return execution
+    try:
+        _send(message)
+    except NothingSent:
+        with transaction.atomic():  # nothing left the building: release the key for the retry
+            execution.delete()
+        raise
+    except Exception as exc:
+        with transaction.atomic():
+            _fail(rec, execution, f"The mail server refused or dropped the message: {exc}"[:300])
+        return execution
+    _finish(rec, execution, message, details)
+    return execution
+
+
+def _finish(rec: Recommendation, execution: Execution, message: EmailMessage, details: dict) -> None:
+    now = clock.now()
+    with transaction.atomic():
+        execution.status = Execution.Status.SUCCEEDED
+        execution.finished_at = now
+        execution.result = {**details, "subject": message.subject}
+        execution.save(update_fields=["status", "finished_at", "result"])
+        Recommendation.objects.filter(pk=rec.pk).update(
+            status=Recommendation.Status.EXECUTED, scheduled_for=None, closed_reason="", updated_at=now
+        )
+        if details.get("kind") == "email":
+            record_signal(
+                source=internal_source(),
+                kind="email_sent",
+                external_id=execution.message_id,
+                message_id=execution.message_id,
+                occurred_at=now,
+                account=rec.account,
+                contact=rec.contact,
+                properties={
+                    "subject": message.subject,
+                    "recommendation_id": rec.pk,
+                    "autonomous": execution.autonomous,
+                    "action_type": rec.action_type,
+                },
+            )
+        audit_record(
+            action="recommendation.executed",
+            actor=execution.performed_by,
+            reference=_reference(rec),
+            data={
+                "idempotency_key": execution.idempotency_key,
+                "message_id": execution.message_id,
+                "autonomous": execution.autonomous,
+                "kind": details.get("kind"),
+            },
+        )
+
+
+def execute_due_actions(*, now: dt.datetime | None = None, limit: int = DUE_BATCH) -> int:
+    """Execute scheduled recommendations whose time has come; return how many were attempted.
+
+    Rows are picked with ``select_for_update(skip_locked=True)`` so concurrent sweeps share the work;
+    each is then executed through the one executor (which re-locks and re-checks it). Also finishes
+    off stale claims (interrupted sends) so they do not stay "scheduled" forever."""
+    now = now or clock.now()
+    with transaction.atomic():
+        due = list(
+            Recommendation.objects.select_for_update(skip_locked=True)
+            .filter(status=Recommendation.Status.SCHEDULED, scheduled_for__lte=now)
+            .order_by("scheduled_for")
+            .values_list("pk", flat=True)[:limit]
+        )
+    attempted = 0
+    for pk in due:
+        try:
+            execute_recommendation(recommendation_id=pk, autonomous=True)
+        except NothingSent:
+            logger.warning("mail server unreachable; the next sweep retries", extra={"recommendation_id": pk})
+            break
+        attempted += 1
+    return attempted
+
+
+@shared_task(
+    name="recommendations.execute_recommendation",
+    autoretry_for=(NothingSent,),
+    retry_backoff=True,
+    max_retries=5,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def execute_recommendation_task(recommendation_id: int, autonomous: bool = False, user_id: int | None = None) -> None:
+    execute_recommendation(recommendation_id=recommendation_id, autonomous=autonomous, user_id=user_id)
+
+
+@shared_task(name="recommendations.execute_due_actions", acks_late=True)
+def execute_due_actions_task() -> int:
+    return execute_due_actions()

@@ -8,16 +8,290 @@ Public contract (used by the engine's composer, the API and the inbox):
 - ``reject_recommendation(*, recommendation, user, reason, reason_text="")``
 - ``snooze_recommendation(*, recommendation, user, until)``
 - ``cancel_scheduled(*, recommendation, user)``: undo an autonomous action inside its window.
+
+Each is one transaction with its audit row and raises a :class:`ReviewError` (a ``DomainError``, so the
+API answers 409 in the one error shape) when the transition is not allowed.
+
+Approving does not send inside the request: it marks the recommendation ``scheduled`` for *now* and
+queues the executor on commit; the executor's beat sweep (``recommendations.execute_due_actions``) is
+the safety net if that message is lost. Whether an execution is autonomous is decided by the data: a
+recommendation with an approving review for its current version is a person's decision.
 """
 
 from __future__ import annotations
 
-from recommendations.models import Recommendation
+import datetime as dt
+import difflib
+
+from django.db import transaction
+
+from audit.services import audit_record
+from recommendations.models import Recommendation, Review
+from salesai import clock
+from salesai.api_errors import DomainError
+from trust import services as trust
+from trust.models import Outcome, TrustDecision
+
+
+class ReviewError(DomainError):
+    """A review action that the recommendation's state does not allow (e.g. approving an executed one)."""
+
+    status_code = 409
+    code = "invalid_transition"
+
+
+def _reference(recommendation: Recommendation) -> str:
+    return f"recommendation:{recommendation.pk}"
+
+
+def _locked(recommendation: Recommendation) -> Recommendation:
+    """Re-read under a row lock, and refresh the caller's instance too."""
+    fresh = Recommendation.objects.select_for_update().select_related("account", "contact").get(pk=recommendation.pk)
+    return fresh
+
+
+def _sync(target: Recommendation, source: Recommendation) -> None:
+    for field in ("status", "scheduled_for", "snoozed_until", "trust_decision_id", "closed_reason", "updated_at"):
+        setattr(target, field, getattr(source, field))
+    target.draft_subject, target.draft_body = source.draft_subject, source.draft_body
+
+
+def edit_ratio(before: str, after: str) -> float:
+    """Share of the draft an edit changed: 1 − difflib's similarity ratio (0 = unchanged, 1 = rewritten)."""
+    if before == after:
+        return 0.0
+    return round(1.0 - difflib.SequenceMatcher(None, before, after, autojunk=False).ratio(), 4)
 
 
 def route_recommendation(*, recommendation: Recommendation) -> Recommendation:
-    """Until the trust model is wired in, every recommendation waits for a person."""
-    if recommendation.status != Recommendation.Status.PENDING:
-        recommendation.status = Recommendation.Status.PENDING
-        recommendation.save(update_fields=["status"])
+    """Ask trust whether the system may act alone; set ``pending`` or ``scheduled`` (undo window).
+
+    A recommendation already ``scheduled`` keeps its decision and its countdown (re-routing on every
+    material update would restart the undo window or flip it back to review under the user's eyes);
+    closed ones are left alone."""
+    with transaction.atomic():
+        rec = _locked(recommendation)
+        cancelled_before = rec.reviews.filter(decision=Review.Decision.CANCELLED).exists()
+        if rec.status != Recommendation.Status.PENDING or cancelled_before:
+            # a person cancelled autopilot on this one: it stays with people
+            _sync(recommendation, rec)
+            return recommendation
+        account, contact = rec.account, rec.contact
+        decision = trust.decide(
+            domain=rec.action_type,
+            stakes=rec.stakes,
+            strategic=bool(account.strategic),
+            c_level=bool(contact and contact.seniority == "c_level"),
+            reference=_reference(rec),
+        )
+        now = clock.now()
+        rec.trust_decision = decision
+        if decision.verdict == TrustDecision.Verdict.AUTONOMOUS:
+            policy = trust.policy_for(rec.action_type)
+            rec.status = Recommendation.Status.SCHEDULED
+            rec.scheduled_for = now + dt.timedelta(minutes=policy.undo_window_minutes)
+        else:
+            rec.status = Recommendation.Status.PENDING
+            rec.scheduled_for = None
+        rec.updated_at = now
+        rec.save(update_fields=["trust_decision", "status", "scheduled_for", "updated_at"])
+        audit_record(
+            action="recommendation.scheduled"
+            if rec.status == Recommendation.Status.SCHEDULED
+            else "recommendation.routed",
+            reference=_reference(rec),
+            data={
+                "verdict": decision.verdict,
+                "would_be_autonomous": decision.would_be_autonomous,
+                "scheduled_for": rec.scheduled_for.isoformat() if rec.scheduled_for else None,
+                "reasons": decision.reasons,
+            },
+        )
+    _sync(recommendation, rec)
     return recommendation
+
+
+def approve_recommendation(
+    *, recommendation: Recommendation, user, subject: str | None = None, body: str | None = None
+) -> Recommendation:
+    """A person approves (edited when the draft changed): the review, its trust label, then the executor.
+
+    The edit ratio compares subject + body before and after; the policy's ``minor_edit_max_ratio``
+    decides whether the edit still counts as a success for the track record."""
+    from recommendations import executor
+
+    with transaction.atomic():
+        rec = _locked(recommendation)
+        if rec.status not in (Recommendation.Status.PENDING, Recommendation.Status.SNOOZED):
+            raise ReviewError(
+                f"This recommendation is {rec.get_status_display().lower()}; only one awaiting review can be approved."
+            )
+        now = clock.now()
+        new_subject = rec.draft_subject if subject is None else subject.strip()
+        new_body = rec.draft_body if body is None else body.strip()
+        ratio = edit_ratio(f"{rec.draft_subject}\n{rec.draft_body}", f"{new_subject}\n{new_body}")
+        edited = ratio > 0
+        Review.objects.create(
+            recommendation=rec,
+            reviewer=user,
+            decision=Review.Decision.EDITED if edited else Review.Decision.APPROVED,
+            edited_subject=new_subject if edited else "",
+            edited_body=new_body if edited else "",
+            edit_ratio=ratio,
+            created_at=now,
+        )
+        kind = trust.review_outcome_kind(domain=rec.action_type, decision="approved", edit_ratio=ratio)
+        trust.record_outcome(
+            domain=rec.action_type, kind=kind, reference=_reference(rec), autonomous=False, occurred_at=now
+        )
+        rec.draft_subject, rec.draft_body = new_subject, new_body
+        rec.status = Recommendation.Status.SCHEDULED
+        rec.scheduled_for = now
+        rec.snoozed_until = None
+        rec.updated_at = now
+        rec.save(
+            update_fields=["draft_subject", "draft_body", "status", "scheduled_for", "snoozed_until", "updated_at"]
+        )
+        audit_record(
+            action="recommendation.edited" if edited else "recommendation.approved",
+            actor=user,
+            reference=_reference(rec),
+            data={"edit_ratio": ratio, "trust_outcome": kind},
+        )
+        executor.execute_recommendation_task.delay_on_commit(
+            recommendation_id=rec.pk, autonomous=False, user_id=user.pk
+        )
+    _sync(recommendation, rec)
+    return recommendation
+
+
+def reject_recommendation(
+    *, recommendation: Recommendation, user, reason: str, reason_text: str = ""
+) -> Recommendation:
+    """A person rejects: a failure in the domain's record, with the reason kept."""
+    if reason not in Review.RejectReason.values:
+        raise ReviewError(
+            f"Unknown reason {reason!r}.", code="invalid", status_code=400, fields={"reason": "Not a valid choice."}
+        )
+    with transaction.atomic():
+        rec = _locked(recommendation)
+        if rec.status not in (Recommendation.Status.PENDING, Recommendation.Status.SNOOZED):
+            raise ReviewError(
+                f"This recommendation is {rec.get_status_display().lower()}; only one awaiting review can be rejected."
+            )
+        now = clock.now()
+        Review.objects.create(
+            recommendation=rec,
+            reviewer=user,
+            decision=Review.Decision.REJECTED,
+            reason=reason,
+            reason_text=reason_text,
+            created_at=now,
+        )
+        trust.record_outcome(
+            domain=rec.action_type,
+            kind=Outcome.Kind.REJECTED,
+            reference=_reference(rec),
+            autonomous=False,
+            occurred_at=now,
+        )
+        rec.status = Recommendation.Status.REJECTED
+        rec.closed_reason = Review.RejectReason(reason).label + (f": {reason_text}" if reason_text else "")
+        rec.closed_reason = rec.closed_reason[:300]
+        rec.updated_at = now
+        rec.save(update_fields=["status", "closed_reason", "updated_at"])
+        audit_record(
+            action="recommendation.rejected",
+            actor=user,
+            reference=_reference(rec),
+            data={"reason": reason, "reason_text": reason_text},
+        )
+    _sync(recommendation, rec)
+    return recommendation
+
+
+def snooze_recommendation(*, recommendation: Recommendation, user, until: dt.datetime) -> Recommendation:
+    """Put it aside until ``until`` (not a label for the record: snoozing says nothing about quality)."""
+    now = clock.now()
+    if until <= now:
+        raise ReviewError(
+            "Snooze until a moment in the future.",
+            code="invalid",
+            status_code=400,
+            fields={"until": "Must be in the future."},
+        )
+    with transaction.atomic():
+        rec = _locked(recommendation)
+        if rec.status not in (Recommendation.Status.PENDING, Recommendation.Status.SNOOZED):
+            raise ReviewError(
+                f"This recommendation is {rec.get_status_display().lower()}; only one awaiting review can be snoozed."
+            )
+        Review.objects.create(
+            recommendation=rec, reviewer=user, decision=Review.Decision.SNOOZED, snoozed_until=until, created_at=now
+        )
+        rec.status = Recommendation.Status.SNOOZED
+        rec.snoozed_until = until
+        rec.updated_at = now
+        rec.save(update_fields=["status", "snoozed_until", "updated_at"])
+        audit_record(
+            action="recommendation.snoozed", actor=user, reference=_reference(rec), data={"until": until.isoformat()}
+        )
+    _sync(recommendation, rec)
+    return recommendation
+
+
+def cancel_scheduled(*, recommendation: Recommendation, user) -> Recommendation:
+    """Undo a scheduled action inside its window: nothing is sent, and it goes back to review.
+
+    For an autonomous action this is an UNDONE outcome (a failure in the record); cancelling a
+    person's own approval before it ran is not a label. Refused once the executor has claimed it."""
+    with transaction.atomic():
+        rec = _locked(recommendation)
+        if rec.status != Recommendation.Status.SCHEDULED:
+            raise ReviewError(
+                f"This recommendation is {rec.get_status_display().lower()}; only a scheduled one can be cancelled."
+            )
+        if rec.executions.filter(idempotency_key=idempotency_key(rec)).exists():
+            raise ReviewError("Too late: this action is being performed right now.", code="already_executing")
+        now = clock.now()
+        autonomous = not approved_by_person(rec)
+        Review.objects.create(recommendation=rec, reviewer=user, decision=Review.Decision.CANCELLED, created_at=now)
+        if autonomous:
+            trust.record_outcome(
+                domain=rec.action_type,
+                kind=Outcome.Kind.UNDONE,
+                reference=_reference(rec),
+                autonomous=True,
+                occurred_at=now,
+            )
+        rec.status = Recommendation.Status.PENDING
+        rec.scheduled_for = None
+        rec.updated_at = now
+        rec.save(update_fields=["status", "scheduled_for", "updated_at"])
+        audit_record(
+            action="recommendation.cancelled",
+            actor=user,
+            reference=_reference(rec),
+            data={"autonomous": autonomous},
+        )
+    _sync(recommendation, rec)
+    return recommendation
+
+
+def idempotency_key(recommendation: Recommendation) -> str:
+    """One execution per recommendation version: a retried or duplicated task finds the key taken."""
+    return f"rec:{recommendation.pk}:v{recommendation.version}"
+
+
+def approved_by_person(recommendation: Recommendation) -> Review | None:
+    """The approving review since the last cancel, if a person approved the current draft."""
+    latest = (
+        recommendation.reviews.filter(
+            decision__in=[Review.Decision.APPROVED, Review.Decision.EDITED, Review.Decision.CANCELLED]
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if latest is None or latest.decision == Review.Decision.CANCELLED:
+        return None
+    return latest
