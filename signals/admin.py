@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from signals import identity  # noqa: F401  (connects the DomainRule cache invalidation)
 from signals.auth import create_source, rotate_write_key
 from signals.models import (
     AnonymousIdentity,

@@ -468,7 +468,8 @@ def _flatten_list_errors(errors: object, prefix: str = "") -> dict[str, str]:
     flat: dict[str, str] = {}
     if isinstance(errors, dict):
         for key, value in errors.items():
-            flat.update(_flatten_list_errors(value, f"{prefix}{key}."))
+            path = prefix if key in ("non_field_errors", "detail") else f"{prefix}{key}."
+            flat.update(_flatten_list_errors(value, path))
     elif isinstance(errors, list):
         if errors and all(isinstance(e, str) for e in errors):
             flat[prefix.rstrip(".") or "body"] = " ".join(str(e) for e in errors)
@@ -519,7 +520,9 @@ class CrmAccountsView(APIView):
             data = data["accounts"]
         if isinstance(data, dict):
             data = [data]
-        serializer = serializers.CrmSyncRequestSerializer(data=data)
+        serializer = serializers.CrmAccountSerializer(
+            data=data, many=True, allow_empty=False, max_length=serializers.MAX_CRM_ACCOUNTS
+        )
         if not serializer.is_valid():
             raise DomainError(
                 "The request has invalid fields.", code="invalid", fields=_flatten_list_errors(serializer.errors)

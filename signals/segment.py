@@ -168,9 +168,9 @@ def parse_event(
 
     ``type_hint`` is the endpoint's type (``/v1/track`` → track); in a batch each item names its own."""
     if not isinstance(raw, dict):
-        raise EventError("invalid_event", "Each event must be a JSON object.", {"event": "Must be a JSON object."})
+        raise EventError("invalid_event", "Each event must be a JSON object.", {"": "Must be a JSON object."})
     if check_size and len(json.dumps(raw, separators=(",", ":"))) > MAX_EVENT_BYTES:
-        raise EventError("event_too_large", "An event may be at most 32 KB.", {"event": "Larger than 32 KB."})
+        raise EventError("event_too_large", "An event may be at most 32 KB.", {"": "Larger than 32 KB."})
     event_type = raw.get("type") or (type_hint if type_hint != "batch" else None)
     if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
         raise EventError(
@@ -190,6 +190,9 @@ def parse_event(
     properties = _object(raw, "properties")
     traits = _object(raw, "traits")
     context = _object(raw, "context")
+    if event_type == "identify" and isinstance(context.get("traits"), dict):
+        # RudderStack's SDK sends identify traits only in context.traits
+        traits = {**context["traits"], **traits}
     original = parse_timestamp(raw.get("originalTimestamp"), "originalTimestamp") or parse_timestamp(
         raw.get("timestamp"), "timestamp"
     )

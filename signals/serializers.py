@@ -152,10 +152,7 @@ class CrmAccountSerializer(serializers.Serializer):
         return domain
 
 
-class CrmSyncRequestSerializer(serializers.ListSerializer):
-    child = CrmAccountSerializer()
-    max_length = 1000
-    allow_empty = False
+MAX_CRM_ACCOUNTS = 1000
 
 
 class CrmAccountResultSerializer(serializers.Serializer):

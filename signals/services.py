@@ -257,7 +257,7 @@ def ingest_segment(
                 )
             except EventError as exc:
                 prefix = f"batch.{index}." if type_hint == "batch" else ""
-                fields = {f"{prefix}{key}": value for key, value in exc.fields.items()}
+                fields = {f"{prefix}{key}".rstrip("."): value for key, value in exc.fields.items()}
                 result.errors.append({"index": index, "code": exc.code, "message": exc.message, "fields": fields})
                 refused.append(
                     QuarantinedPayload(
@@ -319,7 +319,7 @@ def parse_generic_item(raw: object, *, webhook_id: str, index: int | None) -> di
     from signals.segment import EventError, parse_timestamp
 
     if not isinstance(raw, dict):
-        raise EventError("invalid_signal", "Each signal must be a JSON object.", {"signal": "Must be a JSON object."})
+        raise EventError("invalid_signal", "Each signal must be a JSON object.", {"": "Must be a JSON object."})
     kind = raw.get("kind")
     if not isinstance(kind, str) or kind not in GENERIC_KINDS:
         raise EventError(
@@ -412,7 +412,7 @@ def ingest_generic(
             try:
                 item = parse_generic_item(raw, webhook_id=webhook_id, index=None if single else index)
             except EventError as exc:
-                fields = exc.fields if single else {f"{index}.{k}": v for k, v in exc.fields.items()}
+                fields = exc.fields if single else {f"{index}.{k}".rstrip("."): v for k, v in exc.fields.items()}
                 result.errors.append({"index": index, "code": exc.code, "message": exc.message, "fields": fields})
                 refused.append(
                     QuarantinedPayload(
