@@ -1,0 +1,961 @@
+"""Inbound e-mail: replies (and bounces) to our outreach, from SendGrid Inbound Parse or Mailgun routes.
+
+``POST /api/v1/inbound/email`` (DESIGN.md §4). The view authenticates (HTTP Basic with an e-mail
+source's write key; Mailgun's HMAC signature), parses the provider's fields into one
+:class:`InboundEmail` (django-anymail's ``AnymailInboundMessage`` does the MIME work), and calls
+:func:`receive_inbound_email`, which
+
+1. threads the e-mail to the outreach it answers (In-Reply-To / References → the ``email_sent``
+   signal with that Message-ID; else the sender's latest outreach; else the sender's company),
+2. strips quoted history and signatures (mail-parser-reply, several languages),
+3. recognises bounces (delivery-status notifications) and auto-replies (RFC 3834 and friends),
+4. classifies a human reply's intent and sentiment (``signals.intent.classify_reply``),
+5. stores one signal with ``record_signal`` (dedupe on the Message-ID; analysis announced on commit),
+6. and acts on what the person said: an unsubscribe marks them do-not-contact, a referral creates
+   or updates the named colleague on the same account.
+
+The HTTP answer is sent only after the transaction committed, so an accepted e-mail is never lost.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.parser import HeaderParser
+from email.policy import default as default_policy
+from email.utils import getaddresses, parsedate_to_datetime
+from html.parser import HTMLParser
+
+from anymail.inbound import AnymailInboundMessage
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.db import transaction
+from django.http import HttpRequest, JsonResponse
+from django.http.multipartparser import MultiPartParserError
+from django.views.decorators.csrf import csrf_exempt
+from mailparser_reply import EmailReplyParser
+
+from accounts.models import Account, Contact
+from accounts.selectors import contact_by_email
+from accounts.services import contact_mark_do_not_contact
+from audit.services import audit_record
+from salesai import clock
+from salesai.api_errors import DomainError, error_response
+from signals.auth import hash_write_key, source_for_write_key
+from signals.autoreply import is_delivery_status_notification, normalise_headers
+from signals.intent import ReplyClassification, classify_reply
+from signals.models import QuarantinedPayload, Signal, Source
+from signals.services import record_signal
+
+logger = logging.getLogger(__name__)
+
+ENDPOINT = "api/v1/inbound/email"
+MAILGUN_SOURCE_NAME = "mailgun-inbound"
+SIGNATURE_TOLERANCE = timedelta(minutes=5)
+MAX_TEXT_CHARS = 20_000
+REPLY_LANGUAGES = ["en", "de", "fr", "es", "it", "nl", "pl", "sv", "da", "cs"]
+_SUMMARY_HEADERS = (
+    "date",
+    "message-id",
+    "in-reply-to",
+    "references",
+    "auto-submitted",
+    "precedence",
+    "x-autoreply",
+    "x-autorespond",
+    "x-auto-response-suppress",
+    "list-id",
+    "return-path",
+    "content-type",
+    "x-mailgun-sflag",
+)
+
+
+class InboundError(DomainError):
+    """A refused inbound e-mail request (4xx in the error shape)."""
+
+
+# --- the parsed e-mail ---------------------------------------------------------------------------------
+
+
+@dataclass
+class InboundEmail:
+    """One inbound e-mail, whatever the provider. ``headers`` are the original headers, in order."""
+
+    provider: str  # "sendgrid", "mailgun" or "mime"
+    from_email: str
+    from_name: str = ""
+    to: list[str] = field(default_factory=list)
+    subject: str = ""
+    text: str = ""
+    html: str = ""
+    message_id: str = ""
+    in_reply_to: str = ""
+    references: list[str] = field(default_factory=list)
+    date: datetime | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    event_id: str = ""  # the provider's id of this delivery (Mailgun token), when there is one
+    provider_stripped_text: str = ""
+    envelope_from: str = ""
+    message: AnymailInboundMessage | None = None
+
+    @property
+    def header_map(self) -> dict[str, str]:
+        return normalise_headers(self.headers)
+
+
+_MSGID_RE = re.compile(r"<[^<>\s]+>")
+
+
+def parse_message_ids(value: str | None) -> list[str]:
+    """Message-IDs in a header value, as ``<id@host>``; a bare id without brackets is accepted."""
+    if not value:
+        return []
+    found = _MSGID_RE.findall(value)
+    if found:
+        return found
+    bare = value.strip()
+    return [f"<{bare}>"] if bare and " " not in bare and "@" in bare else []
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _address(value: str | None, field_name: str, *, required: bool = True) -> tuple[str, str]:
+    """``(addr, display name)`` of the first address in a header value, lower-cased."""
+    pairs = [(name, addr) for name, addr in getaddresses([value or ""]) if addr and "@" in addr]
+    if not pairs:
+        if required:
+            raise InboundError(
+                "The sender address is missing or not an e-mail address.",
+                code="invalid_sender",
+                fields={field_name: "Give the sender as an address, e.g. 'Jane Doe <jane@acme.com>'."},
+            )
+        return "", ""
+    name, addr = pairs[0]
+    addr = addr.strip().lower()
+    local, _, domain = addr.rpartition("@")
+    if not local or "." not in domain or len(addr) > 254:
+        if required:
+            raise InboundError(
+                "The sender address is not a valid e-mail address.",
+                code="invalid_sender",
+                fields={field_name: f"'{addr[:100]}' is not a valid e-mail address."},
+            )
+        return "", ""
+    return addr, name.strip()
+
+
+def _from_message(
+    message: AnymailInboundMessage,
+    *,
+    provider: str,
+    headers: list[tuple[str, str]] | None = None,
+    from_field: str = "from",
+    fallback_from: str = "",
+) -> InboundEmail:
+    headers = headers if headers is not None else [(k, str(v)) for k, v in message.items()]
+    h = normalise_headers(headers)
+    from_value = h.get("from") or message.get("From") or fallback_from
+    from_email, from_name = _address(from_value, from_field)
+    try:
+        text = message.text or ""
+        html = message.html or ""
+    except (LookupError, UnicodeError, AssertionError) as exc:
+        raise InboundError(
+            "The message body could not be decoded.", code="undecodable_body", fields={"text": str(exc)[:200]}
+        ) from exc
+    references = parse_message_ids(h.get("references"))
+    return InboundEmail(
+        provider=provider,
+        from_email=from_email,
+        from_name=from_name,
+        to=[addr.lower() for _, addr in getaddresses([h.get("to", "")]) if addr],
+        subject=h.get("subject", "") or (message.subject or ""),
+        text=text,
+        html=html,
+        message_id=(parse_message_ids(h.get("message-id")) or [""])[0],
+        in_reply_to=(parse_message_ids(h.get("in-reply-to")) or [""])[0],
+        references=references,
+        date=_parse_date(h.get("date")),
+        headers=headers,
+        message=message,
+    )
+
+
+def parse_raw_mime(raw: str | bytes, *, provider: str = "mime") -> InboundEmail:
+    """An e-mail from its raw RFC 5322 text (SendGrid "send raw", Mailgun ``body-mime``, ``message/rfc822``)."""
+    try:
+        message = (
+            AnymailInboundMessage.parse_raw_mime_bytes(raw)
+            if isinstance(raw, bytes)
+            else AnymailInboundMessage.parse_raw_mime(raw)
+        )
+    except Exception as exc:  # the email package raises many kinds on garbage
+        raise InboundError(
+            "The raw message could not be parsed.", code="malformed_mime", fields={"email": str(exc)[:200]}
+        ) from exc
+    if not message.keys():
+        raise InboundError(
+            "The raw message has no headers.", code="malformed_mime", fields={"email": "Expected RFC 5322 headers."}
+        )
+    return _from_message(message, provider=provider, from_field="email")
+
+
+def parse_sendgrid(post) -> InboundEmail:
+    """SendGrid Inbound Parse fields: ``headers``, ``from``, ``to``, ``subject``, ``text``, ``html``,
+    ``envelope`` (JSON) … or ``email`` (the raw message, "send raw" mode)."""
+    envelope_from = ""
+    if "envelope" in post:
+        try:
+            envelope = json.loads(post["envelope"])
+            envelope_from = str(envelope.get("from") or "") if isinstance(envelope, dict) else ""
+            if not isinstance(envelope, dict):
+                raise ValueError("not an object")
+        except ValueError as exc:
+            raise InboundError(
+                "The envelope is not valid JSON.",
+                code="invalid_envelope",
+                fields={"envelope": "Expected a JSON object."},
+            ) from exc
+    if "email" in post:
+        email = parse_raw_mime(post["email"], provider="sendgrid")
+    else:
+        raw_headers = post.get("headers", "")
+        headers = [(k, str(v)) for k, v in HeaderParser(policy=default_policy).parsestr(raw_headers).items()]
+        if "text" not in post and "html" not in post:
+            raise InboundError(
+                "The e-mail has no body.",
+                code="missing_body",
+                fields={"text": "Send 'text' or 'html' (or the raw message as 'email')."},
+            )
+        if not post.get("from") and not normalise_headers(headers).get("from"):
+            raise InboundError(
+                "The sender is missing.", code="invalid_sender", fields={"from": "This field is required."}
+            )
+        message = AnymailInboundMessage.construct(
+            raw_headers=raw_headers or None,
+            from_email=post.get("from") or None,
+            to=post.get("to") or None,
+            subject=post.get("subject") if "subject" in post else None,
+            text=post.get("text") or None,
+            html=post.get("html") or None,
+        )
+        # The form's own from/subject win over the raw headers (what SendGrid decoded for us).
+        if post.get("from"):
+            headers = [(k, v) for k, v in headers if k.lower() != "from"] + [("From", post["from"])]
+        if "subject" in post:
+            headers = [(k, v) for k, v in headers if k.lower() != "subject"] + [("Subject", post["subject"])]
+        email = _from_message(message, provider="sendgrid", headers=headers)
+    email.envelope_from = envelope_from.lower()
+    return email
+
+
+def parse_mailgun(post) -> InboundEmail:
+    """Mailgun route (forward) fields: ``message-headers`` (JSON list of pairs), ``body-plain``,
+    ``body-html``, ``stripped-text``, ``sender``, ``timestamp``, ``token``, ``signature`` … or
+    ``body-mime`` (the raw message)."""
+    if "body-mime" in post:
+        email = parse_raw_mime(post["body-mime"], provider="mailgun")
+    else:
+        if "message-headers" not in post:
+            raise InboundError(
+                "The Mailgun payload has no message headers.",
+                code="missing_headers",
+                fields={"message-headers": "This field is required (or send body-mime)."},
+            )
+        try:
+            pairs = json.loads(post["message-headers"])
+            headers = [(str(name), str(value)) for name, value in pairs]
+        except (ValueError, TypeError) as exc:
+            raise InboundError(
+                "message-headers is not a JSON list of [name, value] pairs.",
+                code="invalid_headers",
+                fields={"message-headers": "Expected a JSON list of [name, value] pairs."},
+            ) from exc
+        if "body-plain" not in post and "body-html" not in post:
+            raise InboundError(
+                "The e-mail has no body.", code="missing_body", fields={"body-plain": "Send body-plain or body-html."}
+            )
+        if post.get("from") and not normalise_headers(headers).get("from"):
+            headers.append(("From", post["from"]))
+        try:
+            message = AnymailInboundMessage.construct(
+                headers=headers, text=post.get("body-plain") or None, html=post.get("body-html") or None
+            )
+        except (ValueError, TypeError) as exc:
+            raise InboundError(
+                "message-headers contains an invalid header.",
+                code="invalid_headers",
+                fields={"message-headers": str(exc)[:200]},
+            ) from exc
+        email = _from_message(message, provider="mailgun", headers=headers, fallback_from=post.get("sender", ""))
+    email.envelope_from = post.get("sender", "").lower()
+    email.event_id = post.get("token", "")
+    email.provider_stripped_text = post.get("stripped-text", "")
+    return email
+
+
+# --- text: HTML to text, quoted history and signatures away ---------------------------------------------
+
+
+class _HTMLText(HTMLParser):
+    """Visible text of an HTML body, without quoted history (blockquote, Gmail/Outlook quote blocks)."""
+
+    _SKIP = {"script", "style", "head", "title", "blockquote"}
+    _QUOTE_MARKERS = ("gmail_quote", "yahoo_quoted", "divrplyfwdmsg", "moz-cite-prefix", "protonmail_quote")
+    _BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "table", "hr"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip_depth = 0
+        self.stack: list[tuple[str, bool]] = []
+        self.stopped = False
+
+    def handle_starttag(self, tag, attrs):
+        if self.stopped:
+            return
+        marker = " ".join(str(v).lower() for k, v in attrs if k in {"class", "id"} and v)
+        skip = tag in self._SKIP or any(m in marker for m in self._QUOTE_MARKERS)
+        if tag in {"br", "hr", "img", "meta", "link", "input"}:
+            if tag == "br":
+                self.parts.append("\n")
+            if tag == "hr" and not self.skip_depth:
+                self.stopped = True  # Outlook puts the quoted history under a rule
+            return
+        self.stack.append((tag, skip))
+        if skip:
+            self.skip_depth += 1
+        if tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag):
+        while self.stack:
+            open_tag, skipped = self.stack.pop()
+            if skipped:
+                self.skip_depth -= 1
+            if open_tag == tag:
+                break
+        if tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data):
+        if not self.skip_depth and not self.stopped:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    parser = _HTMLText()
+    try:
+        parser.feed(html or "")
+        parser.close()
+    except Exception:  # noqa: BLE001 — malformed HTML still yields what was read
+        logger.debug("html_to_text: malformed HTML")
+    text = "".join(parser.parts)
+    return re.sub(r"\n\s*\n+", "\n\n", re.sub(r"[ \t\xa0]+", " ", text)).strip()
+
+
+def strip_reply(text: str) -> str:
+    """The newest reply of a plain-text body: quoted history, reply headers and signature removed.
+
+    mail-parser-reply recognises the "On … wrote:" / "Am … schrieb:" / Outlook header blocks of
+    several languages and ``>`` quotes; its first fragment without the signature is the reply."""
+    text = (text or "").replace("\r\n", "\n").strip()
+    if not text:
+        return ""
+    try:
+        message = EmailReplyParser(languages=REPLY_LANGUAGES).read(text)
+    except Exception:  # noqa: BLE001 — a parser failure must not lose the e-mail
+        logger.warning("mail-parser-reply failed; keeping the full text", exc_info=True)
+        return text
+    replies = [r for r in message.replies if (r.body or "").strip()]
+    if not replies:
+        return (message.latest_reply or "").strip()
+    body = replies[0].body.strip()
+    if _all_quoted(body):
+        return ""
+    return body
+
+
+def _all_quoted(text: str) -> bool:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return bool(lines) and all(line.lstrip().startswith(">") for line in lines)
+
+
+def reply_text_of(email: InboundEmail) -> str:
+    """The person's own words: the de-quoted plain text, else the de-quoted HTML, else the provider's."""
+    plain = email.text.strip()
+    text = strip_reply(plain) if plain else strip_reply(html_to_text(email.html))
+    if not text and email.provider_stripped_text:
+        text = email.provider_stripped_text.strip()
+    return text[:MAX_TEXT_CHARS]
+
+
+# --- threading ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Thread:
+    outreach: Signal | None
+    account: Account | None
+    contact: Contact | None
+    threaded_by: str  # "in_reply_to", "references", "sender", "domain" or "none"
+
+
+def _id_variants(message_ids: list[str]) -> list[str]:
+    variants: list[str] = []
+    for mid in message_ids:
+        bare = mid.strip().strip("<>")
+        variants += [f"<{bare}>", bare]
+    return variants
+
+
+def find_outreach_by_message_ids(message_ids: list[str]) -> Signal | None:
+    """The ``email_sent`` signal one of these Message-IDs names; the first id in the list wins."""
+    if not message_ids:
+        return None
+    sent = {
+        s.message_id.strip().strip("<>"): s
+        for s in Signal.objects.select_related("account", "contact").filter(
+            kind=Signal.Kind.EMAIL_SENT, message_id__in=_id_variants(message_ids)
+        )
+    }
+    for mid in message_ids:
+        if mid.strip().strip("<>") in sent:
+            return sent[mid.strip().strip("<>")]
+    return None
+
+
+def latest_outreach_to(contact: Contact) -> Signal | None:
+    return (
+        Signal.objects.select_related("account", "contact")
+        .filter(kind=Signal.Kind.EMAIL_SENT, contact=contact)
+        .order_by("-occurred_at", "-pk")
+        .first()
+    )
+
+
+def _account_for_sender_domain(email_address: str) -> Account | None:
+    """The existing account of a business sender's domain; free-mail and disposable domains find none."""
+    from signals.identity import account_for_domain, registrable_domain
+
+    return account_for_domain(registrable_domain(email_address), create=False)
+
+
+def thread_email(*, in_reply_to: str = "", references: list[str] | None = None, sender_email: str = "") -> Thread:
+    """Which outreach, account and person an inbound e-mail belongs to (DESIGN.md §4)."""
+    sender = contact_by_email(sender_email) if sender_email else None
+    if in_reply_to:
+        outreach = find_outreach_by_message_ids([in_reply_to])
+        if outreach is not None:
+            return Thread(outreach, outreach.account, sender or outreach.contact, "in_reply_to")
+    if references:
+        outreach = find_outreach_by_message_ids(list(reversed(references)))
+        if outreach is not None:
+            return Thread(outreach, outreach.account, sender or outreach.contact, "references")
+    if sender is not None:
+        outreach = latest_outreach_to(sender)
+        return Thread(outreach, sender.account or (outreach.account if outreach else None), sender, "sender")
+    account = _account_for_sender_domain(sender_email) if sender_email else None
+    if account is not None:
+        return Thread(None, account, None, "domain")
+    return Thread(None, None, None, "none")
+
+
+# --- bounces ------------------------------------------------------------------------------------------------
+
+_DSN_FIELD = re.compile(r"^(Final-Recipient|Original-Recipient|Action|Status|Diagnostic-Code)\s*:\s*(.+)$", re.I | re.M)
+
+
+def _bounce_details(email: InboundEmail) -> dict:
+    """Recipient, status and the original Message-ID of a delivery-status notification."""
+    chunks: list[str] = [email.text or ""]
+    original_ids: list[str] = []
+    if email.message is not None:
+        for part in email.message.walk():
+            content_type = part.get_content_type()
+            if content_type == "message/delivery-status":
+                for block in part.get_payload() or []:
+                    chunks.append("\n".join(f"{k}: {v}" for k, v in block.items()))
+            elif content_type == "message/rfc822":
+                payload = part.get_payload()
+                inner = payload[0] if isinstance(payload, list) and payload else None
+                if inner is not None and inner.get("Message-ID"):
+                    original_ids += parse_message_ids(str(inner["Message-ID"]))
+            elif content_type == "text/rfc822-headers":
+                try:
+                    headers = HeaderParser(policy=default_policy).parsestr(part.get_content())
+                    original_ids += parse_message_ids(str(headers.get("Message-ID", "")))
+                except (LookupError, KeyError, UnicodeError):
+                    pass
+    joined = "\n".join(chunks)
+    details: dict = {}
+    for name, value in _DSN_FIELD.findall(joined):
+        details.setdefault(name.lower().replace("-", "_"), value.strip()[:300])
+    if not original_ids:
+        found = re.search(r"^\s*Message-ID:\s*(<[^>\s]+>)", joined, re.I | re.M)
+        if found:
+            original_ids.append(found.group(1))
+    recipient = details.get("final_recipient") or details.get("original_recipient") or ""
+    recipient = recipient.split(";", 1)[-1].strip().lower()
+    status = details.get("status", "")
+    return {
+        "recipient": recipient,
+        "status": status,
+        "action": details.get("action", ""),
+        "diagnostic": details.get("diagnostic_code", ""),
+        "bounce_type": "hard" if status.startswith("5") else "soft" if status.startswith("4") else "",
+        "original_message_ids": original_ids,
+    }
+
+
+# --- storing ------------------------------------------------------------------------------------------------
+
+
+def external_id_for(email: InboundEmail) -> str:
+    """The dedupe key: the Message-ID, else the provider's event id, else a hash of the content."""
+    if email.message_id:
+        key = email.message_id
+    elif email.event_id:
+        key = f"{email.provider}:{email.event_id}"
+    else:
+        digest = hashlib.sha256(
+            "\n".join(
+                [email.from_email, email.subject, email.date.isoformat() if email.date else "", email.text]
+            ).encode()
+        ).hexdigest()
+        key = f"sha256:{digest}"
+    return key if len(key) <= 200 else f"sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def _occurred_at(email: InboundEmail, fallback: datetime | None) -> datetime:
+    now = clock.now()
+    when = email.date or fallback or now
+    return now if when > now + timedelta(days=1) else when
+
+
+def _headers_summary(email: InboundEmail) -> dict[str, str]:
+    h = email.header_map
+    return {name: h[name][:500] for name in _SUMMARY_HEADERS if name in h}
+
+
+def _base_properties(email: InboundEmail) -> dict:
+    properties = {
+        "subject": email.subject[:500],
+        "from": email.from_email,
+        "from_name": email.from_name[:200],
+        "to": email.to[:20],
+        "provider": email.provider,
+        "headers": _headers_summary(email),
+    }
+    if email.envelope_from:
+        properties["envelope_from"] = email.envelope_from
+    if email.event_id:
+        properties["provider_event_id"] = email.event_id
+    return properties
+
+
+@transaction.atomic
+def receive_inbound_email(
+    *, source: Source, email: InboundEmail, received_at: datetime | None = None
+) -> tuple[Signal, bool]:
+    """Store one inbound e-mail as an ``email_reply`` (or ``email_bounced``) signal and act on it.
+
+    Returns ``(signal, created)``; a resend of the same Message-ID returns the stored signal and does
+    nothing else. ``received_at`` is the provider's delivery time, used when the e-mail has no Date."""
+    occurred_at = _occurred_at(email, received_at)
+    if is_delivery_status_notification(headers=email.headers, subject=email.subject, from_address=email.from_email):
+        return _record_bounce(source=source, email=email, occurred_at=occurred_at)
+
+    thread = thread_email(in_reply_to=email.in_reply_to, references=email.references, sender_email=email.from_email)
+    text = reply_text_of(email)
+    result = classify_reply(
+        text, subject=email.subject, headers=email.headers, received_at=occurred_at, sender_email=email.from_email
+    )
+    properties = _base_properties(email) | _classification_properties(result, text=text, thread=thread)
+    signal, created = record_signal(
+        source=source,
+        kind=Signal.Kind.EMAIL_REPLY,
+        external_id=external_id_for(email),
+        occurred_at=occurred_at,
+        account=thread.account,
+        contact=thread.contact,
+        properties=properties,
+        message_id=email.message_id[:500],
+        in_reply_to=thread.outreach,
+        intent=result.intent,
+        intent_confidence=round(result.confidence, 4) if result.intent else None,
+        sentiment=result.sentiment,
+        is_auto_reply=result.is_auto_reply,
+    )
+    if created:
+        _act_on_reply(signal=signal, result=result, occurred_at=occurred_at)
+    return signal, created
+
+
+def _classification_properties(result: ReplyClassification, *, text: str, thread: Thread) -> dict:
+    properties: dict = {
+        "text": text,
+        "threaded_by": thread.threaded_by,
+        "intent_method": result.method,
+        "intent_reason": result.reason,
+    }
+    if result.probabilities:
+        properties["probabilities"] = result.probabilities
+    if result.is_auto_reply:
+        properties["auto_reply_reason"] = result.reason
+    if result.check_in_at:
+        properties["check_in_at"] = result.check_in_at.isoformat()
+        properties["check_in_phrase"] = result.check_in_phrase
+    if result.referral:
+        properties["referral"] = result.referral.as_dict()
+    return properties
+
+
+def _act_on_reply(*, signal: Signal, result: ReplyClassification, occurred_at: datetime) -> None:
+    """What a human reply asks for: stop (unsubscribe) or talk to someone else (referral)."""
+    if result.is_auto_reply:
+        return
+    if result.intent == Signal.Intent.UNSUBSCRIBE and signal.contact is not None:
+        contact_mark_do_not_contact(
+            contact=signal.contact, reason=f"Unsubscribed by reply on {occurred_at.date().isoformat()}"
+        )
+        audit_record(
+            action="contact.unsubscribed",
+            reference=f"signal:{signal.pk}",
+            data={"contact_id": signal.contact_id, "email": signal.contact.email, "signal_id": signal.pk},
+        )
+    if result.intent == Signal.Intent.REFERRAL and result.referral and result.referral.email:
+        contact = referral_contact_upsert(
+            account=signal.account, name=result.referral.name, email=result.referral.email, signal=signal
+        )
+        if contact is not None:
+            signal.properties["referral"]["contact_id"] = contact.pk
+            signal.save(update_fields=["properties"])
+
+
+def referral_contact_upsert(*, account: Account | None, name: str, email: str, signal: Signal) -> Contact | None:
+    """Create the referred person on the replying account, or fill in what we did not know about them.
+
+    A person already known on another account stays there (we never move people between accounts on
+    the strength of one e-mail). Without an account there is nowhere to put them, so nothing is made."""
+    email = email.strip().lower()
+    existing = Contact.objects.select_for_update().filter(email=email).first()
+    if existing is None:
+        if account is None:
+            return None
+        contact = Contact.objects.create(account=account, email=email, name=name[:200])
+        audit_record(
+            action="contact.created_from_referral",
+            reference=f"signal:{signal.pk}",
+            data={"contact_id": contact.pk, "email": email, "name": name, "account_id": account.pk},
+        )
+        return contact
+    changed = []
+    if not existing.name and name:
+        existing.name = name[:200]
+        changed.append("name")
+    if existing.account_id is None and account is not None:
+        existing.account = account
+        changed.append("account")
+    if changed:
+        existing.save(update_fields=[*changed, "updated_at"])
+        audit_record(
+            action="contact.updated_from_referral",
+            reference=f"signal:{signal.pk}",
+            data={"contact_id": existing.pk, "changed": changed},
+        )
+    return existing
+
+
+def _record_bounce(*, source: Source, email: InboundEmail, occurred_at: datetime) -> tuple[Signal, bool]:
+    details = _bounce_details(email)
+    ids = [i for i in [email.in_reply_to, *reversed(email.references), *details["original_message_ids"]] if i]
+    outreach = find_outreach_by_message_ids(ids)
+    contact = outreach.contact if outreach is not None else None
+    threaded_by = "message_id" if outreach is not None else "none"
+    if outreach is None and details["recipient"]:
+        contact = contact_by_email(details["recipient"])
+        if contact is not None:
+            outreach, threaded_by = latest_outreach_to(contact), "recipient"
+    account = outreach.account if outreach is not None else (contact.account if contact else None)
+    properties = _base_properties(email) | {
+        "bounce": details,
+        "threaded_by": threaded_by,
+        "text": (email.text or html_to_text(email.html))[:2000],
+    }
+    return record_signal(
+        source=source,
+        kind=Signal.Kind.EMAIL_BOUNCED,
+        external_id=external_id_for(email),
+        occurred_at=occurred_at,
+        account=account,
+        contact=contact,
+        properties=properties,
+        message_id=email.message_id[:500],
+        in_reply_to=outreach,
+        is_auto_reply=True,
+    )
+
+
+# --- authentication ---------------------------------------------------------------------------------------
+
+
+def _basic_auth_user(request: HttpRequest) -> str | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header:
+        return None
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "basic":
+        raise InboundError(
+            "Use HTTP Basic auth with the source's write key as user name.",
+            code="not_authenticated",
+            fields={"Authorization": "Expected 'Basic …'."},
+            status_code=401,
+        )
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InboundError(
+            "Malformed HTTP Basic credentials.",
+            code="not_authenticated",
+            fields={"Authorization": "Not base64 of 'user:password'."},
+            status_code=401,
+        ) from exc
+    return decoded.split(":", 1)[0].strip()
+
+
+def _authenticate_basic(request: HttpRequest) -> Source | None:
+    key = _basic_auth_user(request)
+    if key is None:
+        return None
+    source = source_for_write_key(key)
+    if source is None:
+        raise InboundError(
+            "Unknown or inactive write key.",
+            code="invalid_write_key",
+            fields={"Authorization": "The user name must be an active source's write key."},
+            status_code=401,
+        )
+    if source.kind != Source.Kind.EMAIL:
+        raise InboundError(
+            f"The source '{source.name}' is not an inbound e-mail source.",
+            code="wrong_source_kind",
+            fields={"Authorization": "Use the write key of a source of kind 'email'."},
+            status_code=403,
+        )
+    return source
+
+
+def mailgun_signing_key() -> str:
+    return (getattr(settings, "ANYMAIL", {}) or {}).get("MAILGUN_WEBHOOK_SIGNING_KEY") or ""
+
+
+def verify_mailgun_signature(*, timestamp: str, token: str, signature: str, signing_key: str) -> bool:
+    expected = hmac.new(signing_key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature.strip().lower())
+
+
+def _check_mailgun(post) -> datetime:
+    """Verify Mailgun's signature and freshness; return the delivery time."""
+    missing = {name: "This field is required." for name in ("timestamp", "token", "signature") if not post.get(name)}
+    if missing:
+        raise InboundError(
+            "Mailgun's signature fields are missing.", code="signature_missing", fields=missing, status_code=401
+        )
+    key = mailgun_signing_key()
+    if not key:
+        raise InboundError(
+            "Mailgun signatures cannot be verified: MAILGUN_WEBHOOK_SIGNING_KEY is not configured.",
+            code="signature_unverifiable",
+            fields={"signature": "Configure MAILGUN_WEBHOOK_SIGNING_KEY or use HTTP Basic auth."},
+            status_code=401,
+        )
+    if not verify_mailgun_signature(
+        timestamp=post["timestamp"], token=post["token"], signature=post["signature"], signing_key=key
+    ):
+        raise InboundError(
+            "The Mailgun signature does not match.",
+            code="invalid_signature",
+            fields={"signature": "HMAC-SHA256 of timestamp+token with the webhook signing key."},
+            status_code=401,
+        )
+    try:
+        sent_at = datetime.fromtimestamp(int(post["timestamp"]), tz=UTC)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise InboundError(
+            "The timestamp is not a Unix time.", code="invalid_timestamp", fields={"timestamp": "Seconds since 1970."}
+        ) from exc
+    if abs(clock.now() - sent_at) > SIGNATURE_TOLERANCE:
+        raise InboundError(
+            "The Mailgun timestamp is more than 5 minutes away from now.",
+            code="stale_timestamp",
+            fields={"timestamp": "Deliveries older than 5 minutes are refused (replay protection)."},
+            status_code=401,
+        )
+    return sent_at
+
+
+def _check_replay(*, source: Source, token: str, external_id: str) -> Signal | None:
+    """A Mailgun token is used once: a retry of the stored delivery is answered idempotently, the same
+    token on a different message is a replay."""
+    if not token:
+        return None
+    earlier = (
+        Signal.objects.filter(
+            source=source,
+            properties__provider_event_id=token,
+            received_at__gte=clock.now() - 2 * SIGNATURE_TOLERANCE,
+        )
+        .only("pk", "external_id")
+        .first()
+    )
+    if earlier is None:
+        return None
+    if earlier.external_id != external_id:
+        raise InboundError(
+            "This Mailgun token was already used for another message.",
+            code="replayed",
+            fields={"token": "Each delivery has its own token."},
+            status_code=409,
+        )
+    return earlier
+
+
+def mailgun_source() -> Source:
+    """The e-mail source Mailgun deliveries are stored under when they authenticate by signature only."""
+    source, _ = Source.objects.get_or_create(
+        name=MAILGUN_SOURCE_NAME,
+        defaults={
+            "kind": Source.Kind.EMAIL,
+            "write_key_hash": hash_write_key(f"mailgun-signature-only-{MAILGUN_SOURCE_NAME}"),
+            "write_key_prefix": "",
+        },
+    )
+    return source
+
+
+# --- the view -----------------------------------------------------------------------------------------------
+
+_MAILGUN_FIELDS = ("body-plain", "body-html", "body-mime", "message-headers", "stripped-text", "signature", "token")
+_SENDGRID_FIELDS = ("headers", "email", "envelope", "text", "html", "charsets")
+
+
+def _detect_provider(request: HttpRequest) -> str:
+    content_type = request.content_type or ""
+    if content_type in {"message/rfc822", "text/plain"} and request.body:
+        return "mime"
+    if content_type not in {"multipart/form-data", "application/x-www-form-urlencoded"}:
+        raise InboundError(
+            "Send the e-mail as multipart/form-data (SendGrid, Mailgun) or message/rfc822.",
+            code="unsupported_media_type",
+            fields={"Content-Type": f"'{content_type or 'none'}' is not accepted."},
+            status_code=415,
+        )
+    post = request.POST
+    if any(name in post for name in _MAILGUN_FIELDS):
+        return "mailgun"
+    if any(name in post for name in _SENDGRID_FIELDS):
+        return "sendgrid"
+    raise InboundError(
+        "Unrecognised inbound e-mail payload.",
+        code="unrecognised_payload",
+        fields={"body": "Expected SendGrid Inbound Parse fields (headers, from, text …) or Mailgun route fields."},
+    )
+
+
+def _quarantine(request: HttpRequest, *, source: Source | None, error: InboundError) -> None:
+    try:
+        raw = request.body[:200_000].decode("utf-8", errors="replace")
+    except Exception:  # noqa: BLE001 — the body may have been consumed by the multipart parser
+        raw = json.dumps({k: v[:10_000] for k, v in request.POST.items()})[:200_000]
+    QuarantinedPayload.objects.create(
+        source=source, endpoint=ENDPOINT, error_code=error.code, errors=error.fields, payload=raw
+    )
+
+
+def _answer(signal: Signal, created: bool) -> JsonResponse:
+    body = {
+        "id": signal.pk,
+        "kind": signal.kind,
+        "duplicate": not created,
+        "intent": signal.intent,
+        "intent_confidence": signal.intent_confidence,
+        "sentiment": signal.sentiment,
+        "is_auto_reply": signal.is_auto_reply,
+        "in_reply_to": signal.in_reply_to_id,
+        "account": signal.account_id,
+        "contact": signal.contact_id,
+    }
+    return JsonResponse(body, status=201 if created else 200)
+
+
+@csrf_exempt
+def inbound_email_view(request: HttpRequest) -> JsonResponse:
+    """``POST /api/v1/inbound/email``: a thin doorway to :func:`receive_inbound_email`."""
+    if request.method != "POST":
+        return error_response(405, "method_not_allowed", "Use POST.", Allow="POST")
+    source: Source | None = None
+    authenticated = False
+    try:
+        source = _authenticate_basic(request)
+        authenticated = source is not None
+        provider = _detect_provider(request)
+        sent_at = None
+        if provider == "mailgun" and (mailgun_signing_key() or not authenticated):
+            sent_at = _check_mailgun(request.POST)
+            if source is None:
+                source = mailgun_source()
+            authenticated = True
+        if not authenticated:
+            raise InboundError(
+                "Authenticate with HTTP Basic auth: the e-mail source's write key as user name.",
+                code="not_authenticated",
+                fields={"Authorization": "Required."},
+                status_code=401,
+            )
+        try:
+            if provider == "mime":
+                email = parse_raw_mime(request.body)
+            elif provider == "mailgun":
+                email = parse_mailgun(request.POST)
+            else:
+                email = parse_sendgrid(request.POST)
+        except InboundError as error:
+            _quarantine(request, source=source, error=error)
+            raise
+        earlier = _check_replay(source=source, token=email.event_id, external_id=external_id_for(email))
+        if earlier is not None:
+            return _answer(Signal.objects.get(pk=earlier.pk), False)
+        signal, created = receive_inbound_email(source=source, email=email, received_at=sent_at)
+    except InboundError as error:
+        headers = {"WWW_Authenticate": 'Basic realm="salesai"'} if error.status_code == 401 else {}
+        return error_response(error.status_code, error.code, error.message, error.fields, **headers)
+    except RequestDataTooBig:
+        return error_response(413, "payload_too_large", "The e-mail is larger than this server accepts.")
+    except TooManyFieldsSent:
+        return error_response(400, "too_many_fields", "The form has too many fields.")
+    except MultiPartParserError as exc:
+        return error_response(
+            400, "malformed_body", "The multipart body could not be parsed.", {"body": str(exc)[:200]}
+        )
+    return _answer(signal, created)
