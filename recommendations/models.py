@@ -175,3 +175,25 @@ class Execution(models.Model):
 
     def __str__(self) -> str:
         return f"{self.idempotency_key}: {self.status}"
+
+
+class PlaybookConfig(models.Model):
+    """An operator's settings for one playbook: on/off and parameter overrides of its defaults.
+
+    Without a row a playbook runs with the defaults written in its module (shown in the admin)."""
+
+    code = models.CharField(max_length=50, unique=True, help_text="The playbook's code. Example: pricing_interest")
+    enabled = models.BooleanField(default=True)
+    params = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Overrides of the playbook defaults. Example: {"min_visits": 4, "window_days": 7}',
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = "playbook setting"
+
+    def __str__(self) -> str:
+        return f"{self.code} ({'on' if self.enabled else 'off'})"

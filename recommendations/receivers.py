@@ -1,1 +1,44 @@
 """Receivers: stored signals queue analysis of their accounts (connected in AppConfig.ready)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.cache import cache
+from django.dispatch import receiver
+from kombu.exceptions import OperationalError as KombuOperationalError
+
+from signals.dispatch import signals_stored
+
+logger = logging.getLogger(__name__)
+
+QUEUED_TTL_SECONDS = 10
+
+
+@receiver(signals_stored, dispatch_uid="recommendations.queue_analysis")
+def queue_analysis(sender, *, signal_ids: list[int], account_ids: list[int], **kwargs) -> None:
+    """Queue ``analyze_account`` once per account, coalescing bursts.
+
+    ``cache.add`` claims "an analysis is queued" per account; the task releases the claim when it
+    starts, so signals arriving during an analysis queue exactly one more. If the cache is down we
+    queue anyway (coalescing is an optimisation; the analysis itself skips when nothing is new). If the
+    broker is down the signals stay unanalysed and the outbox sweep re-queues them."""
+    from recommendations.tasks import analyze_account, queued_key
+
+    for account_id in account_ids:
+        try:
+            claimed = cache.add(queued_key(account_id), 1, timeout=QUEUED_TTL_SECONDS)
+        except Exception:
+            logger.warning("analysis_coalescing_unavailable", extra={"account_id": account_id})
+            claimed = True
+        if not claimed:
+            continue
+        try:
+            analyze_account.delay_on_commit(account_id)
+        except (KombuOperationalError, ConnectionError, OSError):
+            # the broker is unreachable: the signals are stored and the outbox task will re-queue them
+            logger.warning("analysis_enqueue_failed", extra={"account_id": account_id})
+            try:
+                cache.delete(queued_key(account_id))
+            except Exception:
+                logger.warning("analysis_coalescing_unavailable", extra={"account_id": account_id})

@@ -1,0 +1,115 @@
+"""Going dark: an account that was engaged has been silent for weeks."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from recommendations.models import ActionType
+from recommendations.playbooks import Params, Playbook, register
+from recommendations.playbooks.base import MET, Criterion, EvidenceItem, Finding, PictureFacts, fmt_date, fmt_day
+
+CODE = "going_dark"
+DEFAULTS = {"silent_weeks": 3, "min_prior_signals": 10, "max_silent_weeks": 12, "expires_days": 14}
+KIND_WORDS = {
+    "page_view": "a page view",
+    "product_usage": "product use",
+    "email_reply": "an e-mail reply",
+    "form_submitted": "a form submission",
+    "meeting_booked": "a booked meeting",
+}
+
+
+def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = None) -> Finding | None:
+    p = PLAYBOOK.params(params)
+    last = picture.last_activity_at
+    if last is None or picture.activity_before_silence < int(p["min_prior_signals"]):
+        return None
+    silent = now - last
+    if not (dt.timedelta(weeks=int(p["silent_weeks"])) <= silent < dt.timedelta(weeks=int(p["max_silent_weeks"]))):
+        return None
+    if any(e.occurred_at > last for e in picture.emails_sent):
+        return None  # outreach since the silence began: the unanswered-outreach playbook owns it
+    contact_id = picture.best_contact(prefer=tuple(r.contact_id for r in reversed(picture.human_replies())))
+    if picture.contacts and contact_id is None:
+        return None
+    became_dark = last + dt.timedelta(weeks=int(p["silent_weeks"]))
+    days = silent.days
+    ref = (
+        f"signal:{picture.last_activity_signal_id}"
+        if picture.last_activity_signal_id
+        else f"picture:{picture.account_id}"
+    )
+    return Finding(
+        playbook=CODE,
+        code="silent",
+        action_type=ActionType.RE_ENGAGE,
+        title=f"{picture.account_name} has gone quiet for {days} days",
+        summary=(
+            f"{picture.account_name} has been silent for {days} days since {fmt_day(last)}, after "
+            f"{picture.activity_before_silence} signals in the 4 weeks before"
+        ),
+        contact_id=contact_id,
+        criteria=(
+            Criterion(
+                "was_engaged",
+                f"At least {p['min_prior_signals']} signals in the 4 weeks before the silence",
+                MET,
+                (ref,),
+            ),
+            Criterion("silent", f"No activity for {p['silent_weeks']} weeks", MET, (ref,)),
+        ),
+        evidence=(
+            EvidenceItem(
+                statement=(
+                    f"Last activity on {fmt_day(last)} {last.year}, after {picture.activity_before_silence} "
+                    f"signals in the 4 weeks before; nothing in the {days} days since"
+                ),
+                kind="silence",
+                occurred_at=last,
+                signal_id=picture.last_activity_signal_id,
+                fact_type="" if picture.last_activity_signal_id else "picture",
+                fact_id=None if picture.last_activity_signal_id else picture.account_id,
+            ),
+        ),
+        urgency=0.4,
+        confidence=0.5,
+        why_now=f"The silence reached {p['silent_weeks']} weeks on {fmt_day(became_dark)}.",
+        counterfactual=f"If anyone at {picture.account_name} had been active after {fmt_date(last)}.",
+        expires_at=became_dark + dt.timedelta(days=int(p["expires_days"])),
+        dedupe_key=f"{CODE}:{picture.last_activity_signal_id or int(last.timestamp())}",
+        stakes=max(picture.open_opportunity_amount, picture.arr),
+        stated_reason="An engaged account that goes quiet has usually hit a blocker or a competitor; reaching out early recovers many.",
+        draft_context={"silent_days": days},
+    )
+
+
+def next_check(picture: PictureFacts, now: dt.datetime, params: Params | None = None) -> dt.datetime | None:
+    p = PLAYBOOK.params(params)
+    if picture.last_activity_at is None or picture.activity_before_silence < int(p["min_prior_signals"]):
+        return None
+    moments = [
+        picture.last_activity_at + dt.timedelta(weeks=int(p["silent_weeks"])),
+        picture.last_activity_at + dt.timedelta(weeks=int(p["max_silent_weeks"])),
+    ]
+    future = [m for m in moments if m > now]
+    return min(future) if future else None
+
+
+PLAYBOOK = register(
+    Playbook(
+        code=CODE,
+        label="Going dark",
+        action_types=(ActionType.RE_ENGAGE,),
+        evaluate=evaluate,
+        defaults=DEFAULTS,
+        param_help={
+            "silent_weeks": "Weeks without activity before an engaged account counts as dark. Example: 3",
+            "min_prior_signals": "Signals in the 4 weeks before the silence that make an account 'engaged'. Example: 10",
+            "max_silent_weeks": "After this many weeks stop suggesting re-engagement. Example: 12",
+            "expires_days": "Days the recommendation stays open. Example: 14",
+        },
+        next_check=next_check,
+        explain_drop=lambda picture, now, params=None: "The account became active again, or was contacted.",
+        order=60,
+    )
+)

@@ -1,0 +1,135 @@
+"""Pricing interest: repeated pricing-page visits in a short window mean someone is weighing a purchase."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from recommendations.models import ActionType
+from recommendations.playbooks import Params, Playbook, register
+from recommendations.playbooks.base import (
+    MET,
+    UNKNOWN,
+    Criterion,
+    EvidenceItem,
+    Finding,
+    PictureFacts,
+    SignalFact,
+    fmt_day,
+    fmt_moment,
+)
+
+CODE = "pricing_interest"
+DEFAULTS = {"min_visits": 3, "window_days": 7, "path_contains": ["/pricing"], "expires_days": 5}
+
+
+def _counted(picture: PictureFacts, now: dt.datetime, p: Params) -> list[SignalFact]:
+    since = now - dt.timedelta(days=int(p["window_days"]))
+    acted = picture.last_actioned.get(ActionType.PRICING_OUTREACH)
+    return [
+        v for v in picture.pricing_visits if since < v.occurred_at <= now and (acted is None or v.occurred_at > acted)
+    ]
+
+
+def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = None) -> Finding | None:
+    p = PLAYBOOK.params(params)
+    threshold, window = int(p["min_visits"]), int(p["window_days"])
+    visits = _counted(picture, now, p)
+    if len(visits) < threshold:
+        return None
+    visitors = Counter(v.contact_id for v in visits if v.contact_id)
+    known_visitors = tuple(cid for cid, _ in visitors.most_common())
+    if picture.contacts and picture.best_contact() is None:
+        return None  # everyone we know there asked not to be contacted
+    contact_id = picture.best_contact(prefer=known_visitors)
+    first, last, crossing = visits[0], visits[-1], visits[threshold - 1]
+    n = len(visits)
+    ages_out = visits[n - threshold].occurred_at + dt.timedelta(days=window)
+    evidence = tuple(
+        EvidenceItem(
+            statement=(
+                f"{picture.contact_name(v.contact_id) if v.contact_id else 'A visitor'} viewed "
+                f"{v.path or 'the pricing page'} on {fmt_moment(v.occurred_at)}"
+            ),
+            kind=v.kind,
+            occurred_at=v.occurred_at,
+            signal_id=v.id,
+        )
+        for v in visits[-10:]
+    )
+    refs = tuple(e.ref for e in evidence)
+    who = picture.contact_name(contact_id) if contact_id else None
+    return Finding(
+        playbook=CODE,
+        code="pricing_burst",
+        action_type=ActionType.PRICING_OUTREACH,
+        title=f"{picture.account_name} keeps coming back to pricing",
+        summary=(
+            f"{picture.account_name} visited your pricing page {n} times since {fmt_day(first.occurred_at)} "
+            f"(last {fmt_moment(last.occurred_at)})"
+        ),
+        contact_id=contact_id,
+        criteria=(
+            Criterion("pricing_visits", f"At least {threshold} pricing-page visits within {window} days", MET, refs),
+            Criterion(
+                "reachable_contact",
+                "Someone at the account we may contact",
+                MET if contact_id else UNKNOWN,
+                (f"contact:{contact_id}",) if contact_id else (),
+            ),
+        ),
+        evidence=evidence,
+        urgency=min(1.0, 0.55 + 0.05 * (n - threshold)),
+        confidence=min(0.9, 0.55 + 0.05 * (n - threshold) + (0.1 if known_visitors else 0.0)),
+        why_now=(
+            f"Visit number {threshold} within {window} days came on {fmt_moment(crossing.occurred_at)}"
+            + (f"; the latest was {fmt_moment(last.occurred_at)}." if last is not crossing else ".")
+        ),
+        counterfactual=(
+            f"If fewer than {threshold} pricing visits fell within {window} days "
+            f"(this burst ages out on {fmt_day(ages_out)}) or the account were contacted about pricing."
+        ),
+        expires_at=ages_out + dt.timedelta(days=int(p["expires_days"])),
+        dedupe_key=f"{CODE}:{crossing.id}",
+        stakes=max(picture.open_opportunity_amount, picture.arr),
+        stated_reason=(
+            "People who return to pricing several times in a week are comparing options; a helpful note "
+            "while they decide gets answered far more often than a cold one later."
+        ),
+        draft_context={"visits": n, "known_visitor": bool(known_visitors), "contact_name": who},
+    )
+
+
+def next_check(picture: PictureFacts, now: dt.datetime, params: Params | None = None) -> dt.datetime | None:
+    """When the oldest visit counted in the window ages out (the count, and maybe the finding, changes)."""
+    p = PLAYBOOK.params(params)
+    visits = _counted(picture, now, p)
+    if not visits:
+        return None
+    return visits[0].occurred_at + dt.timedelta(days=int(p["window_days"]))
+
+
+def explain_drop(picture: PictureFacts, now: dt.datetime, params: Params | None = None) -> str:
+    p = PLAYBOOK.params(params)
+    n = len(_counted(picture, now, p))
+    return f"Only {n} pricing visits remain within {p['window_days']} days (needs {p['min_visits']})."
+
+
+PLAYBOOK = register(
+    Playbook(
+        code=CODE,
+        label="Pricing interest",
+        action_types=(ActionType.PRICING_OUTREACH,),
+        evaluate=evaluate,
+        defaults=DEFAULTS,
+        param_help={
+            "min_visits": "Pricing-page visits needed within the window. Example: 3",
+            "window_days": "Length of the window in days. Example: 7",
+            "path_contains": 'A page view is a pricing visit when its path or URL contains one of these. Example: ["/pricing", "/plans"]',
+            "expires_days": "Days the recommendation stays open after the burst ages out. Example: 5",
+        },
+        next_check=next_check,
+        explain_drop=explain_drop,
+        order=10,
+    )
+)

@@ -1,0 +1,238 @@
+"""Writes of the analysis engine: analysing one account, and the sweep of accounts whose time has come.
+
+``analyze_account`` locks the account's picture row, rebuilds the picture from the stored signals,
+runs the playbooks, lets the composer create/update/withdraw recommendations, updates edge-triggered
+goals and marks the signals it covered as analysed (closing the outbox) — all in one transaction, so
+running it twice for the same state changes nothing and two workers on one account serialise."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.db.models import Max
+
+from accounts.models import Account, AccountPicture, Goal
+from audit.services import audit_record
+from recommendations.composer import ComposeResult, compose
+from recommendations.models import PlaybookConfig, Recommendation
+from recommendations.picture import build_facts, features_of, next_check_of
+from recommendations.playbooks import Playbook, all_playbooks
+from recommendations.playbooks.base import Finding, PictureFacts
+from salesai import clock
+from signals.models import Signal
+
+logger = logging.getLogger(__name__)
+
+SWEEP_BATCH_SIZE = 200
+SWEEP_TIME_BUDGET_SECONDS = 50.0
+
+
+@dataclass
+class AnalysisResult:
+    account_id: int
+    analysed: bool
+    skipped_reason: str = ""
+    version: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    composed: ComposeResult | None = None
+    next_check_at: dt.datetime | None = None
+
+
+def playbook_settings() -> dict[str, dict]:
+    """code → {"enabled", "params"} from the admin's PlaybookConfig rows (one query)."""
+    return {
+        c["code"]: {"enabled": c["enabled"], "params": c["params"] or {}}
+        for c in PlaybookConfig.objects.values("code", "enabled", "params")
+    }
+
+
+def active_playbooks(configs: dict[str, dict]) -> dict[str, tuple[Playbook, dict]]:
+    result = {}
+    for playbook in all_playbooks():
+        conf = configs.get(playbook.code, {})
+        if conf.get("enabled", True):
+            result[playbook.code] = (playbook, playbook.params(conf.get("params")))
+    return result
+
+
+def evaluate_playbooks(
+    facts: PictureFacts, now: dt.datetime, playbooks: dict[str, tuple[Playbook, dict]]
+) -> list[Finding]:
+    findings = []
+    for playbook, params in playbooks.values():
+        try:
+            finding = playbook.evaluate(facts, now, params)
+        except Exception:
+            # one broken rule (e.g. a bad admin parameter) must not stop the others
+            logger.exception("playbook_failed", extra={"playbook": playbook.code, "account_id": facts.account_id})
+            continue
+        if finding is not None:
+            findings.append(finding)
+    return findings
+
+
+def _update_goals(facts: PictureFacts, now: dt.datetime) -> None:
+    """Edge-trigger the goals: record a crossing once, re-arm when the metric falls back."""
+    for goal in facts.goals:
+        holds = goal.holds_for(facts.metrics.get(goal.metric))
+        if holds and not goal.is_met:
+            Goal.objects.filter(pk=goal.id).update(is_met=True, last_crossed_at=now, crossings=goal.crossings + 1)
+        elif not holds and goal.is_met:
+            Goal.objects.filter(pk=goal.id).update(is_met=False)
+
+
+def _lock_picture(account_id: int) -> AccountPicture | None:
+    picture = AccountPicture.objects.select_for_update().filter(account_id=account_id).first()
+    if picture is None:
+        if not Account.objects.filter(pk=account_id).exists():
+            return None
+        AccountPicture.objects.get_or_create(account_id=account_id)
+        picture = AccountPicture.objects.select_for_update().get(account_id=account_id)
+    return picture
+
+
+def analyze_account(*, account_id: int, force: bool = False) -> AnalysisResult:
+    """Analyse one account now (``clock.now()``), under a row lock on its picture.
+
+    Without ``force`` (the per-signal path) the analysis is skipped when every signal of the account
+    is already analysed: a burst of signals announced one by one coalesces into the analyses that
+    actually find something new. The sweep passes ``force=True`` (time itself changed)."""
+    now = clock.now()
+    with transaction.atomic():
+        picture = _lock_picture(account_id)
+        if picture is None:
+            return AnalysisResult(account_id=account_id, analysed=False, skipped_reason="account gone")
+        unanalysed = Signal.objects.filter(account_id=account_id, analyzed_at__isnull=True)
+        if not force and picture.analyzed_at is not None and not unanalysed.exists():
+            return AnalysisResult(account_id=account_id, analysed=False, skipped_reason="up to date")
+        max_signal_id = Signal.objects.filter(account_id=account_id).aggregate(m=Max("id"))["m"]
+        account = Account.objects.select_related("owner").get(pk=account_id)
+        configs = playbook_settings()
+        playbooks = active_playbooks(configs)
+        facts = build_facts(account=account, now=now, configs=configs)
+        findings = evaluate_playbooks(facts, now, playbooks)
+        composed = compose(account=account, facts=facts, findings=findings, playbooks=playbooks, now=now)
+        _update_goals(facts, now)
+        picture.features = {
+            **features_of(facts, now),
+            "findings": [f.as_dict() for f in findings],
+            "max_signal_id": max_signal_id,
+        }
+        picture.engagement_score = facts.engagement_score
+        picture.intent_score = facts.intent_score
+        picture.risk_score = facts.risk_score
+        picture.version += 1
+        picture.analyzed_at = now
+        picture.next_check_at = next_check_of(facts, now, list(playbooks.values()))
+        picture.dirty_since = None
+        picture.save()
+        if max_signal_id is not None:
+            # every signal stored up to the newest we read; a lower id committed later stays unanalysed
+            unanalysed.filter(id__lte=max_signal_id).update(analyzed_at=now)
+    logger.info(
+        "account_analysed",
+        extra={
+            "account_id": account_id,
+            "version": picture.version,
+            "findings": [f.code for f in findings],
+            "recs_created": len(composed.created),
+            "recs_updated": len(composed.updated),
+            "recs_withdrawn": len(composed.withdrawn),
+        },
+    )
+    return AnalysisResult(
+        account_id=account_id,
+        analysed=True,
+        version=picture.version,
+        findings=findings,
+        composed=composed,
+        next_check_at=picture.next_check_at,
+    )
+
+
+@dataclass
+class SweepResult:
+    analysed: int = 0
+    expired: int = 0
+    woken: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+
+
+def expire_and_wake(*, now: dt.datetime) -> tuple[int, int]:
+    """Expire open recommendations past ``expires_at``; wake snoozed ones whose time has come."""
+    expired = woken = 0
+    with transaction.atomic():
+        due = list(
+            Recommendation.objects.select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked)
+            .filter(
+                status__in=[Recommendation.Status.PENDING, Recommendation.Status.SNOOZED],
+                expires_at__lte=now,
+            )
+            .order_by("expires_at")[:1000]
+        )
+        for rec in due:
+            rec.status = Recommendation.Status.EXPIRED
+            rec.closed_reason = f"Expired on {rec.expires_at:%d %b %Y %H:%M} without a decision."
+            rec.updated_at = now
+            rec.save(update_fields=["status", "closed_reason", "updated_at"])
+            audit_record(action="recommendation.expired", reference=f"recommendation:{rec.pk}", data={})
+            expired += 1
+        snoozed = list(
+            Recommendation.objects.select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked)
+            .filter(status=Recommendation.Status.SNOOZED, snoozed_until__lte=now)
+            .order_by("snoozed_until")[:1000]
+        )
+        for rec in snoozed:
+            rec.status = Recommendation.Status.PENDING
+            rec.updated_at = now
+            rec.save(update_fields=["status", "updated_at"])
+            audit_record(
+                action="recommendation.woken",
+                reference=f"recommendation:{rec.pk}",
+                data={"snoozed_until": rec.snoozed_until.isoformat()},
+            )
+            woken += 1
+    return expired, woken
+
+
+def sweep_due_accounts(
+    *, batch_size: int = SWEEP_BATCH_SIZE, time_budget: float | None = SWEEP_TIME_BUDGET_SECONDS
+) -> SweepResult:
+    """Analyse every account whose ``next_check_at`` has passed (as of ``clock.now()``).
+
+    Selects through ``picture_next_check_idx`` in bounded batches, skipping rows another sweep holds,
+    so its cost grows with the due accounts, not with all accounts or all signals. Analysis moves each
+    picture's ``next_check_at`` into the future, so the loop ends."""
+    started = time.perf_counter()
+    now = clock.now()
+    result = SweepResult()
+    result.expired, result.woken = expire_and_wake(now=now)
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    seen: set[int] = set()
+    while time_budget is None or time.perf_counter() - started < time_budget:
+        with transaction.atomic():
+            ids = list(
+                AccountPicture.objects.select_for_update(skip_locked=skip_locked)
+                .filter(next_check_at__lte=now)
+                .exclude(account_id__in=seen)
+                .order_by("next_check_at")
+                .values_list("account_id", flat=True)[:batch_size]
+            )
+            if not ids:
+                break
+            result.batches += 1
+            for account_id in ids:
+                seen.add(account_id)
+                try:
+                    with transaction.atomic():
+                        analyze_account(account_id=account_id, force=True)
+                    result.analysed += 1
+                except Exception:
+                    logger.exception("sweep_analysis_failed", extra={"account_id": account_id})
+    result.seconds = time.perf_counter() - started
+    return result
