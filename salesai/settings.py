@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "trust",
     "signals",
     "recommendations",
+    "simulation",
 ]
 
 MIDDLEWARE = [

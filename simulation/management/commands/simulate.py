@@ -1,0 +1,40 @@
+"""``python manage.py simulate --accounts N --days D --seed S``: run the evaluation world and report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from simulation import service
+from simulation.driver import RefusedDatabase
+
+
+class Command(BaseCommand):
+    help = (
+        "Generate a synthetic market with hidden buying states, drive salesai through its webhooks and the "
+        "sweep at simulated time, and write a quality report (markdown + JSON) beside two baselines."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--accounts", type=int, default=200)
+        parser.add_argument("--days", type=int, default=30)
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--k", type=int, default=10, help="Inbox depth for precision at k.")
+        parser.add_argument("--report-dir", default=str(Path(settings.BASE_DIR) / "var" / "simulation"))
+        parser.add_argument("--force", action="store_true", help="Run even if the database holds other accounts.")
+        parser.add_argument("--keep", action="store_true", help="Keep the simulated rows after the run.")
+
+    def handle(
+        self, *args, accounts: int, days: int, seed: int, k: int, report_dir: str, force: bool, keep: bool, **options
+    ):
+        if accounts < 1 or days < 1:
+            raise CommandError("--accounts and --days must be at least 1.")
+        try:
+            result = service.simulate(accounts=accounts, days=days, seed=seed, k=k, force=force, keep=keep,
+                                      report_dir=Path(report_dir), log=self.stderr.write)  # fmt: skip
+        except RefusedDatabase as exc:
+            raise CommandError(str(exc))
+        self.stdout.write(result.markdown)
+        self.stdout.write(self.style.SUCCESS(f"Report written to {result.json_path} and {result.markdown_path}."))

@@ -1,0 +1,102 @@
+"""The simulation's two entry points: a scored run (``simulate``) and demo history (``run_history``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import connection
+
+from simulation import baselines, driver, report, scoring, world
+
+
+@dataclass
+class SimulationResult:
+    report: dict
+    markdown: str
+    json_path: Path | None
+    markdown_path: Path | None
+    scores: dict[str, scoring.Score]
+
+
+def _database() -> str:
+    settings_dict = connection.settings_dict
+    return f"{connection.vendor}:{settings_dict.get('NAME')}"
+
+
+def simulate(
+    *,
+    accounts: int,
+    days: int,
+    seed: int,
+    k: int = 10,
+    force: bool = False,
+    keep: bool = False,
+    report_dir: Path | None = None,
+    progress: bool = True,
+    log: Callable[[str], object] = lambda _m: None,
+) -> SimulationResult:
+    """Generate the world, drive salesai with it, score salesai and both baselines on the same world."""
+    w = world.generate(seed=seed, accounts=accounts, days=days)
+    log(f"World: {w.summary()['events']} events, {len(w.moments)} should-act moments.")
+    observed = driver.drive(w, force=force, progress=progress, k=k)
+    common = {"moments": w.moments, "reps": len(w.reps), "days": w.days, "k": k}
+    scores = {
+        "salesai": scoring.score(system="salesai", sightings=observed.sightings, snapshots=observed.snapshots, **common)
+    }
+    for name, baseline in (("reactive", baselines.reactive), ("naive", baselines.naive)):
+        sightings, snapshots = baseline(w, k=k)
+        scores[name] = scoring.score(system=name, sightings=sightings, snapshots=snapshots, **common)
+    run = {"seconds": observed.seconds, "requests": observed.requests, "sweeps": observed.sweeps,
+           "refused": observed.refused, "database": _database()}  # fmt: skip
+    data = report.build(world=w, scores=list(scores.values()), run=run)
+    data["missed_examples"] = [
+        {"kind": r.moment.kind, "account": r.moment.account, "at": r.moment.at.isoformat(), "deciding": list(r.moment.deciding)}
+        for r in scores["salesai"].missed[:50]
+    ]  # fmt: skip
+    json_path = md_path = None
+    if report_dir is not None:
+        json_path, md_path = report.write(data, report_dir)
+    if not keep:
+        driver.clean(force=True)
+    return SimulationResult(data, report.markdown(data), json_path, md_path, scores)
+
+
+def run_history(*, accounts: list | None = None, days: int = 21, seed: int = 7, end: dt.datetime | None = None,
+                progress: bool = False) -> driver.Observed:  # fmt: skip
+    """Give existing accounts (the demo's) ``days`` of believable history ending at ``end`` (now).
+
+    Each account gets a hidden state and the signals it causes, delivered through the webhooks at
+    simulated time with the sweep in between, so the demo opens on pictures, timelines and
+    recommendations that grew the way they would in production. Nothing is cleaned up or scored."""
+    from django.db.models import Prefetch
+
+    from accounts.models import Account, Contact
+    from salesai import clock
+
+    end = end or clock.now()
+    rows = accounts if accounts is not None else list(Account.objects.select_related("owner"))
+    rows = list(Account.objects.filter(pk__in=[a.pk for a in rows]).select_related("owner").prefetch_related(
+        Prefetch("contacts", queryset=Contact.objects.order_by("email"))).order_by("domain"))  # fmt: skip
+    rng = random.Random(seed)
+    sim_accounts = []
+    for index, a in enumerate(rows):
+        people = [world.SimContact(c.email, c.name or c.email.split("@")[0].title(), c.title, c.seniority,
+                                   c.user_id or f"demo-{a.pk}-{c.pk}") for c in a.contacts.all()]  # fmt: skip
+        if not people:
+            continue
+        renewal = a.contracts.filter(status="active").order_by("renewal_date").first()
+        customer = renewal is not None and rng.random() < 0.6
+        sim_accounts.append(world.SimAccount(
+            index=index, name=a.name, domain=a.domain, rep=a.owner.username if a.owner else "unassigned",
+            segment=a.segment, arr=int(a.arr), customer=customer, seats=min(a.seats or len(people), len(people)) or None,
+            contacts=people, renewal_date=renewal.renewal_date if customer and renewal else None,
+            contract_value=int(renewal.value) if customer and renewal else 0, curious=rng.random() < 0.15))  # fmt: skip
+    start = (end - dt.timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    w = world.generate(seed=seed, accounts=sim_accounts, days=days, start=start)
+    w.events = [e for e in w.events if e.deliver_at <= end]
+    creds = driver.set_up(w, create_rows=False)
+    return driver.Driver(w, creds, observe=False).run(progress=progress)

@@ -1,0 +1,147 @@
+"""The generator's hidden states produce the intended signal patterns (no database needed)."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+
+import pytest
+
+from simulation import world
+
+
+@pytest.fixture(scope="module")
+def worlds() -> list[world.World]:
+    return [world.generate(seed=seed, accounts=120, days=30) for seed in range(4)]
+
+
+def _pricing_views_per_account_day(w: world.World) -> dict[str, list[float]]:
+    """Pricing views (human, first deliveries) per account-day, grouped by the hidden state that day."""
+    by_account = {a.domain: a for a in w.accounts}
+    counts: Counter[tuple[str, int]] = Counter()
+    for e in w.events:
+        if e.is_pricing_view and not e.is_bot and not e.duplicate:
+            counts[(e.account, (e.occurred_at - w.start).days)] += 1
+    per_state: dict[str, list[float]] = defaultdict(list)
+    for a in by_account.values():
+        if a.customer:
+            continue
+        for day, state in enumerate(a.states):
+            per_state[state].append(counts[(a.domain, day)])
+    return per_state
+
+
+def test_same_seed_same_world_and_other_seed_other_world():
+    first, again, other = (world.generate(seed=s, accounts=30, days=10) for s in (5, 5, 6))
+    assert [(e.id, e.deliver_at, e.kind) for e in first.events] == [(e.id, e.deliver_at, e.kind) for e in again.events]
+    assert [m.id for m in first.moments] == [m.id for m in again.moments]
+    assert [e.id for e in first.events] != [e.id for e in other.events]
+
+
+def test_evaluating_accounts_view_pricing_far_more_than_cold_ones(worlds):
+    cold, evaluating = [], []
+    for w in worlds:
+        per_state = _pricing_views_per_account_day(w)
+        cold += per_state["cold"]
+        evaluating += per_state["evaluating"] + per_state["ready_to_buy"]
+    assert statistics.fmean(evaluating) > 5 * statistics.fmean(cold)
+    assert statistics.fmean(evaluating) > 0.5
+
+
+def test_every_pricing_moment_rests_on_a_burst_of_pricing_views_of_an_evaluating_account(worlds):
+    for w in worlds:
+        events = w.events_by_id()
+        states = {a.domain: a.states for a in w.accounts}
+        for m in (m for m in w.moments if m.kind == "pricing_interest"):
+            views = [events[i] for i in m.deciding]
+            assert len(views) >= world.PRICING_BURST_VIEWS
+            assert all(v.is_pricing_view and not v.is_bot for v in views)
+            assert states[m.account][(m.opens_at - w.start).days] in ("evaluating", "ready_to_buy")
+
+
+def _weekly_active_users(w: world.World, account: world.SimAccount) -> list[int]:
+    users: dict[int, set[str]] = defaultdict(set)
+    for e in w.events:
+        if e.account == account.domain and e.kind == "product_usage" and not e.duplicate:
+            users[(e.occurred_at - w.start).days // 7].add(e.user_id)
+    return [len(users[week]) for week in range(w.days // 7)]
+
+
+def test_usage_declines_at_risk_and_rises_when_expanding():
+    w = world.generate(seed=11, accounts=400, days=21)
+    declines, rises = [], []
+    for a in w.accounts:
+        if not a.customer:
+            continue
+        weekly = _weekly_active_users(w, a)
+        if all(s == "at_risk_of_churn" for s in a.states):
+            declines.append(weekly[-1] - weekly[0])
+        if all(s == "expanding" for s in a.states):
+            rises.append(weekly[-1] - weekly[0])
+    assert declines and rises
+    assert statistics.fmean(declines) < 0
+    assert sum(d < 0 for d in declines) > 0.8 * len(declines)
+    assert statistics.fmean(rises) > 0
+
+
+def test_expansion_moments_cite_usage_that_crosses_the_seat_goal(worlds):
+    expansions = [(w, m) for w in worlds for m in w.moments if m.kind == "expansion"]
+    assert expansions
+    for w, m in expansions:
+        events = w.events_by_id()
+        assert all(events[i].kind == "product_usage" for i in m.deciding)
+
+
+def test_duplicates_repeat_the_id_of_an_earlier_delivery(worlds):
+    for w in worlds:
+        firsts = {e.id: e for e in w.events if not e.duplicate}
+        dupes = [e for e in w.events if e.duplicate]
+        assert dupes
+        for d in dupes:
+            assert d.id in firsts
+            assert d.deliver_at > firsts[d.id].deliver_at
+
+
+def test_late_deliveries_arrive_out_of_order(worlds):
+    w = worlds[0]
+    late = [e for e in w.events if e.late]
+    assert late
+    assert all(e.deliver_at - e.occurred_at >= world.dt.timedelta(hours=1) for e in late)
+    occurred = [e.occurred_at for e in w.events]  # events are in delivery order
+    assert any(later < earlier for earlier, later in zip(occurred, occurred[1:], strict=False))
+
+
+def test_bots_click_pricing_in_a_burst_and_never_make_a_moment(worlds):
+    for w in worlds:
+        bots = [e for e in w.events if e.is_bot]
+        assert bots
+        assert all(e.properties["user_agent"] not in world.HUMAN_USER_AGENTS for e in bots)
+        deciding = {i for m in w.moments for i in m.deciding}
+        assert not deciding & {e.id for e in bots}
+
+
+def test_replies_vary_in_wording_and_cover_every_intent(worlds):
+    replies = [e for w in worlds for e in w.events if e.kind == "email_reply" and not e.duplicate]
+    intents = Counter(e.intent for e in replies)
+    assert set(intents) >= {"interested", "question", "objection", "not_now", "auto_reply"}
+    human = [e.body for e in replies if e.intent != "auto_reply"]
+    assert len(set(human)) > 0.9 * len(human)
+    assert all(e.headers.get("Auto-Submitted") == "auto-replied" for e in replies if e.intent == "auto_reply")
+
+
+def test_replies_answer_an_outreach_e_mail_that_was_sent_first(worlds):
+    for w in worlds:
+        sent = {e.id: e for e in w.events if e.kind == "email_sent"}
+        for reply in (e for e in w.events if e.kind == "email_reply"):
+            assert reply.in_reply_to in sent
+            assert reply.occurred_at > sent[reply.in_reply_to].occurred_at
+
+
+def test_hidden_states_follow_their_chains(worlds):
+    for w in worlds:
+        for a in w.accounts:
+            allowed = world.CUSTOMER_STATES if a.customer else world.PROSPECT_STATES
+            assert len(a.states) == w.days
+            assert set(a.states) <= set(allowed)
+            chain = world.CUSTOMER_CHAIN if a.customer else world.PROSPECT_CHAIN
+            assert all(b in chain[x] for x, b in zip(a.states, a.states[1:], strict=False))
