@@ -285,23 +285,39 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "accounts/account_detail.html", context)
 
 
+#: Features that are the engine's bookkeeping rather than facts a person reads.
+_HIDDEN_FEATURES = frozenset({"findings", "max_signal_id"})
+
+
+def _fact_value(value) -> str | None:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, str):
+        try:
+            moment = parse_datetime(value) if "T" in value else None
+        except ValueError:
+            moment = None
+        return f"{moment:%d %b %Y, %H:%M}".lstrip("0") if moment else value
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return ", ".join(map(str, value))
+    if isinstance(value, dict) and all(isinstance(v, str | int | float | bool | None) for v in value.values()):
+        return ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in value.items())
+    if isinstance(value, int):
+        return str(value)
+    return None  # nested structures are for machines (the API shows them)
+
+
 def _facts(features: dict) -> list[tuple[str, str]]:
     """The picture's features as (label, value) rows a person can read."""
     rows = []
     for key, value in sorted((features or {}).items()):
-        if value in (None, "", [], {}):
+        if key in _HIDDEN_FEATURES or value in (None, "", [], {}):
             continue
-        if isinstance(value, float):
-            shown = f"{value:.2f}"
-        elif isinstance(value, dict | list):
-            shown = (
-                ", ".join(f"{k}: {v}" for k, v in value.items())
-                if isinstance(value, dict)
-                else ", ".join(map(str, value))
-            )
-        else:
-            shown = str(value)
-        rows.append((key.replace("_", " ").capitalize(), shown))
+        shown = _fact_value(value)
+        if shown is not None:
+            rows.append((key.replace("_", " ").capitalize(), shown))
     return rows
 
 

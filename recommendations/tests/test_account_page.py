@@ -29,7 +29,13 @@ def account(rep):
         engagement_score=0.62,
         intent_score=0.81,
         risk_score=0.12,
-        features={"pricing_visits_7d": 4, "days_to_renewal": 25, "last_reply_sentiment": 0.4567},
+        features={
+            "pricing_visits_7d": 4,
+            "days_to_renewal": 25,
+            "last_reply_sentiment": 0.4567,
+            "last_activity_at": "2026-11-26T16:09:21.693771+00:00",
+            "findings": [{"playbook": "pricing_interest", "criteria": [{"code": "pricing_visits"}]}],
+        },
         analyzed_at=clock.now(),
     )
     return account
@@ -56,6 +62,8 @@ def test_account_page_shows_the_picture_timeline_and_recommendations(client, rep
     assert "<h1>Hooli</h1>" in html
     assert "0.81" in html and "0.62" in html and "0.12" in html
     assert "Pricing visits 7d" in html and "Days to renewal" in html and "0.46" in html
+    assert "Last activity at" in html and "26 Nov 2026, 16:09" in html
+    assert "pricing_interest" not in html.split('id="h-deals"')[0]  # the engine's bookkeeping stays out
     assert "in 25 days" in html
     assert "Gavin Belson" in html and "do not contact" in html and "Unsubscribed" in html
     assert f'id="signal-{signal.pk}"' in html and "/pricing" in html
