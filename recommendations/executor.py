@@ -141,7 +141,7 @@ def _claim(recommendation_id: int, *, autonomous: bool, user_id: int | None) -> 
     """Step 1, committed before anything is sent. Returns (execution to perform, why-not)."""
     with transaction.atomic():
         rec = (
-            Recommendation.objects.select_for_update()
+            Recommendation.objects.select_for_update(of=("self",))
             .select_related("account", "account__owner", "contact")
             .filter(pk=recommendation_id)
             .first()

@@ -46,7 +46,11 @@ def _reference(recommendation: Recommendation) -> str:
 
 def _locked(recommendation: Recommendation) -> Recommendation:
     """Re-read under a row lock, and refresh the caller's instance too."""
-    fresh = Recommendation.objects.select_for_update().select_related("account", "contact").get(pk=recommendation.pk)
+    fresh = (
+        Recommendation.objects.select_for_update(of=("self",))
+        .select_related("account", "contact")
+        .get(pk=recommendation.pk)
+    )
     return fresh
 
 

@@ -1,0 +1,164 @@
+"""The executor against a real SMTP server on loopback (aiosmtpd) and real Celery workers.
+
+Shows what a user cares about: an autonomous e-mail arrives once after its undo window; one cancelled
+inside the window never arrives; a worker killed mid-send (SIGKILL while the SMTP server holds the
+DATA command) and a retried task do not send twice.
+
+A worker is another process, so time-machine cannot move its clock: the tests end the undo window by
+moving ``scheduled_for`` into the past, then call the beat task ``recommendations.execute_due_actions``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import socket
+import threading
+from email import message_from_bytes
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from accounts.tests.factories import UserFactory
+from conftest import CeleryWorker, wait_until
+from recommendations import executor
+from recommendations.models import Execution, Recommendation
+from recommendations.review import cancel_scheduled, route_recommendation
+from recommendations.tests.factories import RecommendationFactory
+from salesai import clock
+from trust.tests.factories import TrustPolicyFactory, give_record
+
+pytestmark = pytest.mark.integration
+
+
+class Recorder:
+    """An SMTP handler keeping every message; it can hold DATA open (as a slow server would)."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+        self.hold = threading.Event()  # set: hold the next DATA without answering
+        self.release = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(message_from_bytes(envelope.original_content or envelope.content))
+        if self.hold.is_set():
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 60)
+        return "250 Message accepted for delivery"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    recorder.url = f"smtp://127.0.0.1:{controller.port}"
+    yield recorder
+    recorder.release.set()
+    controller.stop()
+
+
+@pytest.fixture
+def start_worker(celery_queue, transactional_db, tmp_path, smtp):
+    """Start real workers pointed at the loopback SMTP server; stop them all at the end."""
+    workers: list[CeleryWorker] = []
+
+    def start() -> CeleryWorker:
+        worker = CeleryWorker(
+            celery_queue, tmp_path / f"worker{len(workers)}.log", extra_env={"EMAIL_URL": smtp.url}
+        ).start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def run(task, **kwargs):
+    """Queue a task with its result kept, so the test can wait until the worker has processed it."""
+    return task.apply_async(kwargs=kwargs, ignore_result=False)
+
+
+def wait_all(results) -> None:
+    for result in results:
+        result.get(timeout=30)
+
+
+def _autonomous_recommendation(**kwargs) -> Recommendation:
+    TrustPolicyFactory(domain="pricing_outreach", review_sample_rate=0.0)
+    if not Recommendation.objects.exists():
+        give_record("pricing_outreach", approved=80)
+    owner = UserFactory(first_name="Dana", last_name="Reyes", email="dana@vendor.example")
+    rec = RecommendationFactory(account__owner=owner, **kwargs)
+    route_recommendation(recommendation=rec)
+    assert rec.status == Recommendation.Status.SCHEDULED
+    return rec
+
+
+def _end_undo_window(rec: Recommendation) -> None:
+    Recommendation.objects.filter(pk=rec.pk).update(scheduled_for=clock.now() - dt.timedelta(seconds=1))
+
+
+def test_autonomous_email_arrives_once_and_a_cancelled_one_never(start_worker, smtp):
+    start_worker()
+    sent = _autonomous_recommendation(draft_subject="Plans for your team")
+    cancelled = _autonomous_recommendation(draft_subject="Should never arrive")
+
+    wait_all([run(executor.execute_due_actions_task)])  # inside the window: nothing is due yet
+    assert smtp.messages == []
+
+    cancel_scheduled(recommendation=cancelled, user=cancelled.account.owner)
+    _end_undo_window(sent)
+    results = []
+    for _ in range(3):  # the beat firing repeatedly, plus duplicated direct tasks
+        results.append(run(executor.execute_due_actions_task))
+        results.append(run(executor.execute_recommendation_task, recommendation_id=sent.pk, autonomous=True))
+        results.append(run(executor.execute_recommendation_task, recommendation_id=cancelled.pk, autonomous=True))
+    wait_all(results)
+    assert Recommendation.objects.get(pk=sent.pk).status == Recommendation.Status.EXECUTED
+
+    assert len(smtp.messages) == 1
+    message = smtp.messages[0]
+    assert message["Subject"] == "Plans for your team"
+    assert message["From"] == "Dana Reyes <dana@vendor.example>"
+    assert message["To"].endswith(f"<{sent.contact.email}>")
+    assert message["Message-ID"] == Execution.objects.get(recommendation=sent).message_id
+    assert Recommendation.objects.get(pk=cancelled.pk).status == Recommendation.Status.PENDING
+    assert not Execution.objects.filter(recommendation=cancelled).exists()
+
+
+def test_worker_killed_mid_send_and_retried_does_not_send_twice(start_worker, smtp):
+    rec = _autonomous_recommendation(draft_subject="Only once")
+    _end_undo_window(rec)
+    smtp.hold.set()
+    first = start_worker()
+    executor.execute_recommendation_task.delay(recommendation_id=rec.pk, autonomous=True)
+    wait_until(lambda: len(smtp.messages) == 1)  # the server has the message, the worker awaits "250"
+    first.kill()  # SIGKILL mid-send
+    execution = Execution.objects.get(recommendation=rec)
+    assert execution.status == Execution.Status.CLAIMED  # committed before the send
+
+    start_worker()
+    wait_all(
+        [
+            run(executor.execute_recommendation_task, recommendation_id=rec.pk, autonomous=True),  # the retry
+            run(executor.execute_due_actions_task),  # and the beat
+        ]
+    )
+    assert len(smtp.messages) == 1
+    assert Execution.objects.get(pk=execution.pk).status == Execution.Status.CLAIMED
+
+    # Past the time limit, the sweep gives the interrupted send to a person instead of resending it.
+    Execution.objects.filter(pk=execution.pk).update(claimed_at=clock.now() - dt.timedelta(hours=1))
+    wait_all([run(executor.execute_due_actions_task)])
+    rec.refresh_from_db()
+    assert execution.message_id in rec.closed_reason
+    assert Execution.objects.get(pk=execution.pk).status == Execution.Status.FAILED
+    smtp.release.set()
+    assert len(smtp.messages) == 1
