@@ -1,6 +1,6 @@
 from django.urls import path
 
-from recommendations import views
+from recommendations import api, views
 
 app_name = "recommendations"
 urlpatterns = [
@@ -11,4 +11,11 @@ urlpatterns = [
     path("recommendations/<int:pk>/act", views.act, name="act"),
     path("accounts/<int:pk>/", views.account_detail, name="account"),
     path("preferences/", views.preferences, name="preferences"),
+    # the API (DESIGN.md §4)
+    path("api/v1/recommendations", api.RecommendationListView.as_view(), name="api-list"),
+    path("api/v1/recommendations/<int:pk>", api.RecommendationDetailView.as_view(), name="api-detail"),
+    path("api/v1/recommendations/<int:pk>/approve", api.ApproveView.as_view(), name="api-approve"),
+    path("api/v1/recommendations/<int:pk>/reject", api.RejectView.as_view(), name="api-reject"),
+    path("api/v1/recommendations/<int:pk>/snooze", api.SnoozeView.as_view(), name="api-snooze"),
+    path("api/v1/accounts/<int:pk>/picture", api.AccountPictureView.as_view(), name="api-picture"),
 ]
