@@ -40,7 +40,12 @@ from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from mailparser_reply import EmailReplyParser
+from rest_framework import serializers as drf_serializers
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
 
 from accounts.models import Account, Contact
 from accounts.selectors import contact_by_email
@@ -53,6 +58,7 @@ from signals.autoreply import is_delivery_status_notification, normalise_headers
 from signals.intent import ReplyClassification, classify_reply
 from signals.models import QuarantinedPayload, Signal, Source
 from signals.services import record_signal
+from signals.throttling import limit_for, seconds_until_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -717,6 +723,33 @@ def _record_bounce(*, source: Source, email: InboundEmail, occurred_at: datetime
     )
 
 
+# --- django-anymail's own webhook views, delegating to the same service ----------------------------------
+
+
+def handle_anymail_inbound(sender, event, esp_name: str, **kwargs) -> Signal | None:
+    """Receiver for ``anymail.signals.inbound`` (anymail's ``/anymail/<esp>/inbound/`` views, which
+    check the ESP's signature and ``ANYMAIL["WEBHOOK_SECRET"]``): stores the message exactly like
+    ``POST /api/v1/inbound/email`` does, under the e-mail source ``anymail-<esp>``."""
+    message = getattr(event, "message", None)
+    if message is None:
+        return None
+    name = f"anymail-{esp_name.lower()}"[:100]
+    source, _ = Source.objects.get_or_create(
+        name=name,
+        defaults={"kind": Source.Kind.EMAIL, "write_key_hash": hash_write_key(f"anymail-signal-only-{name}")},
+    )
+    try:
+        email = _from_message(message, provider=esp_name.lower())
+    except InboundError:
+        logger.warning("anymail inbound message without a usable sender; not stored", extra={"esp": esp_name})
+        return None
+    email.event_id = getattr(event, "event_id", None) or ""
+    email.envelope_from = (getattr(message, "envelope_sender", None) or "").lower()
+    email.provider_stripped_text = getattr(message, "stripped_text", None) or ""
+    signal, _ = receive_inbound_email(source=source, email=email, received_at=getattr(event, "timestamp", None))
+    return signal
+
+
 # --- authentication ---------------------------------------------------------------------------------------
 
 
@@ -933,6 +966,14 @@ def inbound_email_view(request: HttpRequest) -> JsonResponse:
                 fields={"Authorization": "Required."},
                 status_code=401,
             )
+        wait = seconds_until_allowed(source)
+        if wait is not None:
+            return error_response(
+                429,
+                "throttled",
+                f"Rate limit of {limit_for(source)} requests per minute exceeded.",
+                Retry_After=str(wait),
+            )
         try:
             if provider == "mime":
                 email = parse_raw_mime(request.body)
@@ -959,3 +1000,80 @@ def inbound_email_view(request: HttpRequest) -> JsonResponse:
             400, "malformed_body", "The multipart body could not be parsed.", {"body": str(exc)[:200]}
         )
     return _answer(signal, created)
+
+
+_FORM_DOC = (
+    "Inbound e-mail replies to our outreach. **SendGrid Inbound Parse**: point the Parse URL at "
+    "`https://<write key>:@<host>/api/v1/inbound/email` (HTTP Basic auth, the e-mail source's write key "
+    "as user name); default fields (`headers`, `from`, `to`, `subject`, `text`, `html`, `envelope`) or "
+    '"send raw" (`email`). **Mailgun routes** (`forward()`): fields `message-headers`, `body-plain`, '
+    "`body-html`, `stripped-text`, `sender`, or `body-mime`; signed with `timestamp`, `token`, `signature` "
+    "(HMAC-SHA256 with `MAILGUN_WEBHOOK_SIGNING_KEY`; older than 5 minutes or a reused token is refused). "
+    "A raw `message/rfc822` body is accepted with Basic auth too. The answer comes after the signal is "
+    "stored: 201 new, 200 already stored (same Message-ID)."
+)
+
+
+class InboundEmailView(APIView):
+    """DRF shell around :func:`inbound_email_view` so the endpoint is in the OpenAPI schema."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        operation_id="inbound_email",
+        tags=["ingestion: inbound e-mail"],
+        summary="Receive an inbound e-mail reply (SendGrid Inbound Parse or Mailgun route)",
+        description=_FORM_DOC,
+        request={
+            "multipart/form-data": inline_serializer(
+                "InboundEmailForm",
+                {
+                    "from": drf_serializers.CharField(help_text="SendGrid: 'Jane Doe <jane@acme.com>'"),
+                    "to": drf_serializers.CharField(required=False),
+                    "subject": drf_serializers.CharField(required=False),
+                    "text": drf_serializers.CharField(required=False, help_text="Plain body (SendGrid)"),
+                    "html": drf_serializers.CharField(required=False, help_text="HTML body (SendGrid)"),
+                    "headers": drf_serializers.CharField(required=False, help_text="Raw header block (SendGrid)"),
+                    "envelope": drf_serializers.CharField(required=False, help_text='JSON {"from", "to"}'),
+                    "email": drf_serializers.CharField(required=False, help_text="Raw MIME (SendGrid send raw)"),
+                    "message-headers": drf_serializers.CharField(required=False, help_text="JSON pairs (Mailgun)"),
+                    "body-plain": drf_serializers.CharField(required=False),
+                    "body-html": drf_serializers.CharField(required=False),
+                    "body-mime": drf_serializers.CharField(required=False),
+                    "stripped-text": drf_serializers.CharField(required=False),
+                    "timestamp": drf_serializers.CharField(required=False),
+                    "token": drf_serializers.CharField(required=False),
+                    "signature": drf_serializers.CharField(required=False),
+                },
+            )
+        },
+        responses={
+            201: inline_serializer(
+                "InboundEmailStored",
+                {
+                    "id": drf_serializers.IntegerField(),
+                    "kind": drf_serializers.ChoiceField(choices=["email_reply", "email_bounced"]),
+                    "duplicate": drf_serializers.BooleanField(),
+                    "intent": drf_serializers.ChoiceField(choices=[*Signal.Intent.values, ""]),
+                    "intent_confidence": drf_serializers.FloatField(allow_null=True),
+                    "sentiment": drf_serializers.FloatField(allow_null=True),
+                    "is_auto_reply": drf_serializers.BooleanField(),
+                    "in_reply_to": drf_serializers.IntegerField(allow_null=True),
+                    "account": drf_serializers.IntegerField(allow_null=True),
+                    "contact": drf_serializers.IntegerField(allow_null=True),
+                },
+            ),
+            200: OpenApiResponse(description="Already stored (same Message-ID or Mailgun retry); same body."),
+            400: OpenApiResponse(description="Malformed payload (error shape names the field); quarantined."),
+            401: OpenApiResponse(description="Missing/wrong write key, bad or stale Mailgun signature."),
+            403: OpenApiResponse(description="The write key belongs to a source that is not kind 'email'."),
+            409: OpenApiResponse(description="A Mailgun token reused for another message (replay)."),
+            415: OpenApiResponse(description="Not form data nor message/rfc822."),
+            429: OpenApiResponse(description="Over the source's rate limit; see Retry-After."),
+        },
+        auth=[{"writeKeyBasic": []}, {}],
+    )
+    def post(self, request, *args, **kwargs):
+        return inbound_email_view(request._request)

@@ -14,5 +14,5 @@ urlpatterns = [
     path("v1/alias", api.SegmentAliasView.as_view(), name="segment-alias"),
     path("api/v1/signals", api.SignalsView.as_view(), name="signals-ingest"),
     path("api/v1/crm/accounts", api.CrmAccountsView.as_view(), name="crm-accounts"),
-    path("api/v1/inbound/email", inbound.inbound_email_view, name="inbound-email"),
+    path("api/v1/inbound/email", inbound.InboundEmailView.as_view(), name="inbound-email"),
 ]

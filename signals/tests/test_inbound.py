@@ -519,3 +519,45 @@ def test_broken_multipart_is_400(client, auth):
 
 def test_url_name_resolves():
     assert reverse("inbound-email") == URL
+
+
+def test_anymail_inbound_signal_is_stored_by_the_same_service(outreach):
+    from anymail.inbound import AnymailInboundMessage
+    from anymail.signals import AnymailInboundEvent, EventType
+
+    from signals.inbound import handle_anymail_inbound
+
+    message = AnymailInboundMessage.construct(
+        from_email="Jane Doe <jane@acme.com>",
+        to="rep@salesai.example",
+        subject="Re: Quick question",
+        headers={"Message-ID": "<anymail-1@acme.com>", "In-Reply-To": "<out-1@salesai.example>"},
+        text="Thanks, but we're going to pass." + QUOTED,
+    )
+    event = AnymailInboundEvent(event_type=EventType.INBOUND, event_id="evt-1", message=message, timestamp=None)
+    signal = handle_anymail_inbound(sender=object, event=event, esp_name="Mailgun")
+    assert signal.source.name == "anymail-mailgun" and signal.source.kind == Source.Kind.EMAIL
+    assert signal.in_reply_to == outreach and signal.intent == Signal.Intent.NOT_INTERESTED
+    assert signal.properties["text"] == "Thanks, but we're going to pass."
+
+
+def test_rate_limit_answers_429_with_retry_after(client, auth, email_source, outreach):
+    source, _ = email_source
+    source.rate_limit_per_minute = 1
+    source.save()
+    from django.core.cache import cache
+
+    cache.clear()
+    assert client.post(URL, sendgrid_payload(text="Yes"), **auth).status_code == 201
+    response = client.post(URL, sendgrid_payload(text="Yes", message_id="<reply-2@acme.com>"), **auth)
+    assert response.status_code == 429 and int(response["Retry-After"]) >= 1
+    assert response.json()["error"]["code"] == "throttled"
+
+
+def test_endpoint_is_in_the_openapi_schema():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operation = schema["paths"]["/api/v1/inbound/email"]["post"]
+    assert operation["operationId"] == "inbound_email"
+    assert {"201", "400", "401", "409", "429"} <= set(operation["responses"])
