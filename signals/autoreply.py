@@ -81,6 +81,10 @@ def _looks_out_of_office(text: str) -> bool:
     return bool(_AUTO_BODY_STRONG.search(text) or (_ABSENCE.search(text) and _BOILERPLATE.search(text)))
 
 
+_MACHINE_SENDER = re.compile(
+    r"(?:^|<|\s)(?:no-?reply|do-?not-?reply|donotreply|noreply-[\w.-]+|auto-?(?:reply|responder|confirm)|mailer-daemon)@",
+    re.IGNORECASE,
+)
 _BOUNCE_FROM = re.compile(r"^(?:.*<)?\s*(?:mailer-daemon|postmaster|mail-daemon|bounces?)@", re.IGNORECASE)
 _BOUNCE_SUBJECT = re.compile(
     r"^\s*(?:undeliver(?:ed|able)(?: mail)?|delivery status notification \((?:failure|delay)\)|"
@@ -117,6 +121,8 @@ def detect_auto_reply(*, headers: HeaderInput = None, subject: str = "", text: s
         return AutoReplyVerdict(True, "empty Return-Path")
     if "multipart/report" in h.get("content-type", "").lower():
         return AutoReplyVerdict(True, "multipart/report")
+    if _MACHINE_SENDER.search(h.get("from", "")):
+        return AutoReplyVerdict(True, "machine sender address")
     subject = subject or h.get("subject", "")
     if _AUTO_SUBJECT.search(subject or ""):
         return AutoReplyVerdict(True, "auto-reply subject")

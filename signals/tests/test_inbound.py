@@ -561,3 +561,9 @@ def test_endpoint_is_in_the_openapi_schema():
     operation = schema["paths"]["/api/v1/inbound/email"]["post"]
     assert operation["operationId"] == "inbound_email"
     assert {"201", "400", "401", "409", "429"} <= set(operation["responses"])
+
+
+def test_oversized_form_is_413(client, auth, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = client.post(URL, sendgrid_payload(text="x" * 5000), **auth)
+    assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"

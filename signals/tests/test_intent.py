@@ -88,6 +88,8 @@ def test_not_unsubscribes(text):
         ({"Precedence": "bulk"}, "", "x", "Precedence: bulk"),
         ({"Precedence": "auto_reply"}, "", "x", "Precedence: auto_reply"),
         ({"Return-Path": "<>"}, "", "x", "empty Return-Path"),
+        ({"From": "Acme Support <noreply@acme.com>"}, "", "x", "machine sender address"),
+        ({"From": "do-not-reply@tickets.example.com"}, "", "x", "machine sender address"),
         ({"Content-Type": "multipart/report; report-type=disposition-notification"}, "", "x", "multipart/report"),
         ({}, "Automatic reply: Quick question", "x", "auto-reply subject"),
         ({}, "Out of Office: Re: Quick question", "x", "auto-reply subject"),
