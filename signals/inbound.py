@@ -226,9 +226,42 @@ def parse_raw_mime(raw: str | bytes, *, provider: str = "mime") -> InboundEmail:
     return _from_message(message, provider=provider, from_field="email")
 
 
-def parse_sendgrid(post) -> InboundEmail:
+def _sendgrid_bodies_in_their_charsets(post, *, raw_body: bytes | None, content_type: str) -> dict[str, str]:
+    """``text``/``html`` re-decoded in the charsets SendGrid declares (``charsets`` JSON), when they
+    are not UTF-8: Django decoded every form field as UTF-8. Needs the raw form body (as anymail does)."""
+    try:
+        charsets = json.loads(post.get("charsets", "{}"))
+    except ValueError:
+        return {}
+    if not isinstance(charsets, dict) or not raw_body or not content_type:
+        return {}
+    wanted = {
+        name: str(charsets[name]).lower()
+        for name in ("text", "html")
+        if name in post and str(charsets.get(name, "utf-8")).lower().replace("-", "") not in {"utf8", ""}
+    }
+    if not wanted:
+        return {}
+    from email.parser import BytesParser
+
+    decoded: dict[str, str] = {}
+    try:
+        form = BytesParser(policy=default_policy).parsebytes(
+            b"Content-Type: " + content_type.encode("ascii") + b"\r\n\r\n" + raw_body
+        )
+        for part in form.get_payload() or []:
+            name = part.get_param("name", header="content-disposition")
+            if name in wanted:
+                decoded[name] = part.get_payload(decode=True).decode(wanted[name], errors="replace")
+    except (LookupError, UnicodeError, ValueError, AttributeError, TypeError):
+        return {}
+    return decoded
+
+
+def parse_sendgrid(post, *, raw_body: bytes | None = None, content_type: str = "") -> InboundEmail:
     """SendGrid Inbound Parse fields: ``headers``, ``from``, ``to``, ``subject``, ``text``, ``html``,
-    ``envelope`` (JSON) … or ``email`` (the raw message, "send raw" mode)."""
+    ``envelope`` (JSON) … or ``email`` (the raw message, "send raw" mode). ``raw_body`` and
+    ``content_type`` (the whole form) let bodies in other charsets than UTF-8 be decoded right."""
     envelope_from = ""
     if "envelope" in post:
         try:
@@ -257,13 +290,15 @@ def parse_sendgrid(post) -> InboundEmail:
             raise InboundError(
                 "The sender is missing.", code="invalid_sender", fields={"from": "This field is required."}
             )
+        bodies = {"text": post.get("text"), "html": post.get("html")}
+        bodies |= _sendgrid_bodies_in_their_charsets(post, raw_body=raw_body, content_type=content_type)
         message = AnymailInboundMessage.construct(
             raw_headers=raw_headers or None,
             from_email=post.get("from") or None,
             to=post.get("to") or None,
             subject=post.get("subject") if "subject" in post else None,
-            text=post.get("text") or None,
-            html=post.get("html") or None,
+            text=bodies["text"] or None,
+            html=bodies["html"] or None,
         )
         # The form's own from/subject win over the raw headers (what SendGrid decoded for us).
         if post.get("from"):
@@ -916,6 +951,15 @@ def _detect_provider(request: HttpRequest) -> str:
     )
 
 
+def _small_enough_to_keep(request: HttpRequest) -> bool:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return length > 0 and (limit is None or length <= limit)
+
+
 def _quarantine(request: HttpRequest, *, source: Source | None, error: InboundError) -> None:
     try:
         raw = request.body[:200_000].decode("utf-8", errors="replace")
@@ -949,8 +993,11 @@ def inbound_email_view(request: HttpRequest) -> JsonResponse:
         return error_response(405, "method_not_allowed", "Use POST.", Allow="POST")
     source: Source | None = None
     authenticated = False
+    raw_body = None
     try:
         source = _authenticate_basic(request)
+        if request.content_type == "multipart/form-data" and _small_enough_to_keep(request):
+            raw_body = request.body  # kept before the form is parsed, for SendGrid's non-UTF-8 bodies
         authenticated = source is not None
         provider = _detect_provider(request)
         sent_at = None
@@ -980,7 +1027,9 @@ def inbound_email_view(request: HttpRequest) -> JsonResponse:
             elif provider == "mailgun":
                 email = parse_mailgun(request.POST)
             else:
-                email = parse_sendgrid(request.POST)
+                email = parse_sendgrid(
+                    request.POST, raw_body=raw_body, content_type=request.META.get("CONTENT_TYPE", "")
+                )
         except InboundError as error:
             _quarantine(request, source=source, error=error)
             raise

@@ -567,3 +567,17 @@ def test_oversized_form_is_413(client, auth, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     response = client.post(URL, sendgrid_payload(text="x" * 5000), **auth)
     assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_sendgrid_body_in_latin1_is_decoded_with_its_declared_charset(client, auth, outreach):
+    boundary = "BoUnDaRy42"
+    fields = sendgrid_payload(text="")
+    fields["charsets"] = json.dumps({"text": "iso-8859-1", "from": "UTF-8", "subject": "UTF-8"})
+    parts = []
+    for name, value in fields.items():
+        data = "Très intéressé, appelez-moi mardi.".encode("latin-1") if name == "text" else value.encode()
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + data + b"\r\n")
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    response = client.generic("POST", URL, body, content_type=f"multipart/form-data; boundary={boundary}", **auth)
+    assert response.status_code == 201, response.content
+    assert Signal.objects.get(pk=response.json()["id"]).properties["text"] == "Très intéressé, appelez-moi mardi."
