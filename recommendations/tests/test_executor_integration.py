@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import socket
 import threading
 from email import message_from_bytes
@@ -26,6 +27,7 @@ from recommendations.models import Execution, Recommendation
 from recommendations.review import cancel_scheduled, route_recommendation
 from recommendations.tests.factories import RecommendationFactory
 from salesai import clock
+from salesai.celery import app as celery_app
 from trust.tests.factories import TrustPolicyFactory, give_record
 
 pytestmark = pytest.mark.integration
@@ -90,6 +92,20 @@ def wait_all(results) -> None:
         result.get(timeout=30)
 
 
+def redeliver_unacked(queue: str) -> int:
+    """Do now what Redis does once a dead worker's visibility timeout (an hour here) runs out: put its
+    unacknowledged messages for ``queue`` back on the queue. Other queues' messages are left alone."""
+    restored = 0
+    with celery_app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for tag, raw in channel.client.hgetall(channel.unacked_key).items():
+            _message, _exchange, routing_key = json.loads(raw)
+            if routing_key == queue:
+                channel.qos.restore_by_tag(tag.decode())
+                restored += 1
+    return restored
+
+
 def _autonomous_recommendation(**kwargs) -> Recommendation:
     TrustPolicyFactory(domain="pricing_outreach", review_sample_rate=0.0)
     if not Recommendation.objects.exists():
@@ -133,21 +149,23 @@ def test_autonomous_email_arrives_once_and_a_cancelled_one_never(start_worker, s
     assert not Execution.objects.filter(recommendation=cancelled).exists()
 
 
-def test_worker_killed_mid_send_and_retried_does_not_send_twice(start_worker, smtp):
+def test_worker_killed_mid_send_and_retried_does_not_send_twice(start_worker, smtp, celery_queue):
     rec = _autonomous_recommendation(draft_subject="Only once")
     _end_undo_window(rec)
     smtp.hold.set()
     first = start_worker()
-    executor.execute_recommendation_task.delay(recommendation_id=rec.pk, autonomous=True)
+    original = run(executor.execute_recommendation_task, recommendation_id=rec.pk, autonomous=True)
     wait_until(lambda: len(smtp.messages) == 1)  # the server has the message, the worker awaits "250"
-    first.kill()  # SIGKILL mid-send
+    first.kill()  # SIGKILL mid-send: the task message stays unacknowledged (acks_late)
     execution = Execution.objects.get(recommendation=rec)
     assert execution.status == Execution.Status.CLAIMED  # committed before the send
 
     start_worker()
+    assert redeliver_unacked(celery_queue) == 1  # the very same task message, delivered again
     wait_all(
         [
-            run(executor.execute_recommendation_task, recommendation_id=rec.pk, autonomous=True),  # the retry
+            original,
+            run(executor.execute_recommendation_task, recommendation_id=rec.pk, autonomous=True),  # a duplicate
             run(executor.execute_due_actions_task),  # and the beat
         ]
     )
