@@ -581,3 +581,10 @@ def test_sendgrid_body_in_latin1_is_decoded_with_its_declared_charset(client, au
     response = client.generic("POST", URL, body, content_type=f"multipart/form-data; boundary={boundary}", **auth)
     assert response.status_code == 201, response.content
     assert Signal.objects.get(pk=response.json()["id"]).properties["text"] == "Très intéressé, appelez-moi mardi."
+
+
+def test_a_reply_costs_a_bounded_number_of_queries(client, auth, outreach, django_assert_max_num_queries):
+    client.post(URL, sendgrid_payload(text="Warm-up: yes.", message_id="<warm@acme.com>"), **auth)
+    with django_assert_max_num_queries(10):
+        response = client.post(URL, sendgrid_payload(text="What does it cost for 20 seats?" + QUOTED), **auth)
+    assert response.status_code == 201
