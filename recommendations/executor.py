@@ -34,6 +34,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import Q
+from django.template.loader import render_to_string
 
 from audit.services import audit_record
 from recommendations.models import ActionType, Execution, Recommendation
@@ -95,17 +96,20 @@ def _build_message(rec: Recommendation, message_id: str) -> tuple[EmailMessage |
         if rec.action_type == ActionType.CHURN_ESCALATION:
             to = _managers() or ([owner_email] if owner_email else [])
             cc = [owner_email] if owner_email and owner_email not in to else []
-            lead = f"Churn risk on {rec.account.name}, escalated by salesai."
         else:
             to, cc = ([owner_email] if owner_email else []), []
-            lead = f"Task for you on {rec.account.name}: {rec.title}"
         if not to:
             return None, "No one to notify: the account owner and the managers have no e-mail address.", {}
-        body = "\n\n".join(
-            part
-            for part in (lead, rec.reasoning, rec.rationale, rec.draft_body, f"Recommendation {rec.pk} in salesai.")
-            if part
-        )
+        owner = rec.account.owner
+        body = render_to_string(
+            "recommendations/email/internal_notice.txt",
+            {
+                "rec": rec,
+                "account": rec.account,
+                "escalation": rec.action_type == ActionType.CHURN_ESCALATION,
+                "owner_name": (owner.get_full_name() or owner.get_username()) if owner else "nobody",
+            },
+        ).strip()
         message = EmailMessage(
             subject=rec.draft_subject or rec.title,
             body=body,

@@ -132,6 +132,18 @@ def test_churn_escalation_notifies_the_managers(mailoutbox, django_capture_on_co
         approve_recommendation(recommendation=rec, user=owner)
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == ["head@vendor.example"] and mailoutbox[0].cc == ["rep@vendor.example"]
-    assert rec.account.name in mailoutbox[0].body
+    assert mailoutbox[0].body.startswith(f"Churn risk on {rec.account.name} — escalated by salesai.")
+    assert rec.reasoning in mailoutbox[0].body
     assert not Signal.objects.filter(kind="email_sent").exists()  # nothing went to the customer
     assert Recommendation.objects.get(pk=rec.pk).status == Recommendation.Status.EXECUTED
+
+
+def test_change_contact_becomes_a_task_for_the_owner(mailoutbox, django_capture_on_commit_callbacks):
+    owner = UserFactory(email="rep@vendor.example")
+    rec = RecommendationFactory(action_type="change_contact", account__owner=owner, title="Try the CFO instead")
+    from recommendations.review import approve_recommendation
+
+    with django_capture_on_commit_callbacks(execute=True):
+        approve_recommendation(recommendation=rec, user=owner)
+    assert [m.to for m in mailoutbox] == [["rep@vendor.example"]]
+    assert "A task for you on" in mailoutbox[0].body and "Try the CFO instead" in mailoutbox[0].body
