@@ -14,10 +14,12 @@ import json
 import re
 import zlib
 
+from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -154,11 +156,41 @@ def _check_storable(value: object, path: str) -> None:
             _check_storable(item, f"{path}.{index}")
 
 
+class WriteKeyAuthentication(BaseAuthentication):
+    """HTTP Basic with a source's write key as user name (password ignored), as Segment does.
+    ``request.auth`` becomes the Source; no header means "not this way" (the views then look for
+    ``writeKey`` in the body or a ``webhook-source`` header)."""
+
+    def authenticate(self, request):
+        key = basic_auth_user(request._request)
+        if key is None:
+            return None
+        source = source_for_write_key(key)
+        if source is None:
+            raise _unauthorized("Unknown or inactive write key.")
+        return AnonymousUser(), source
+
+    def authenticate_header(self, request) -> str:
+        return 'Basic realm="salesai"'
+
+
+class WriteKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = WriteKeyAuthentication
+    name = "writeKeyBasic"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "basic",
+            "description": "The source's write key as user name, empty password.",
+        }
+
+
 class IngestView(APIView):
     """Base of the source-authenticated endpoints: no session, no CSRF, no DRF auth classes (the
     source is the credential), and quarantine of refused content."""
 
-    authentication_classes: list = []
+    authentication_classes = [WriteKeyAuthentication]
     permission_classes: list = []
     throttle_classes: list = []
     endpoint = ""
@@ -193,12 +225,7 @@ class SegmentView(IngestView):
 
     def post(self, request, *args, **kwargs):
         received_at = clock.now()
-        source = None
-        key = basic_auth_user(request)
-        if key is not None:
-            source = source_for_write_key(key)
-            if source is None:
-                raise _unauthorized("Unknown or inactive write key.")
+        source = request.auth
         max_bytes = segment.MAX_BATCH_BYTES if self.event_type == "batch" else segment.MAX_EVENT_BYTES
         body: bytes = b""
         try:
@@ -271,7 +298,6 @@ def _segment_view(event_type: str, summary: str, example: dict):
         description=SEGMENT_AUTH_DOC,
         request=request_serializer,
         responses=SEGMENT_RESPONSES,
-        auth=[{"writeKeyBasic": []}],
         examples=[OpenApiExample(f"{event_type} call", value=example, request_only=True)],
     )
     def post(self, request, *args, **kwargs):
@@ -311,7 +337,9 @@ def generic_source(request) -> Source:
     """Which source a signed delivery claims to come from: HTTP Basic write key, ``X-Source-Key``
     (the write key) or ``webhook-source`` (the source name). The claim alone proves nothing: the
     Standard Webhooks signature with that source's secret is always required."""
-    key = basic_auth_user(request) or request.META.get("HTTP_X_SOURCE_KEY", "").strip()
+    if isinstance(request.auth, Source):
+        return request.auth
+    key = request.META.get("HTTP_X_SOURCE_KEY", "").strip()
     if key:
         source = source_for_write_key(key)
     else:
