@@ -153,7 +153,12 @@ def _claim(recommendation_id: int, *, autonomous: bool, user_id: int | None) -> 
         if rec is None:
             return None, "gone"
         key = idempotency_key(rec)
-        existing = Execution.objects.filter(idempotency_key=key).first()
+        # One recommendation acts once, whatever its version: a stale writer that bumped the version or
+        # put the status back to "scheduled" after the send must not cause a second one.
+        existing = (
+            rec.executions.exclude(status=Execution.Status.FAILED).order_by("-claimed_at").first()
+            or Execution.objects.filter(idempotency_key=key).first()
+        )
         if existing is not None:
             return None, _handle_existing(rec, existing)
         if rec.status != Recommendation.Status.SCHEDULED:
@@ -201,6 +206,10 @@ def _claim(recommendation_id: int, *, autonomous: bool, user_id: int | None) -> 
 def _handle_existing(rec: Recommendation, execution: Execution) -> str:
     """A second attempt for a key already claimed (inside the claim transaction, rec locked)."""
     if execution.status == Execution.Status.SUCCEEDED:
+        if rec.status != Recommendation.Status.EXECUTED:
+            rec.status = Recommendation.Status.EXECUTED
+            rec.scheduled_for = None
+            rec.save(update_fields=["status", "scheduled_for"])
         return "already executed"
     if execution.status == Execution.Status.FAILED:
         return "already failed"

@@ -26,7 +26,7 @@ import difflib
 from django.db import transaction
 
 from audit.services import audit_record
-from recommendations.models import Recommendation, Review
+from recommendations.models import Execution, Recommendation, Review
 from salesai import clock
 from salesai.api_errors import DomainError
 from trust import services as trust
@@ -255,7 +255,7 @@ def cancel_scheduled(*, recommendation: Recommendation, user) -> Recommendation:
             raise ReviewError(
                 f"This recommendation is {rec.get_status_display().lower()}; only a scheduled one can be cancelled."
             )
-        if rec.executions.filter(idempotency_key=idempotency_key(rec)).exists():
+        if rec.executions.exclude(status=Execution.Status.FAILED).exists():
             raise ReviewError("Too late: this action is being performed right now.", code="already_executing")
         now = clock.now()
         autonomous = not approved_by_person(rec)

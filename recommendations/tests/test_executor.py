@@ -147,3 +147,18 @@ def test_change_contact_becomes_a_task_for_the_owner(mailoutbox, django_capture_
         approve_recommendation(recommendation=rec, user=owner)
     assert [m.to for m in mailoutbox] == [["rep@vendor.example"]]
     assert "A task for you on" in mailoutbox[0].body and "Try the CFO instead" in mailoutbox[0].body
+
+
+def test_a_stale_writer_reopening_an_executed_one_does_not_send_it_again(due_autonomous, mailoutbox):
+    """E.g. a concurrent analysis saving an old copy: version bumped, status back to scheduled."""
+    with later():
+        executor.execute_due_actions()
+        Recommendation.objects.filter(pk=due_autonomous.pk).update(
+            status=Recommendation.Status.SCHEDULED,
+            scheduled_for=due_autonomous.scheduled_for,
+            version=due_autonomous.version + 1,
+        )
+        executor.execute_due_actions()
+    assert len(mailoutbox) == 1
+    assert Execution.objects.count() == 1
+    assert Recommendation.objects.get(pk=due_autonomous.pk).status == Recommendation.Status.EXECUTED
