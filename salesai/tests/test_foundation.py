@@ -31,16 +31,16 @@ def test_healthz_answers_503_when_broker_is_unreachable(settings):
 
 
 @pytest.mark.django_db
-def test_home_page_requires_login_and_lists_own_accounts():
+def test_home_page_requires_login_then_serves_the_rep_their_inbox():
     rep = UserFactory()
     AccountFactory(name="Acme Corp", owner=rep)
-    AccountFactory(name="Someone Else Inc")
     client = Client()
-    assert client.get("/").status_code == 302
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
     client.force_login(rep)
-    page = client.get("/").content.decode()
-    assert "Acme Corp" in page
-    assert "Someone Else Inc" not in page
+    response = client.get("/")
+    assert response.status_code == 200
+    assert rep.get_username() in response.content.decode()
 
 
 @pytest.mark.django_db
