@@ -35,8 +35,14 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Benchmarks run on PostgreSQL + Redis (defaults below when DATABASE_URL / REDIS_URL are not set).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/salesai_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/1
 bench: setup
-	$(BIN)/python -m bench
+	export DATABASE_URL="$${DATABASE_URL:-$(BENCH_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(BENCH_REDIS_URL)}" && \
+	$(BIN)/python -m simulation.bench_db && \
+	$(BIN)/python manage.py migrate --noinput -v0 && \
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles

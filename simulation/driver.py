@@ -22,7 +22,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -213,8 +213,15 @@ class Driver:
     # -- deliveries
     def _check(self, response, what: str) -> None:
         self.out.requests += 1
-        if response.status_code >= 300 and len(self.out.refused) < 20:
+        if len(self.out.refused) >= 20:
+            return
+        if response.status_code >= 300:
             self.out.refused.append(f"{what}: {response.status_code} {response.content[:200]!r}")
+        elif response.get("Content-Type", "").startswith("application/json"):
+            errors = response.json().get("errors") or []
+            self.out.refused += [
+                f"{what}: item {e.get('index')}: {e.get('code')} {e.get('fields')}" for e in errors[:3]
+            ]
 
     def send_segment(self, events: list[Event], at: dt.datetime) -> None:
         body = json.dumps({"batch": [segment_call(e) for e in events], "sentAt": _iso(at)})
@@ -266,15 +273,18 @@ class Driver:
                 yield t, "morning"
             t += SWEEP_EVERY
 
-    def run(self, progress: bool = True) -> Observed:
+    def run(self, progress: bool = True, *, analyse_at_simulated_time: bool = True) -> Observed:
+        """Deliver everything in order. With ``analyse_at_simulated_time=False`` (demo history) Celery is
+        left as configured and no sweep runs: the webhooks store and queue analysis, and the worker
+        analyses each account once (bursts coalesce) when it runs, at real time."""
         started = time.perf_counter()
         deliveries = list(self.deliveries())
-        ticks = list(self.ticks())
+        ticks = list(self.ticks()) if analyse_at_simulated_time else []
         # merge: ticks come before deliveries at the same instant
         steps = sorted([(at, 0, kind, None) for at, kind in ticks] + [(at, 1, ch, evs) for at, ch, evs in deliveries],
                        key=lambda s: (s[0], s[1]))  # fmt: skip
         bar = tqdm(steps, desc="simulating", unit="step", file=sys.stderr, disable=None if progress else True)
-        with eager_celery():
+        with eager_celery() if analyse_at_simulated_time else nullcontext():
             for at, _order, kind, events in bar:
                 with clock.as_of(at):
                     if kind == "sweep":

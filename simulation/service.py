@@ -66,12 +66,18 @@ def simulate(
 
 
 def run_history(*, accounts: list | None = None, days: int = 21, seed: int = 7, end: dt.datetime | None = None,
-                progress: bool = False) -> driver.Observed:  # fmt: skip
-    """Give existing accounts (the demo's) ``days`` of believable history ending at ``end`` (now).
+                analyse_at_simulated_time: bool = False, progress: bool = False) -> driver.Observed:  # fmt: skip
+    """Give existing accounts (all, or the demo's) ``days`` of believable history ending at ``end`` (now).
 
-    Each account gets a hidden state and the signals it causes, delivered through the webhooks at
-    simulated time with the sweep in between, so the demo opens on pictures, timelines and
-    recommendations that grew the way they would in production. Nothing is cleaned up or scored."""
+    Each account gets a hidden state and the signals it causes (page views with pricing bursts,
+    product usage, outreach and varied replies, demo requests, meetings), delivered through the real
+    webhooks, each at its simulated instant. Nothing is cleaned up or scored.
+
+    By default (fast: seconds for ~36 accounts × 21 days) analysis is left to Celery as configured: the
+    webhooks queue it and bursts coalesce, so the worker analyses each account about once when it
+    starts, at real time. ``analyse_at_simulated_time=True`` runs Celery eagerly and sweeps every
+    simulated hour, so recommendations are also created, updated and withdrawn along the way (full
+    fidelity, but each analysis costs ~0.3 s: minutes for the demo)."""
     from django.db.models import Prefetch
 
     from accounts.models import Account, Contact
@@ -99,4 +105,6 @@ def run_history(*, accounts: list | None = None, days: int = 21, seed: int = 7, 
     w = world.generate(seed=seed, accounts=sim_accounts, days=days, start=start)
     w.events = [e for e in w.events if e.deliver_at <= end]
     creds = driver.set_up(w, create_rows=False)
-    return driver.Driver(w, creds, observe=False).run(progress=progress)
+    return driver.Driver(w, creds, observe=False).run(
+        progress=progress, analyse_at_simulated_time=analyse_at_simulated_time
+    )

@@ -34,3 +34,25 @@ def test_refuses_a_database_with_other_accounts():
     AccountFactory()
     with pytest.raises(driver.RefusedDatabase):
         driver.clean()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_history_gives_existing_accounts_weeks_of_signals_through_the_webhooks():
+    from accounts.tests.factories import ContactFactory, ContractFactory
+
+    accounts = [AccountFactory(domain=f"history{n}.example") for n in range(4)]
+    for account in accounts:
+        for n in range(3):
+            ContactFactory(account=account, name=f"Person {n}", email=f"person{n}@{account.domain}")
+        ContractFactory(account=account)
+    observed = service.run_history(accounts=accounts, days=10, seed=3)
+    assert observed.refused == []
+    stored = Signal.objects.filter(account__in=accounts)
+    from accounts.models import Contact
+
+    assert stored.filter(kind="identify").count() == Contact.objects.filter(account__in=accounts).count()
+    spread = {s.occurred_at.date() for s in stored.exclude(kind="identify")}
+    assert len(spread) >= 5  # days of history, not one burst
+    assert all(s.received_at >= s.occurred_at for s in stored)
+    # nothing of the demo was renamed or marked as the simulation's
+    assert not Account.objects.filter(external_id__startswith="sim:").exists()

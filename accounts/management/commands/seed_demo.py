@@ -19,8 +19,15 @@ class Command(BaseCommand):
         parser.add_argument("--if-empty", action="store_true", help="Do nothing if accounts exist already.")
         parser.add_argument("--print-logins", action="store_true", help="Only print the demo logins.")
         parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument(
+            "--history-days",
+            type=int,
+            default=0,
+            help="Also give the demo accounts this many days of simulated signal history, sent through the "
+            "webhooks (e.g. 21). Analysis is queued for the worker.",
+        )
 
-    def handle(self, *args, if_empty: bool, print_logins: bool, seed: int, **options):
+    def handle(self, *args, if_empty: bool, print_logins: bool, seed: int, history_days: int = 0, **options):
         if print_logins:
             self.stdout.write(_logins())
             return
@@ -30,4 +37,10 @@ class Command(BaseCommand):
             return
         accounts = build_demo_accounts(seed=seed)
         self.stdout.write(self.style.SUCCESS(f"Demo world ready: {len(accounts)} accounts."))
+        if history_days > 0:
+            # A doorway, not a dependency: the simulator drives the public webhooks like any client.
+            from simulation.service import run_history
+
+            history = run_history(accounts=accounts, days=history_days, seed=seed)
+            self.stdout.write(f"History: {history_days} days sent through the webhooks ({history.requests} requests).")
         self.stdout.write("Demo logins: " + _logins())
