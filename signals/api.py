@@ -29,7 +29,7 @@ from accounts.roles import is_manager
 from salesai import clock
 from salesai.api_errors import DomainError
 from signals import segment, serializers
-from signals.auth import source_for_write_key
+from signals.auth import source_for_write_key, source_for_write_key_cached
 from signals.models import Source
 from signals.services import MAX_GENERIC_ITEMS, crm_sync_accounts, ingest_generic, ingest_segment, quarantine
 from signals.throttling import check_source_rate
@@ -165,7 +165,7 @@ class WriteKeyAuthentication(BaseAuthentication):
         key = basic_auth_user(request._request)
         if key is None:
             return None
-        source = source_for_write_key(key)
+        source = source_for_write_key_cached(key)
         if source is None:
             raise _unauthorized("Unknown or inactive write key.")
         return AnonymousUser(), source
@@ -341,7 +341,7 @@ def generic_source(request) -> Source:
         return request.auth
     key = request.META.get("HTTP_X_SOURCE_KEY", "").strip()
     if key:
-        source = source_for_write_key(key)
+        source = source_for_write_key_cached(key)
     else:
         name = request.META.get("HTTP_WEBHOOK_SOURCE", "").strip()
         if not name:

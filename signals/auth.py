@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
 
 from signals.models import Source
 
@@ -51,3 +52,28 @@ def rotate_write_key(*, source: Source) -> str:
     source.write_key_prefix = write_key[:10]
     source.save(update_fields=["write_key_hash", "write_key_prefix"])
     return write_key
+
+
+_CACHE_SECONDS = 5.0
+_recent: dict[str, tuple[float, Source]] = {}
+
+
+def source_for_write_key_cached(write_key: str | None) -> Source | None:
+    """``source_for_write_key`` remembered for 5 seconds per process: the ingestion hot path then
+    skips a query per request. A deactivated or rotated key keeps working for at most those 5 s;
+    unknown keys are never remembered."""
+    if not write_key:
+        return None
+    digest = hash_write_key(write_key)
+    now = time.monotonic()
+    hit = _recent.get(digest)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    source = source_for_write_key(write_key)
+    if source is not None:
+        if len(_recent) > 1000:
+            _recent.clear()
+        _recent[digest] = (now + _CACHE_SECONDS, source)
+    else:
+        _recent.pop(digest, None)
+    return source

@@ -1,0 +1,465 @@
+"""Ingestion throughput: signed single events (``POST /api/v1/signals``) and Segment batches of 100
+(``POST /v1/batch``), each beside a bare Django view and a minimal DRF insert measured in the same
+run, on gunicorn with 2 workers against the configured database (PostgreSQL when ``DATABASE_URL``
+is set; the bench uses its own database beside it, so nothing real is touched).
+
+Load comes from wrk (Debian's ``wrk``, a Lua script replaying pre-signed requests) when installed,
+else from a pool of Python threads on keep-alive ``http.client`` connections. Rounds alternate
+ceiling and real endpoint; the figures are medians of the rounds.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from bench.common import BenchContext, Figure
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+BATCH_SIZE = 100
+CONNECTIONS = 8
+
+
+@dataclass
+class Request:
+    path: str
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass
+class Measure:
+    requests_per_second: float
+    errors: int
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _bench_database_url(database_url: str, workdir: Path) -> str:
+    """A fresh database beside the configured one (PostgreSQL), or a temporary SQLite file."""
+    if not database_url.startswith(("postgres://", "postgresql://")):
+        return f"sqlite:///{workdir / 'bench.sqlite3'}"
+    import psycopg
+
+    parts = urlsplit(database_url)
+    name = f"{parts.path.lstrip('/') or 'salesai'}_bench_ingestion"
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _manage(env: dict, *args: str) -> str:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def _create_source(env: dict, name: str, kind: str) -> dict:
+    return json.loads(_manage(env, "create_source", name, "--kind", kind, "--json"))
+
+
+def _wait_until_serving(port: int, process: subprocess.Popen, timeout: float = 90.0) -> None:
+    """Wait until both workers answer (a bound port only means the master is up)."""
+    deadline = time.monotonic() + timeout
+    answered = 0
+    while time.monotonic() < deadline and answered < 4:
+        if process.poll() is not None:
+            raise RuntimeError("gunicorn exited during start-up")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("POST", "/bench/bare", body=b"{}", headers={"Content-Type": "application/json"})
+            answered += conn.getresponse().status == 200
+            conn.close()
+        except OSError:
+            time.sleep(0.2)
+    if answered < 4:
+        raise RuntimeError("gunicorn did not start serving")
+
+
+# --- request sets ---------------------------------------------------------------------------------
+
+
+def _signed_events(source: dict, count: int) -> list[Request]:
+    from standardwebhooks.webhooks import Webhook
+
+    webhook = Webhook(source["signing_secret"])
+    now = datetime.now(tz=UTC)
+    requests = []
+    for n in range(count):
+        body = json.dumps(
+            {
+                "kind": "product_usage",
+                "name": "Report Created",
+                "occurred_at": now.isoformat(),
+                "account_domain": f"customer{n % 50}.example.com",
+                "properties": {"report": "pipeline", "rows": n},
+            }
+        )
+        webhook_id = f"msg_{uuid.uuid4().hex}"
+        requests.append(
+            Request(
+                "/api/v1/signals",
+                body.encode(),
+                {
+                    "Content-Type": "application/json",
+                    "webhook-id": webhook_id,
+                    "webhook-timestamp": str(int(now.timestamp())),
+                    "webhook-signature": webhook.sign(webhook_id, now, body),
+                    "X-Source-Key": source["write_key"],
+                },
+            )
+        )
+    return requests
+
+
+def _segment_batches(source: dict, count: int) -> list[Request]:
+    import base64
+
+    auth = "Basic " + base64.b64encode(f"{source['write_key']}:".encode()).decode()
+    sent_at = datetime.now(tz=UTC).isoformat()
+    requests = []
+    for n in range(count):
+        users = [f"user-{(n * 5 + k) % 400}" for k in range(5)]
+        events = []
+        for i in range(BATCH_SIZE):
+            user = users[i % 5]
+            if i % 3 == 0:
+                event = {
+                    "type": "page",
+                    "anonymousId": f"anon-{user}",
+                    "name": "Pricing",
+                    "properties": {"url": "https://salesai.example/pricing", "path": "/pricing", "title": "Pricing"},
+                }
+            else:
+                event = {"type": "track", "userId": user, "event": "Feature Used", "properties": {"feature": "export"}}
+            event.update(
+                messageId=uuid.uuid4().hex,
+                timestamp=sent_at,
+                context={"library": {"name": "analytics-python", "version": "2.4.0"}},
+            )
+            events.append(event)
+        body = json.dumps({"batch": events, "sentAt": sent_at}).encode()
+        requests.append(Request("/v1/batch", body, {"Content-Type": "application/json", "Authorization": auth}))
+    return requests
+
+
+# --- load generators ------------------------------------------------------------------------------
+
+_WRK_SCRIPT = r"""
+local requests = {}
+local index = 0
+local counter = 1
+local function split(s)
+  local out = {}
+  local start = 1
+  while true do
+    local i = string.find(s, "\t", start, true)
+    if not i then table.insert(out, string.sub(s, start)); break end
+    table.insert(out, string.sub(s, start, i - 1))
+    start = i + 1
+  end
+  return out
+end
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
+function init(args)
+  local nthreads = tonumber(args[2])
+  local n = 0
+  for line in io.lines(args[1]) do
+    n = n + 1
+    if (n % nthreads) + 1 == id then
+      local fields = split(line)
+      local headers = {}
+      for i = 3, #fields - 1, 2 do headers[fields[i]] = fields[i + 1] end
+      table.insert(requests, wrk.format(fields[1], fields[2], headers, fields[#fields]))
+    end
+  end
+end
+function request()
+  index = index + 1
+  if index > #requests then index = 1 end
+  return requests[index]
+end
+"""
+
+
+def _write_requests_file(path: Path, requests: list[Request]) -> None:
+    with path.open("w") as handle:
+        for r in requests:
+            headers = "\t".join(f"{k}\t{v}" for k, v in r.headers.items())
+            handle.write(f"POST\t{r.path}\t{headers}\t{r.body.decode()}\n")
+
+
+def _run_wrk(port: int, requests_file: Path, script: Path, duration: float, threads: int = 2) -> Measure:
+    completed = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{CONNECTIONS}",
+            f"-d{max(1, round(duration))}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+            "--",
+            str(requests_file),
+            str(threads),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"wrk failed: {completed.stdout[-500:]} {completed.stderr[-500:]}")
+    output = completed.stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    failed = int(bad.group(1)) if bad else 0
+    if errors:
+        failed += sum(int(g) for g in errors.groups())
+    return Measure(rate, failed)
+
+
+def _run_python(port: int, requests: list[Request], duration: float) -> Measure:
+    lock = threading.Lock()
+    position = iter(range(10**9))
+    done = [0]
+    failed = [0]
+    deadline = time.monotonic() + duration
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while time.monotonic() < deadline:
+            with lock:
+                r = requests[next(position) % len(requests)]
+            conn.request("POST", r.path, body=r.body, headers=r.headers)
+            response = conn.getresponse()
+            response.read()
+            with lock:
+                done[0] += 1
+                failed[0] += response.status >= 300
+        conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(CONNECTIONS)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return Measure(done[0] / (time.monotonic() - started), failed[0])
+
+
+class Load:
+    """Runs one scenario (a list of requests replayed in order) with wrk or Python threads."""
+
+    def __init__(self, port: int, workdir: Path):
+        self.port = port
+        self.workdir = workdir
+        self.wrk = shutil.which("wrk")
+        self.script = workdir / "replay.lua"
+        self.script.write_text(_WRK_SCRIPT)
+        self.files: dict[str, Path] = {}
+        self.sets: dict[str, list[Request]] = {}
+        self.offsets: dict[str, int] = {}
+
+    @property
+    def generator(self) -> str:
+        return "wrk" if self.wrk else "python http.client threads"
+
+    def add(self, name: str, requests: list[Request]) -> None:
+        self.sets[name] = requests
+        self.offsets[name] = 0
+
+    def run(self, name: str, duration: float, estimated_rate: float = 2000) -> Measure:
+        """Replay the next unused requests of ``name`` (signed ids and messageIds are single-use)."""
+        requests = self.sets[name]
+        needed = int(duration * estimated_rate * 1.5) + 200
+        start = self.offsets[name] % len(requests)
+        size = min(needed, max(len(requests), 2))  # every wrk thread needs at least one request
+        chunk = [requests[(start + i) % len(requests)] for i in range(size)]
+        self.offsets[name] = start + size
+        if not self.wrk:
+            measure = _run_python(self.port, chunk, duration)
+        else:
+            path = self.workdir / f"{name}.tsv"
+            _write_requests_file(path, chunk)
+            measure = _run_wrk(self.port, path, self.script, duration)
+        _log(f"{name}: {measure.requests_per_second:,.1f} requests/s, {measure.errors} errors")
+        return measure
+
+
+# --- the benchmark --------------------------------------------------------------------------------
+
+
+def run(ctx: BenchContext) -> list[Figure]:
+    duration = 2.0 if ctx.quick else 4.0
+    rounds = 1 if ctx.quick else 3
+    workdir = Path(tempfile.mkdtemp(prefix="bench-ingestion-"))
+    queue = f"bench-ingestion-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _bench_database_url(ctx.database_url, workdir),
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-only-" + uuid.uuid4().hex,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+        "SALESAI_VAR_DIR": str(workdir / "var"),
+        "SALESAI_INGEST_RATE_PER_MINUTE": "100000000",  # measure the limiter's cost, not its refusals
+        "CELERY_QUEUE": queue,  # analysis tasks go to a queue of our own, consumed by nobody
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "salesai.settings",
+    }
+    if ctx.redis_url:
+        env["REDIS_URL"] = ctx.redis_url
+    started = time.monotonic()
+    _manage(env, "migrate", "--noinput")
+    _log(f"bench database migrated in {time.monotonic() - started:.1f}s")
+    signed_source = _create_source(env, "bench-signed", "generic")
+    segment_source = _create_source(env, "bench-segment", "segment")
+    _create_source(env, "bench-ceiling", "generic")
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "bench.wsgi_ingestion:application",
+            "--config",
+            "gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--max-requests",
+            "0",
+            "--access-logfile",
+            "/dev/null",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(workdir / "gunicorn.log").open("w"),
+    )
+    try:
+        _wait_until_serving(port, server)
+        load = Load(port, workdir)
+        single_body = _signed_events(signed_source, 1)[0].body
+        batches = _segment_batches(segment_source, 1500 if not ctx.quick else 300)
+        plain = {"Content-Type": "application/json"}
+        load.add("bare-single", [Request("/bench/bare", single_body, plain)])
+        load.add("insert-single", [Request("/bench/insert", single_body, plain)])
+        load.add("signed-single", _signed_events(signed_source, 40_000 if not ctx.quick else 8_000))
+        load.add("bare-batch", [Request("/bench/bare", batches[0].body, plain)])
+        load.add("bulk-insert-batch", [Request("/bench/bulk-insert", batches[0].body, plain)])
+        load.add("segment-batch", batches)
+
+        for name in load.sets:  # warm-up: lazy imports, connections, the accounts of the domains
+            load.run(name, 1.0, estimated_rate=100 if "batch" in name else 1000)
+        _log(f"server up, requests built; load from {load.generator}")
+        results: dict[str, list[Measure]] = {name: [] for name in load.sets}
+        for _ in range(rounds):
+            for name in ("bare-single", "insert-single", "signed-single"):
+                results[name].append(load.run(name, duration))
+            for name in ("bare-batch", "bulk-insert-batch", "segment-batch"):
+                results[name].append(load.run(name, duration, estimated_rate=100))
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        _cleanup_queue(ctx.redis_url, queue)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    def rate(name: str, per_request: int = 1) -> float:
+        return statistics.median(m.requests_per_second for m in results[name]) * per_request
+
+    def errors(name: str) -> int:
+        return sum(m.errors for m in results[name])
+
+    notes = (
+        f"gunicorn 2 sync workers, {CONNECTIONS} connections, {load.generator}, {rounds} rounds × {duration:.0f}s, "
+        f"median; errors: real {errors('signed-single')}, ceiling {errors('insert-single')}"
+    )
+    batch_notes = (
+        f"{BATCH_SIZE} events per batch (⅓ page, ⅔ track, 5 users); same load; "
+        f"errors: real {errors('segment-batch')}, ceiling {errors('bulk-insert-batch')}"
+    )
+    return [
+        Figure(
+            bench="ingestion",
+            metric="signed single events (POST /api/v1/signals)",
+            value=rate("signed-single"),
+            unit="events/s",
+            ceiling=rate("insert-single"),
+            ceiling_label="minimal DRF view: parse + one INSERT",
+            target="≥ 0.70",
+            notes=notes,
+            extra={"bare_django_view_rps": rate("bare-single")},
+        ),
+        Figure(
+            bench="ingestion",
+            metric="signed single events vs bare Django view",
+            value=rate("signed-single"),
+            unit="events/s",
+            ceiling=rate("bare-single"),
+            ceiling_label="bare Django view, no database",
+        ),
+        Figure(
+            bench="ingestion",
+            metric="Segment batches of 100 (POST /v1/batch)",
+            value=rate("segment-batch", BATCH_SIZE),
+            unit="events/s",
+            ceiling=rate("bulk-insert-batch", BATCH_SIZE),
+            ceiling_label="minimal DRF view: parse + one multi-row INSERT",
+            target="≥ 0.50",
+            notes=batch_notes,
+        ),
+        Figure(
+            bench="ingestion",
+            metric="Segment batches vs bare Django view",
+            value=rate("segment-batch", BATCH_SIZE),
+            unit="events/s",
+            ceiling=rate("bare-batch", BATCH_SIZE),
+            ceiling_label="bare Django view, body not parsed",
+        ),
+    ]
+
+
+def _log(message: str) -> None:
+    print(f"   ingestion: {message}", file=sys.stderr, flush=True)
+
+
+def _cleanup_queue(redis_url: str, queue: str) -> None:
+    if not redis_url:
+        return
+    try:
+        import redis
+
+        redis.Redis.from_url(redis_url).delete(queue)
+    except Exception:  # the bench's own leftovers only; never fail the report for them
+        pass
