@@ -422,3 +422,21 @@ def test_actions_are_csrf_protected(rep):
 def test_actions_only_accept_post(rep_client, rep):
     rec = _rec_for(rep)
     assert rep_client.get(act_url(rec)).status_code == 405
+
+
+def test_inbox_cards_load_their_forms_on_demand_with_or_without_javascript(rep_client, rep):
+    rec = _rec_for(rep)
+    detail = reverse("recommendations:detail", args=[rec.pk])
+
+    listing = rep_client.get(HOME).content.decode()
+    assert f'href="{detail}?panel=reject"' in listing and f'hx-get="{detail}?panel=reject"' in listing
+    assert 'name="reason"' not in listing  # the page of cards stays light
+
+    fragment = rep_client.get(
+        detail, {"panel": "reject"}, HTTP_HX_CURRENT_URL="http://testserver/?status=pending", **HTMX
+    ).content.decode()
+    assert fragment.strip().startswith("<article") and 'data-panel="reject" open' in fragment
+    assert 'name="next" value="/?status=pending"' in fragment
+
+    page = rep_client.get(detail, {"panel": "edit"}).content.decode()
+    assert "<html" in page and 'data-panel="edit" open' in page and 'name="subject"' in page

@@ -22,12 +22,17 @@
     var index = all.indexOf(current());
     select(all[Math.max(0, Math.min(all.length - 1, index < 0 ? 0 : index + step))]);
   }
+  function focusField(panel) {
+    var field = panel && panel.querySelector("input:not([type=hidden]), select, textarea");
+    if (field) field.focus();
+  }
+  /* In the inbox a panel is a link that loads the card with its form open (htmx, or a page without JS);
+     on a card's own page it is a <details> already holding the form. */
   function openPanel(card, name) {
     var panel = card && card.querySelector('details[data-panel="' + name + '"]');
-    if (!panel) return;
-    panel.open = true;
-    var field = panel.querySelector("input:not([type=hidden]), select, textarea");
-    if (field) field.focus();
+    if (panel) { panel.open = true; focusField(panel); return; }
+    var link = card && card.querySelector('a[data-key="' + name.charAt(0) + '"]');
+    if (link) link.click();
   }
   function typing(target) {
     return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
@@ -60,7 +65,11 @@
   /* After a card was swapped, keep the keyboard where it was. */
   document.body.addEventListener("htmx:afterSwap", function (event) {
     var card = event.detail.target;
-    if (card && card.matches && card.matches("article.rec")) select(document.getElementById(card.id) || card);
+    if (card && card.matches && card.matches("article.rec")) {
+      var fresh = document.getElementById(card.id) || card;
+      select(fresh);
+      focusField(fresh.querySelector("details[open]"));
+    }
     tick();
   });
 

@@ -1,0 +1,168 @@
+"""Inbox latency with 10,000 pending recommendations, beside a bare Django view in the same run.
+
+Runs in a throwaway database created like the test runner does (``test_…`` on PostgreSQL, in-memory
+on SQLite), so the configured database is never written to. The inbox's first page is requested ~200
+times with Django's test Client (the full middleware stack, session auth, template rendering); the
+ceiling is a bare view behind the same middleware that only loads the logged-in user."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path
+
+from bench.common import BenchContext, Figure, median, percentile, time_calls
+
+PENDING = 10_000
+ACCOUNTS = 1_000  # one open recommendation per (account, action type): 10 action types each
+
+
+def bare_view(request: HttpRequest) -> HttpResponse:
+    """The floor: same middleware, session and user lookup, no query of ours, no template."""
+    return HttpResponse(f"ok {request.user.is_authenticated}")
+
+
+urlpatterns = [
+    path("bench/bare", bare_view),
+    path("", include("salesai.urls")),
+]
+
+
+def _populate() -> object:
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from accounts.models import Account, AccountPicture, Contact
+    from accounts.roles import REP_GROUP
+    from recommendations.models import ActionType, Evidence, Recommendation
+    from salesai import clock
+    from trust.models import TrustDecision
+
+    rep = get_user_model().objects.create_user("bench-rep", "bench-rep@salesai.test", "bench")
+    rep.groups.add(Group.objects.get_or_create(name=REP_GROUP)[0])
+    Account.objects.bulk_create(
+        [Account(name=f"Account {i:04d}", domain=f"account{i}.example", owner=rep) for i in range(ACCOUNTS)],
+        batch_size=1000,
+    )
+    accounts = list(Account.objects.filter(owner=rep).order_by("pk"))
+    AccountPicture.objects.bulk_create([AccountPicture(account=a) for a in accounts], batch_size=1000)
+    Contact.objects.bulk_create(
+        [Contact(account=a, email=f"buyer@{a.domain}", name=f"Buyer {a.pk}", title="Head of Ops") for a in accounts],
+        batch_size=1000,
+    )
+    contacts = {c.account_id: c for c in Contact.objects.filter(account__in=accounts)}
+    now = clock.now()
+    decisions = TrustDecision.objects.bulk_create(
+        [
+            TrustDecision(domain="pricing_outreach", verdict="review", reasons=["only 3 of 20 reviews so far."])
+            for _ in range(PENDING)
+        ],
+        batch_size=2000,
+    )
+    recommendations = Recommendation.objects.bulk_create(
+        [
+            Recommendation(
+                account=account,
+                contact=contacts[account.pk],
+                action_type=action,
+                playbook="bench",
+                title=f"{account.name}: {action.replace('_', ' ')}",
+                priority=(i * 37 + j * 11) % 101,
+                confidence=0.7,
+                reasoning=f"{account.name} visited the pricing page 3 times this week.",
+                rationale="Reaching out within a day of a pricing revisit usually gets a reply.",
+                draft_subject="Anything I can help with?",
+                draft_body="Hi,\n\nHappy to walk you through plans.\n\nBest",
+                trust_decision=decisions[i * len(ActionType.values) + j],
+                created_at=now,
+                updated_at=now,
+            )
+            for i, account in enumerate(accounts)
+            for j, action in enumerate(ActionType.values)
+        ],
+        batch_size=2000,
+    )
+    Evidence.objects.bulk_create(
+        [
+            Evidence(
+                recommendation=rec, kind="page_view", statement=f"Visited /pricing ({n + 1} of 3)", occurred_at=now
+            )
+            for rec in recommendations
+            for n in range(3)
+        ],
+        batch_size=5000,
+    )
+    assert Recommendation.objects.filter(status="pending").count() == PENDING
+    return rep
+
+
+def run(ctx: BenchContext) -> list[Figure]:
+    from django.conf import settings
+    from django.db import connection, reset_queries
+    from django.test import Client, override_settings
+    from django.test.utils import CaptureQueriesContext
+
+    requests = 50 if ctx.quick else 200
+    on_postgres = connection.vendor == "postgresql"
+    if on_postgres:
+        connection.settings_dict.setdefault("TEST", {})["NAME"] = f"test_bench_inbox_{os.getpid()}"
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    try:
+        print(f"   populating {PENDING:,} pending recommendations …", file=sys.stderr, flush=True)
+        rep = _populate()
+        if on_postgres:  # as autovacuum would after a bulk load: the planner needs row counts
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
+        # No setup_test_environment(): its instrumented template rendering would slow every page down.
+        hosts = ["testserver", *settings.ALLOWED_HOSTS]
+        with override_settings(ROOT_URLCONF=__name__, DEBUG=False, ALLOWED_HOSTS=hosts):
+            client = Client()
+            client.force_login(rep)
+            for _ in range(10):  # warm caches, connections, templates
+                assert client.get("/").status_code == 200
+                assert client.get("/bench/bare").status_code == 200
+            reset_queries()
+            with CaptureQueriesContext(connection) as captured:
+                client.get("/")
+            queries = len(captured.captured_queries)
+            inbox = time_calls(lambda: client.get("/"), repeat=requests)
+            bare = time_calls(lambda: client.get("/bench/bare"), repeat=requests)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+    database = "PostgreSQL" if on_postgres else connection.vendor
+    ms = 1000.0
+    common = {"bench": "inbox", "unit": "ms", "higher_is_better": False}
+    return [
+        Figure(
+            metric=f"first page p50 ({PENDING:,} pending, {database})",
+            value=median(inbox) * ms,
+            ceiling=median(bare) * ms,
+            ceiling_label="bare Django view p50, same middleware and login",
+            extra={"requests": requests},
+            **common,
+        ),
+        Figure(
+            metric=f"first page p95 ({PENDING:,} pending, {database})",
+            value=percentile(inbox, 95) * ms,
+            ceiling=percentile(bare, 95) * ms,
+            ceiling_label="bare Django view p95",
+            target="≤ 100 ms on PostgreSQL",
+            notes=(
+                f"{requests} GETs of / (25 cards with evidence and trust reasons) with the Django test Client, "
+                f"logged in as a rep owning all {PENDING:,}; {queries} SQL queries per page."
+            ),
+            **common,
+        ),
+        Figure(
+            bench="inbox",
+            metric="SQL queries per inbox page",
+            value=float(queries),
+            unit="queries",
+            target="constant (≤ 10)",
+            higher_is_better=False,
+        ),
+    ]
