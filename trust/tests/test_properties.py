@@ -95,3 +95,26 @@ class TrustProperties(TestCase):
         assert mail.outbox == []
         assert not Execution.objects.exists()
         assert not Recommendation.objects.filter(status=Recommendation.Status.EXECUTED).exists()
+
+    @settings(max_examples=30, deadline=None)
+    @given(
+        severe=st.sampled_from(
+            [Outcome.Kind.UNSUBSCRIBE, Outcome.Kind.COMPLAINT, Outcome.Kind.BOUNCE, Outcome.Kind.WRONG_PERSON]
+        ),
+        approved=st.integers(0, 400),
+        fresh_reviews=st.integers(0, 9),
+        seed=seeds,
+    )
+    def test_a_severe_failure_demotes_whatever_the_record(self, severe, approved, fresh_reviews, seed):
+        """...and fewer fresh reviews than the requalification needs (10 at min_reviews 20) never restore it."""
+        TrustPolicyFactory(domain="follow_up", review_sample_rate=0.0)
+        give_record("follow_up", approved=approved)
+        services.record_outcome(domain="follow_up", kind=severe, reference="recommendation:1", autonomous=True)
+        later = clock.now() + dt.timedelta(minutes=1)
+        for i in range(fresh_reviews):
+            services.record_outcome(
+                domain="follow_up", kind="approved", reference=f"fresh:{i}", autonomous=False, occurred_at=later
+            )
+        assert services.policy_for("follow_up").demoted_at is not None
+        decision = services.decide(domain="follow_up", stakes=Decimal("1"), rng=random.Random(seed))
+        assert decision.verdict == "review"

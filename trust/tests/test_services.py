@@ -220,3 +220,14 @@ def test_reliability_series_tracks_the_bound_over_time():
     assert points[-1]["n"] == 61
     record = selectors.track_record(services.policy_for("follow_up"))
     assert points[-1]["lower_bound"] == pytest.approx(record.lower_bound, abs=1e-6)
+
+
+def test_decisions_are_dated_by_the_one_clock():
+    """A simulated day (clock.as_of) has its own daily cap."""
+    TrustPolicyFactory(domain="follow_up", daily_cap=1)
+    give_record("follow_up", approved=80, age=dt.timedelta(days=4))
+    past = clock.now() - dt.timedelta(days=3)
+    with clock.as_of(past):
+        first = services.decide(domain="follow_up", stakes=1, rng=NEVER)
+    assert first.created_at == past
+    assert services.decide(domain="follow_up", stakes=1, rng=NEVER).verdict == "autonomous"
