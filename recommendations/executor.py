@@ -169,7 +169,12 @@ def _claim(recommendation_id: int, *, autonomous: bool, user_id: int | None) -> 
         approval = approved_by_person(rec)
         autonomous = approval is None  # the data decides, whatever the caller believed
         if autonomous:
-            permission = trust.autonomy_allowed(rec.action_type)
+            permission = trust.autonomy_allowed(
+                rec.action_type,
+                stakes=rec.stakes,
+                strategic=bool(rec.account.strategic),
+                c_level=bool(rec.contact and rec.contact.seniority == "c_level"),
+            )
             if not permission.allowed:
                 rec.status = Recommendation.Status.PENDING
                 rec.scheduled_for = None

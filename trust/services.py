@@ -159,10 +159,13 @@ class Permission:
     reason: str
 
 
-def autonomy_allowed(domain: str) -> Permission:
+def autonomy_allowed(
+    domain: str, *, stakes: Decimal | None = None, strategic: bool = False, c_level: bool = False
+) -> Permission:
     """Re-checked by the executor at execution time: may a scheduled autonomous action still run?
 
-    The kill switch, a pause, a switch to review-only, and a demotion all stop scheduled actions."""
+    The kill switch, a pause, a switch to review-only, a demotion, and policy rules tightened since
+    the decision (a lower cap, "always review strategic accounts") all stop scheduled actions."""
     if kill_switch_on():
         return Permission(False, "The global kill switch is on: nothing runs on its own.")
     policy = policy_for(domain)
@@ -172,6 +175,12 @@ def autonomy_allowed(domain: str) -> Permission:
         return Permission(False, f"{domain_label(domain).capitalize()} is set to always review.")
     if policy.demoted_at:
         return Permission(False, f"{domain_label(domain).capitalize()} was demoted: {policy.demoted_reason}")
+    if stakes is not None and policy.stakes_cap is not None and Decimal(stakes) > policy.stakes_cap:
+        return Permission(False, f"{money(stakes)} at stake is now over the {money(policy.stakes_cap)} cap.")
+    if strategic and policy.review_strategic_accounts:
+        return Permission(False, "Strategic accounts now always get a person's eyes.")
+    if c_level and policy.review_c_level_contacts:
+        return Permission(False, "C-level contacts now always get a person's eyes.")
     return Permission(True, "")
 
 

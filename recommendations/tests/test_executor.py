@@ -162,3 +162,12 @@ def test_a_stale_writer_reopening_an_executed_one_does_not_send_it_again(due_aut
     assert len(mailoutbox) == 1
     assert Execution.objects.count() == 1
     assert Recommendation.objects.get(pk=due_autonomous.pk).status == Recommendation.Status.EXECUTED
+
+
+def test_a_cap_lowered_inside_the_window_stops_the_action(due_autonomous, mailoutbox):
+    trust.update_policy(policy=trust.policy_for("pricing_outreach"), user=None, changes={"stakes_cap": 5000})
+    with later():
+        executor.execute_due_actions()
+    rec = Recommendation.objects.get(pk=due_autonomous.pk)
+    assert mailoutbox == [] and rec.status == Recommendation.Status.PENDING
+    assert "$8,000 at stake is now over the $5,000 cap" in rec.closed_reason
