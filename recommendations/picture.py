@@ -29,7 +29,10 @@ from recommendations.playbooks.base import (
 from signals.models import Signal
 
 USAGE_METRICS = {"seat_utilization", "active_users_7d", "usage_events_7d"}
-WINDOW_DAYS = 120  # how far back the detailed fetch reads
+WINDOW_DAYS = 120
+MIN_SILENCE = dt.timedelta(
+    days=7
+)  # below this no account counts as going dark (saves two queries)  # how far back the detailed fetch reads
 DETAIL_LIMIT = 600  # newest conversation signals read per analysis, at most
 INBOUND_KINDS = ("page_view", "form_submitted", "product_usage", "email_reply", "meeting_booked", "custom")
 SUPPRESSING_INTENTS = {
@@ -129,50 +132,44 @@ def build_facts(*, account: Account, now: dt.datetime, configs: Mapping[str, dic
 
     # one aggregate over every signal of the account: windowed counts per kind, newest activity
     signals = Signal.objects.filter(account=account, occurred_at__lte=now)
-    aggregates: dict = {
-        "last_activity_at": Max("occurred_at", filter=Q(kind__in=INBOUND_KINDS) & ~Q(is_auto_reply=True)),
-        "usage_7d": Count("id", filter=Q(kind="product_usage", occurred_at__gt=now - dt.timedelta(days=7))),
-        "usage_prev_7d": Count(
-            "id",
-            filter=Q(
-                kind="product_usage",
-                occurred_at__gt=now - dt.timedelta(days=14),
-                occurred_at__lte=now - dt.timedelta(days=7),
-            ),
-        ),
-        "usage_28d": Count("id", filter=Q(kind="product_usage", occurred_at__gt=now - dt.timedelta(days=28))),
-        "active_users_7d": Count(
-            "user_id",
-            distinct=True,
-            filter=Q(kind="product_usage", occurred_at__gt=now - dt.timedelta(days=7)) & ~Q(user_id=""),
-        ),
-        "active_contacts_7d": Count(
-            "contact_id",
-            distinct=True,
-            filter=Q(kind="product_usage", occurred_at__gt=now - dt.timedelta(days=7), user_id=""),
-        ),
-        "oldest_usage_7d": Min(
-            "occurred_at", filter=Q(kind="product_usage", occurred_at__gt=now - dt.timedelta(days=7))
-        ),
-        "inbound_28d": Count("id", filter=Q(kind__in=INBOUND_KINDS, occurred_at__gt=now - dt.timedelta(days=28))),
-    }
-    for kind in ENGAGEMENT_WEIGHTS:
-        for start, end in BUCKETS:
-            aggregates[f"{kind}_{start}_{end}"] = Count(
-                "id",
-                filter=Q(
-                    kind=kind,
-                    occurred_at__gt=now - dt.timedelta(days=end),
-                    occurred_at__lte=now - dt.timedelta(days=start),
-                ),
-            )
-    agg = signals.aggregate(**aggregates)
+    # (1) counts per kind and age bucket, grouped in SQL: a handful of rows however many signals
+    buckets: dict[str, list[int]] = {}
+    for row in (
+        signals.filter(occurred_at__gt=now - dt.timedelta(days=BUCKETS[-1][1]), kind__in=INBOUND_KINDS)
+        .values("kind")
+        .annotate(
+            **{
+                f"b{n}": Count(
+                    "id",
+                    filter=Q(
+                        occurred_at__gt=now - dt.timedelta(days=end),
+                        occurred_at__lte=now - dt.timedelta(days=start),
+                    ),
+                )
+                for n, (start, end) in enumerate(BUCKETS)
+            }
+        )
+        .order_by()
+    ):
+        buckets[row["kind"]] = [row[f"b{n}"] for n in range(len(BUCKETS))]
+    usage = buckets.get("product_usage", [0] * len(BUCKETS))
+    week = Q(kind="product_usage", occurred_at__gt=now - dt.timedelta(days=7))
+    # (2) the newest activity and the 7-day product-usage figures
+    agg = signals.aggregate(
+        last_activity_at=Max("occurred_at", filter=Q(kind__in=INBOUND_KINDS) & ~Q(is_auto_reply=True)),
+        active_users_7d=Count("user_id", distinct=True, filter=week & ~Q(user_id="")),
+        active_contacts_7d=Count("contact_id", distinct=True, filter=week & Q(user_id="")),
+        oldest_usage_7d=Min("occurred_at", filter=week),
+    )
+    agg["usage_7d"], agg["usage_prev_7d"], agg["usage_28d"] = usage[0], usage[1], sum(usage[:3])
+    agg["inbound_28d"] = sum(sum(counts[:3]) for counts in buckets.values())
 
     last_activity_at = agg["last_activity_at"]
-    activity_before_silence = 0
+    # recent activity: the last 28 days stand in for "the 4 weeks before the silence" (exact once quiet)
+    activity_before_silence = agg["inbound_28d"]
     last_activity_signal_id = None
-    if last_activity_at is not None:
-        # two small indexed look-ups: the newest inbound signal, and the 28 days before it
+    if last_activity_at is not None and now - last_activity_at >= MIN_SILENCE:
+        # only for a quiet account (going dark): the newest inbound signal, and the 28 days before it
         last_activity_signal_id = (
             signals.filter(kind__in=INBOUND_KINDS, occurred_at=last_activity_at)
             .exclude(is_auto_reply=True)
@@ -259,8 +256,7 @@ def build_facts(*, account: Account, now: dt.datetime, configs: Mapping[str, dic
     # scores
     engagement_raw = intent_raw = 0.0
     for kind, weight in ENGAGEMENT_WEIGHTS.items():
-        for start, end in BUCKETS:
-            n = agg[f"{kind}_{start}_{end}"]
+        for (start, end), n in zip(BUCKETS, buckets.get(kind, ()), strict=False):
             if n:
                 engagement_raw += weight * n * _decay((start + end) / 2, ENGAGEMENT_HALF_LIFE)
     for group in ("form_submitted", "page_view", "email_reply"):

@@ -46,3 +46,9 @@ def sweep_due_accounts() -> None:
 )
 def polish_draft(recommendation_id: int, version: int) -> None:
     drafts.polish_recommendation_draft(recommendation_id=recommendation_id, version=version)
+
+
+@shared_task(name="recommendations.echo", ignore_result=False)
+def echo(value: int = 0) -> int:
+    """An empty task: the broker + worker round trip that ``bench/bench_engine.py`` compares with."""
+    return value

@@ -103,7 +103,7 @@ PLAYBOOK = register(
         evaluate=evaluate,
         defaults=DEFAULTS,
         param_help={
-            "silent_weeks": "Weeks without activity before an engaged account counts as dark. Example: 3",
+            "silent_weeks": "Weeks without activity (at least 1) before an engaged account counts as dark. Example: 3",
             "min_prior_signals": "Signals in the 4 weeks before the silence that make an account 'engaged'. Example: 10",
             "max_silent_weeks": "After this many weeks stop suggesting re-engagement. Example: 12",
             "expires_days": "Days the recommendation stays open. Example: 14",

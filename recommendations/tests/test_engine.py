@@ -492,3 +492,93 @@ def test_goal_state_is_updated_by_analysis(acme):
         services.analyze_account(account_id=account.pk, force=True)
     goal.refresh_from_db()
     assert goal.is_met and goal.crossings == 1 and goal.last_crossed_at == at(0)
+
+
+# --- replies through the public inbound e-mail endpoint --------------------------------------------
+
+
+def _inbound(client, email_auth, *, text: str, when: dt.datetime, message_id: str):
+    from signals.tests.test_inbound import sendgrid_payload
+
+    payload = sendgrid_payload(
+        text=text,
+        sender="Dana Lee <dana@acme.com>",
+        message_id=message_id,
+        in_reply_to=None,
+        date=when.strftime("%a, %d %b %Y %H:%M:%S +0000"),
+    )
+    with time_machine.travel(when, tick=False):
+        response = client.post("/api/v1/inbound/email", payload, **email_auth)
+    assert response.status_code in (200, 201), response.content
+    return response
+
+
+@pytest.fixture
+def email_auth():
+    import base64
+
+    from signals.auth import create_source
+
+    _, write_key = create_source(name="inbound-mail", kind="email")
+    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()}
+
+
+def test_a_reply_through_the_inbound_endpoint_becomes_a_reply_recommendation(
+    acme, ingest, on_commit, client, email_auth
+):
+    account, dana, _ = acme
+    send(ingest, on_commit, at(0), "email_sent", email=dana.email, properties={"subject": "Quick question"})
+    with on_commit():
+        _inbound(
+            client,
+            email_auth,
+            text="Sounds great, can we talk Tuesday at 2pm?",
+            when=at(1, 5),
+            message_id="<r1@acme.com>",
+        )
+    stored = Signal.objects.get(kind="email_reply", account=account)
+    assert stored.intent == "interested"
+    rec = one(account, ActionType.REPLY)
+    assert rec.reasoning.startswith("Dana Lee replied on Tue 17 Nov with interested")
+    assert list(rec.evidence.values_list("signal_id", flat=True)) == [stored.pk]
+
+
+def test_an_unsubscribe_through_the_inbound_endpoint_suppresses_the_contact(
+    acme, ingest, on_commit, client, email_auth
+):
+    account, dana, sam = acme
+    send(ingest, on_commit, at(0), "email_sent", email=dana.email, properties={"subject": "Quick question"})
+    with on_commit():
+        _inbound(
+            client, email_auth, text="Please remove me from your mailing list.", when=at(1), message_id="<r2@acme.com>"
+        )
+    sweep(at(10))
+    suppressed = AccountPicture.objects.get(account=account).features["suppressed"]
+    assert suppressed[0]["contact_id"] == dana.pk
+    assert not [r for r in Recommendation.objects.filter(account=account) if r.contact_id == dana.pk]
+
+
+def test_a_held_coalescing_claim_queues_no_second_analysis(acme, on_commit):
+    from django.core.cache import cache
+
+    from recommendations.tasks import queued_key
+    from signals.dispatch import signals_stored
+
+    account, *_ = acme
+    cache.add(queued_key(account.pk), 1, timeout=10)  # an analysis is already queued for this account
+    with on_commit():
+        signals_stored.send(sender=Signal, signal_ids=[1], account_ids=[account.pk])
+    assert AccountPicture.objects.get(account=account).version == 0
+    cache.delete(queued_key(account.pk))
+    with on_commit():
+        signals_stored.send(sender=Signal, signal_ids=[1], account_ids=[account.pk])
+    assert AccountPicture.objects.get(account=account).version == 1
+
+
+def test_the_beat_task_sweeps_due_accounts(acme):
+    from recommendations.tasks import sweep_due_accounts
+
+    account, *_ = acme
+    AccountPicture.objects.filter(account=account).update(next_check_at=clock.now() - dt.timedelta(minutes=1))
+    sweep_due_accounts.delay()
+    assert AccountPicture.objects.get(account=account).version == 1
