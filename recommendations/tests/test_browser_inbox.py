@@ -29,7 +29,6 @@ from recommendations.tests.factories import EvidenceFactory, RecommendationFacto
 from salesai import clock
 from signals.auth import create_source
 from signals.models import Signal, Source
-from trust.models import TrustDecision
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -125,37 +124,15 @@ def send_signed_signals(base_url: str, source: Source, events: list[dict]) -> di
         raise AssertionError(f"ingestion refused the signals: {error.code} {error.read().decode()}") from error
 
 
-def recommendation_from_signals(account, contact) -> Recommendation:
-    """The recommendation the engine made from the ingested signals; until the engine is wired to
-    ``signals_stored`` the composer's output is stood in by a factory built on those same signals
-    (FOLLOW-UP: drop this fallback once playbooks create it)."""
-    signals = list(Signal.objects.filter(account=account).order_by("occurred_at"))
-    assert signals, "the ingestion API stored no signal for the account"
+def recommendation_from_signals(account) -> Recommendation:
+    """The recommendation the engine made from the ingested signals (analysis runs on commit, eagerly
+    in tests), with those signals as its evidence."""
+    signal_ids = set(Signal.objects.filter(account=account).values_list("pk", flat=True))
+    assert signal_ids, "the ingestion API stored no signal for the account"
     rec = Recommendation.objects.filter(account=account, status=Recommendation.Status.PENDING).first()
-    if rec is not None:
-        return rec
-    decision = TrustDecision.objects.create(
-        domain=ActionType.PRICING_OUTREACH,
-        verdict=TrustDecision.Verdict.REVIEW,
-        reasons=["pricing outreach has 3 reviews so far; autonomy needs 20."],
-    )
-    rec = RecommendationFactory(
-        account=account,
-        contact=contact,
-        priority=88,
-        confidence=0.82,
-        title=f"{account.name} is comparing plans: reach out today",
-        reasoning=f"{contact.name} viewed the pricing page {len(signals)} times in 3 days.",
-        trust_decision=decision,
-    )
-    for signal in signals:
-        EvidenceFactory(
-            recommendation=rec,
-            signal=signal,
-            kind=signal.kind,
-            statement=f"{contact.name} viewed {signal.properties.get('path', 'a page')}",
-            occurred_at=signal.occurred_at,
-        )
+    assert rec is not None, "the engine made no recommendation from the ingested signals"
+    evidence = set(rec.evidence.exclude(signal=None).values_list("signal_id", flat=True))
+    assert evidence and evidence <= signal_ids
     return rec
 
 
@@ -193,7 +170,8 @@ def test_the_rep_story_from_signals_to_decisions(rep_page, live_server, world, s
         ],
     )
     assert answer["stored"] == 3, answer
-    main = recommendation_from_signals(acme, dana)
+    main = recommendation_from_signals(acme)
+    assert main.contact_id == dana.pk and main.action_type == ActionType.PRICING_OUTREACH
     globex, initech, umbrella = world["others"]
     to_reject = RecommendationFactory(account=globex, title="Globex went quiet: re-engage", priority=70)
     to_snooze = RecommendationFactory(account=initech, title="Initech renewal in 58 days", priority=50)
