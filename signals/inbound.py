@@ -170,7 +170,28 @@ def _address(value: str | None, field_name: str, *, required: bool = True) -> tu
     return addr, name.strip()
 
 
-def _from_message(
+def _from_message(message: AnymailInboundMessage, **kwargs) -> InboundEmail:
+    """:func:`_read_message`, with any failure of the email package on odd headers made a 400."""
+    try:
+        return _read_message(message, **kwargs)
+    except InboundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 — the email package raises many kinds on malformed headers
+        raise InboundError(
+            "The message headers could not be parsed.", code="malformed_headers", fields={"headers": str(exc)[:200]}
+        ) from exc
+
+
+def _construct(**kwargs) -> AnymailInboundMessage:
+    try:
+        return AnymailInboundMessage.construct(**kwargs)
+    except Exception as exc:  # noqa: BLE001 — e.g. "address parts cannot contain CR or LF"
+        raise InboundError(
+            "The message headers could not be parsed.", code="malformed_headers", fields={"headers": str(exc)[:200]}
+        ) from exc
+
+
+def _read_message(
     message: AnymailInboundMessage,
     *,
     provider: str,
@@ -279,7 +300,12 @@ def parse_sendgrid(post, *, raw_body: bytes | None = None, content_type: str = "
         email = parse_raw_mime(post["email"], provider="sendgrid")
     else:
         raw_headers = post.get("headers", "")
-        headers = [(k, str(v)) for k, v in HeaderParser(policy=default_policy).parsestr(raw_headers).items()]
+        try:
+            headers = [(k, str(v)) for k, v in HeaderParser(policy=default_policy).parsestr(raw_headers).items()]
+        except Exception as exc:  # noqa: BLE001 — the email package raises many kinds on bad headers
+            raise InboundError(
+                "The headers field could not be parsed.", code="malformed_headers", fields={"headers": str(exc)[:200]}
+            ) from exc
         if "text" not in post and "html" not in post:
             raise InboundError(
                 "The e-mail has no body.",
@@ -292,7 +318,7 @@ def parse_sendgrid(post, *, raw_body: bytes | None = None, content_type: str = "
             )
         bodies = {"text": post.get("text"), "html": post.get("html")}
         bodies |= _sendgrid_bodies_in_their_charsets(post, raw_body=raw_body, content_type=content_type)
-        message = AnymailInboundMessage.construct(
+        message = _construct(
             raw_headers=raw_headers or None,
             from_email=post.get("from") or None,
             to=post.get("to") or None,
@@ -342,7 +368,7 @@ def parse_mailgun(post) -> InboundEmail:
             message = AnymailInboundMessage.construct(
                 headers=headers, text=post.get("body-plain") or None, html=post.get("body-html") or None
             )
-        except (ValueError, TypeError) as exc:
+        except Exception as exc:  # noqa: BLE001 — the email package raises many kinds on bad headers
             raise InboundError(
                 "message-headers contains an invalid header.",
                 code="invalid_headers",
@@ -951,6 +977,15 @@ def _detect_provider(request: HttpRequest) -> str:
     )
 
 
+def _not_authenticated() -> InboundError:
+    return InboundError(
+        "Authenticate with HTTP Basic auth: the e-mail source's write key as user name.",
+        code="not_authenticated",
+        fields={"Authorization": "Required."},
+        status_code=401,
+    )
+
+
 def _small_enough_to_keep(request: HttpRequest) -> bool:
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -999,7 +1034,12 @@ def inbound_email_view(request: HttpRequest) -> JsonResponse:
         if request.content_type == "multipart/form-data" and _small_enough_to_keep(request):
             raw_body = request.body  # kept before the form is parsed, for SendGrid's non-UTF-8 bodies
         authenticated = source is not None
-        provider = _detect_provider(request)
+        try:
+            provider = _detect_provider(request)
+        except InboundError:
+            if not authenticated:  # say "who are you?" before "what is this?"
+                raise _not_authenticated() from None
+            raise
         sent_at = None
         if provider == "mailgun" and (mailgun_signing_key() or not authenticated):
             sent_at = _check_mailgun(request.POST)
@@ -1007,12 +1047,7 @@ def inbound_email_view(request: HttpRequest) -> JsonResponse:
                 source = mailgun_source()
             authenticated = True
         if not authenticated:
-            raise InboundError(
-                "Authenticate with HTTP Basic auth: the e-mail source's write key as user name.",
-                code="not_authenticated",
-                fields={"Authorization": "Required."},
-                status_code=401,
-            )
+            raise _not_authenticated()
         wait = seconds_until_allowed(source)
         if wait is not None:
             return error_response(
@@ -1021,23 +1056,19 @@ def inbound_email_view(request: HttpRequest) -> JsonResponse:
                 f"Rate limit of {limit_for(source)} requests per minute exceeded.",
                 Retry_After=str(wait),
             )
-        try:
-            if provider == "mime":
-                email = parse_raw_mime(request.body)
-            elif provider == "mailgun":
-                email = parse_mailgun(request.POST)
-            else:
-                email = parse_sendgrid(
-                    request.POST, raw_body=raw_body, content_type=request.META.get("CONTENT_TYPE", "")
-                )
-        except InboundError as error:
-            _quarantine(request, source=source, error=error)
-            raise
+        if provider == "mime":
+            email = parse_raw_mime(request.body)
+        elif provider == "mailgun":
+            email = parse_mailgun(request.POST)
+        else:
+            email = parse_sendgrid(request.POST, raw_body=raw_body, content_type=request.META.get("CONTENT_TYPE", ""))
         earlier = _check_replay(source=source, token=email.event_id, external_id=external_id_for(email))
         if earlier is not None:
             return _answer(Signal.objects.get(pk=earlier.pk), False)
         signal, created = receive_inbound_email(source=source, email=email, received_at=sent_at)
     except InboundError as error:
+        if authenticated and error.status_code in {400, 415}:  # refused for its content: keep it
+            _quarantine(request, source=source, error=error)
         headers = {"WWW_Authenticate": 'Basic realm="salesai"'} if error.status_code == 401 else {}
         return error_response(error.status_code, error.code, error.message, error.fields, **headers)
     except RequestDataTooBig:
