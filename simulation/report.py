@@ -82,6 +82,10 @@ def markdown(report: dict) -> str:
             " (event-driven)" if any(s["by_kind"].get(kind, {}).get("event_driven") for s in systems.values()) else ""
         )
         lines.append(f"| {kind}{marker} | {count} | " + " | ".join(cells) + " |")
+    lines += ["", "## False alarms by action type", ""]
+    for name, s in systems.items():
+        parts = ", ".join(f"{action} {count}" for action, count in s["false_alarms_by_action"].items()) or "none"
+        lines.append(f"- {name}: {parts}")
     if run.get("refused"):
         lines += ["", "## Requests salesai refused (first 20)", ""] + [f"- `{r}`" for r in run["refused"]]
     lines += [

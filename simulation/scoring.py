@@ -105,6 +105,7 @@ class Score:
     empty_snapshots: int = 0
     episodes: int = 0
     false_alarms: int = 0
+    false_alarms_by_action: dict[str, int] = field(default_factory=dict)
     autonomous_actions: int = 0
     autonomous_right: int = 0
     missed: list[MomentResult] = field(default_factory=list)
@@ -154,6 +155,7 @@ class Score:
             "surfacing_episodes": self.episodes,
             "false_alarms": self.false_alarms,
             "false_alarms_per_rep_per_day": self.false_alarms_per_rep_day,
+            "false_alarms_by_action": self.false_alarms_by_action,
             "autonomous_actions": self.autonomous_actions,
             "autonomous_right": self.autonomous_right,
             "by_kind": self.by_kind,
@@ -262,7 +264,12 @@ def score(
         }
     episodes = {(s.rec_id, s.episode): s for s in spans}
     result.episodes = len(episodes)
-    result.false_alarms = sum(1 for key in episodes if key not in matched_episodes)
+    unmatched = [span for key, span in episodes.items() if key not in matched_episodes]
+    result.false_alarms = len(unmatched)
+    by_action: dict[str, int] = defaultdict(int)
+    for span in unmatched:
+        by_action[span.action_type] += 1
+    result.false_alarms_by_action = dict(sorted(by_action.items(), key=lambda item: -item[1]))
     autonomous = [s for s in spans if s.executed and s.autonomous]
     result.autonomous_actions = len(autonomous)
     result.autonomous_right = sum(1 for s in autonomous if (s.rec_id, s.episode) in matched_episodes)

@@ -20,6 +20,8 @@ class SimulationResult:
     json_path: Path | None
     markdown_path: Path | None
     scores: dict[str, scoring.Score]
+    observed: driver.Observed | None = None
+    world: world.World | None = None
 
 
 def _database() -> str:
@@ -62,7 +64,7 @@ def simulate(
         json_path, md_path = report.write(data, report_dir)
     if not keep:
         driver.clean(force=True)
-    return SimulationResult(data, report.markdown(data), json_path, md_path, scores)
+    return SimulationResult(data, report.markdown(data), json_path, md_path, scores, observed, w)
 
 
 def run_history(*, accounts: list | None = None, days: int = 21, seed: int = 7, end: dt.datetime | None = None,

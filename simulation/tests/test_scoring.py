@@ -101,6 +101,7 @@ def test_late_recommendations_count_their_delay_and_wrong_types_do_not_count(w):
     assert result.median_latency == 30 * 60
     assert result.evidence_rate == 0.0
     assert result.false_alarms == 1  # the expansion card matched nothing
+    assert result.false_alarms_by_action == {"expansion": 1}
 
 
 def test_a_recommendation_withdrawn_before_the_moment_opens_does_not_surface_it(w):
