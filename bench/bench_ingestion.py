@@ -112,7 +112,7 @@ def _signed_events(source: dict, count: int) -> list[Request]:
                 "kind": "product_usage",
                 "name": "Report Created",
                 "occurred_at": now.isoformat(),
-                "account_domain": f"customer{n % 50}.example.com",
+                "account_domain": f"customer{n % 50}-bench.com",
                 "properties": {"report": "pipeline", "rows": n},
             }
         )
@@ -221,6 +221,8 @@ def _run_wrk(port: int, requests_file: Path, script: Path, duration: float, thre
             f"-c{CONNECTIONS}",
             f"-d{max(1, round(duration))}s",
             "--latency",
+            "--timeout",
+            "10s",
             "-s",
             str(script),
             f"http://127.0.0.1:{port}",

@@ -220,3 +220,23 @@ def test_free_mail_contact_gets_no_account(client, generic_source):
     send(client, source, signal_item(contact_email="someone@yahoo.com"))
     signal = Signal.objects.get()
     assert signal.contact.email == "someone@yahoo.com" and signal.account is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_one_signal_is_claimed_and_stored_atomically(client, announced):
+    """Without a surrounding transaction (as in production) PostgreSQL takes the one-statement path
+    for a single signal; the outcome must be the same as the general path's."""
+    source, _ = make_source("forms-tx", kind="generic")
+    body = dumps(signal_item(id="tx-1", account_domain="atomic.example.org", contact_email=None))
+    headers = signed_headers(source, body, webhook_id="msg_tx")
+    first = client.post(URL, body, content_type="application/json", **headers)
+    assert first.json() == {"success": True, "stored": 1, "duplicates": 0, "replayed": False, "errors": []}
+    signal = Signal.objects.get(source=source)
+    assert (signal.external_id, signal.account.domain) == ("tx-1", "example.org")
+    assert announced == [([signal.pk], [signal.account_id])]
+    replay = client.post(URL, body, content_type="application/json", **headers)
+    assert replay.json()["replayed"] is True and replay.json()["stored"] == 0
+    resent = client.post(URL, body, content_type="application/json", **signed_headers(source, body))
+    assert resent.json()["duplicates"] == 1
+    assert Signal.objects.filter(source=source).count() == 1
+    assert WebhookDelivery.objects.filter(source=source).count() == 2
