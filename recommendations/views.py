@@ -145,7 +145,10 @@ def inbox_count(request: HttpRequest) -> HttpResponse:
     """The cheap endpoint the count badge polls: pending count, and how many arrived since the page
     was loaded (``?since=ISO``). Also announced as an ``inbox-count`` client event (HX-Trigger)."""
     counts = _tab_counts(request.user)
-    since = parse_datetime(request.GET.get("since", "").replace(" ", "+"))
+    try:
+        since = parse_datetime(request.GET.get("since", "").replace(" ", "+"))
+    except ValueError:  # well-formed but impossible, e.g. month 13: treat as absent, never a 500
+        since = None
     new = 0
     if since is not None:
         new = (

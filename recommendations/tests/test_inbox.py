@@ -440,3 +440,11 @@ def test_inbox_cards_load_their_forms_on_demand_with_or_without_javascript(rep_c
 
     page = rep_client.get(detail, {"panel": "edit"}).content.decode()
     assert "<html" in page and 'data-panel="edit" open' in page and 'name="subject"' in page
+
+
+def test_count_endpoint_ignores_a_garbled_since(rep_client, rep):
+    _rec_for(rep)
+    for since in ("2026-13-45T10:00:00+00:00", "yesterday", ""):
+        response = rep_client.get(reverse("recommendations:count"), {"since": since}, **HTMX)
+        assert response.status_code == 200
+        assert json.loads(response["HX-Trigger"])["inbox-count"] == {"pending": 1, "new": 0}
