@@ -610,9 +610,14 @@ def test_unauthenticated_garbage_is_401_not_400(client):
     sender=st.text(max_size=60) | st.emails(),
     headers=st.text(max_size=200),
 )
-def test_no_input_produces_a_500(client, auth, raw, text, sender, headers):
+def test_no_input_produces_a_500(client, auth, settings, raw, text, sender, headers):
+    settings.ANYMAIL = {**settings.ANYMAIL, "MAILGUN_WEBHOOK_SIGNING_KEY": ""}  # Basic auth only
+    pairs = json.dumps([["From", sender], [text[:20], headers]])
     for payload in (
         {"email": raw},
+        {"body-mime": raw, "sender": sender},
+        {"message-headers": pairs, "body-plain": text, "sender": sender},
+        {"message-headers": headers, "body-html": text},
         {"headers": headers, "from": sender, "text": text},
         {"headers": headers, "html": f"<p>{text}</p>", "from": sender, "envelope": text},
     ):
