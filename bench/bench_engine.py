@@ -128,7 +128,9 @@ class _Worker:
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "CELERY_QUEUE": queue,
-            "DEBUG": "true",
+            # production-like: no DEBUG query log, JSON logs, warnings only
+            "DEBUG": "false",
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-only-" + uuid.uuid4().hex,
             "LOG_LEVEL": "WARNING",
         }
         self.process: subprocess.Popen | None = None
