@@ -171,6 +171,25 @@ class Resolver:
             return Resolution(found.contact_id, self._group(group_id))
         return found
 
+    def prime(self, *, user_ids: set[str], anonymous_ids: set[str]) -> None:
+        """Look up all the people of a batch in two queries instead of two per person."""
+        user_ids = {u for u in user_ids if u not in self._by_user}
+        if user_ids:
+            for user_id in user_ids:
+                self._by_user[user_id] = Resolution()
+            for user_id, pk, account_id in Contact.objects.filter(user_id__in=user_ids).values_list(
+                "user_id", "pk", "account_id"
+            ):
+                self._by_user[user_id] = Resolution(pk, account_id)
+        anonymous_ids = {a for a in anonymous_ids if a not in self._by_anon}
+        if anonymous_ids:
+            for anonymous_id in anonymous_ids:
+                self._by_anon[anonymous_id] = Resolution()
+            for anonymous_id, pk, account_id in AnonymousIdentity.objects.filter(
+                anonymous_id__in=anonymous_ids
+            ).values_list("anonymous_id", "contact_id", "contact__account_id"):
+                self._by_anon[anonymous_id] = Resolution(pk, account_id)
+
     def _user(self, user_id: str) -> Resolution:
         if user_id not in self._by_user:
             row = Contact.objects.filter(user_id=user_id).values_list("pk", "account_id").first()

@@ -250,6 +250,13 @@ def ingest_segment(
     drafts: list[SignalDraft] = []
     with transaction.atomic():
         resolver = Resolver(source=source)
+        if len(events) > 1:
+            resolver.prime(
+                user_ids={e["userId"] for e in events if isinstance(e, dict) and isinstance(e.get("userId"), str)},
+                anonymous_ids={
+                    e["anonymousId"] for e in events if isinstance(e, dict) and isinstance(e.get("anonymousId"), str)
+                },
+            )
         for index, raw in enumerate(events):
             try:
                 event = parse_event(

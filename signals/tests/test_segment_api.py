@@ -103,7 +103,7 @@ def test_identify_upserts_contact_and_backfills_anonymous_page_views(
     post(client, "/v1/page", {"anonymousId": "anon-7", "properties": {"path": "/pricing"}, "messageId": "p1"}, key)
     earlier = Signal.objects.get(external_id="p1")
     assert earlier.account is None
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with django_capture_on_commit_callbacks(execute=True):
         response = post(
             client,
             "/v1/identify",
@@ -345,3 +345,20 @@ def test_existing_account_is_found_by_email_domain(client, segment_source):
         key,
     )
     assert Signal.objects.get(external_id="e").account == account
+
+
+def test_batch_of_100_costs_a_constant_number_of_queries(client, segment_source, django_assert_max_num_queries):
+    source, key = segment_source
+    account = AccountFactory(domain="bulk.example.org")
+    for n in range(5):
+        Contact.objects.create(email=f"u{n}@bulk.example.org", user_id=f"user-{n}", account=account)
+    batch = [
+        {"type": "track", "userId": f"user-{i % 5}", "event": "Feature Used", "messageId": f"q{i}"}
+        if i % 2
+        else {"type": "page", "anonymousId": f"anon-{i % 5}", "properties": {"path": "/"}, "messageId": f"q{i}"}
+        for i in range(100)
+    ]
+    with django_assert_max_num_queries(10):
+        response = post(client, "/v1/batch", {"batch": batch}, key)
+    assert response.json()["stored"] == 100
+    assert Signal.objects.filter(account=account).count() == 50
