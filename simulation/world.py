@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from simulation import texts
 
@@ -384,6 +384,15 @@ class _AccountStory:
         self.open_until[kind] = m.closes_at
         return m
 
+    def extend(self, kind: str, *, until: dt.datetime) -> None:
+        """Keep the latest open moment of ``kind`` open until ``until`` (the need persists)."""
+        for index in range(len(self.moments) - 1, -1, -1):
+            if self.moments[index].kind == kind:
+                if until > self.moments[index].closes_at:
+                    self.moments[index] = replace(self.moments[index], closes_at=until)
+                    self.open_until[kind] = until
+                return
+
     def is_open(self, kind: str, at: dt.datetime) -> bool:
         return self.open_until.get(kind, at) > at
 
@@ -483,6 +492,8 @@ class _AccountStory:
         if burst and not self.is_open("pricing_interest", flush):
             self.moment("pricing_interest", at=flush, opens_at=pricing_views[0].occurred_at, days=5,
                         deciding=[v.id for v in pricing_views])  # fmt: skip
+        elif burst:  # another burst while nobody has acted: the same moment lasts longer
+            self.extend("pricing_interest", until=flush + dt.timedelta(days=5))
 
     def demo_request(self, day: dt.date) -> None:
         contact = self.rng.choice(self.a.buyers)
@@ -490,7 +501,7 @@ class _AccountStory:
         deliver = at + dt.timedelta(seconds=self.rng.randint(1, 20))
         event = self.emit("form_submitted", "segment", at, deliver, contact=contact.email, user_id=contact.user_id,
                           name="Demo Requested", properties={"form": "demo", "email": contact.email, "company": self.a.name})  # fmt: skip
-        self.moment("demo_request", at=deliver, days=2, deciding=[event.id])
+        self.moment("demo_request", at=deliver, days=3, deciding=[event.id])
 
     def outreach_day(self, day: dt.date, state: str) -> None:
         rng = self.rng
@@ -655,10 +666,15 @@ class _AccountStory:
         if a.renewal_date is not None:
             days_left = (a.renewal_date - day).days
             renewal_at = dt.datetime.combine(a.renewal_date, dt.time(0), tzinfo=UTC)
-            if days_left in RENEWAL_WINDOWS_DAYS:
+            # Entering a renewal window — or starting the world inside one — needs the rep; nobody in this
+            # world starts renewals on their own, so the need lasts until the next window or the renewal.
+            entering = days_left in RENEWAL_WINDOWS_DAYS
+            inside_at_start = day == self.world.start.date() and 0 < days_left <= max(RENEWAL_WINDOWS_DAYS)
+            if entering or inside_at_start:
                 kind = "churn_risk" if state == "at_risk_of_churn" else "renewal_window"
-                self.moment(kind, at=start_of_day, days=14, facts=["contract"],
-                            closes_at=min(start_of_day + dt.timedelta(days=14), renewal_at))  # fmt: skip
+                later = [w for w in RENEWAL_WINDOWS_DAYS if w < days_left]
+                closes = renewal_at - dt.timedelta(days=max(later)) if later else renewal_at
+                self.moment(kind, at=start_of_day, days=0, facts=["contract"], closes_at=closes)
                 self.churn_reported = self.churn_reported or kind == "churn_risk"
             low = len(distinct) < CHURN_USAGE_DROP * self.healthy_level * seats
             if state == "at_risk_of_churn" and low and 0 < days_left <= 90 and not self.churn_reported:

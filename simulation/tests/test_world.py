@@ -145,3 +145,15 @@ def test_hidden_states_follow_their_chains(worlds):
             assert set(a.states) <= set(allowed)
             chain = world.CUSTOMER_CHAIN if a.customer else world.PROSPECT_CHAIN
             assert all(b in chain[x] for x, b in zip(a.states, a.states[1:], strict=False))
+
+
+def test_renewals_need_the_rep_from_each_window_until_the_next(worlds):
+    for w in worlds:
+        renewals = {a.domain: a.renewal_date for a in w.accounts if a.customer}
+        for m in (m for m in w.moments if m.kind in ("renewal_window", "churn_risk") and not m.deciding):
+            days_left = (renewals[m.account] - m.at.date()).days
+            assert days_left in world.RENEWAL_WINDOWS_DAYS or m.at == w.start
+            assert 0 < days_left <= max(world.RENEWAL_WINDOWS_DAYS)
+            assert m.closes_at.date() <= renewals[m.account]
+        inside = [a for a in w.accounts if a.customer and 0 < (a.renewal_date - w.start.date()).days <= 90]
+        assert {a.domain for a in inside} <= {m.account for m in w.moments if m.at == w.start}
