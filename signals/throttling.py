@@ -25,11 +25,24 @@ def limit_for(source: Source) -> int:
     return source.rate_limit_per_minute or settings.SALESAI["INGEST_RATE_PER_MINUTE"]
 
 
+_redis_clients: dict[int, object] = {}
+
+
+def _redis_client(backend, key: str):
+    """Django's Redis cache builds a new client object per call (costly on a hot path); keep one
+    per connection pool instead."""
+    pool_index = backend._get_connection_pool_index(write=True)
+    client = _redis_clients.get(pool_index)
+    if client is None:
+        client = _redis_clients[pool_index] = backend.get_client(key, write=True)
+    return client
+
+
 def _count(key: str) -> int:
     backend = getattr(cache, "_cache", None)
     if backend is not None and hasattr(backend, "get_client"):  # django.core.cache.backends.redis
         full_key = cache.make_and_validate_key(key)
-        client = backend.get_client(full_key, write=True)
+        client = _redis_client(backend, full_key)
         pipe = client.pipeline(transaction=False)
         pipe.incr(full_key)
         pipe.expire(full_key, WINDOW_SECONDS * 2, nx=True)
