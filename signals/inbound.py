@@ -26,6 +26,7 @@ import hmac
 import json
 import logging
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.parser import HeaderParser
@@ -115,6 +116,28 @@ class InboundEmail:
     @property
     def header_map(self) -> dict[str, str]:
         return normalise_headers(self.headers)
+
+    def without_nul(self) -> InboundEmail:
+        """PostgreSQL text and jsonb cannot hold NUL characters; mail occasionally carries them."""
+        for name in ("from_email", "from_name", "subject", "text", "html", "message_id", "in_reply_to"):
+            setattr(self, name, no_nul(getattr(self, name)))
+        self.to, self.references, self.headers = no_nul(self.to), no_nul(self.references), no_nul(self.headers)
+        self.event_id, self.provider_stripped_text = no_nul(self.event_id), no_nul(self.provider_stripped_text)
+        self.envelope_from = no_nul(self.envelope_from)
+        return self
+
+
+def no_nul(value):
+    """``value`` with NUL characters removed from every string in it (lists, tuples and dicts too)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [no_nul(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(no_nul(v) for v in value)
+    if isinstance(value, dict):
+        return {no_nul(k): no_nul(v) for k, v in value.items()}
+    return value
 
 
 _MSGID_RE = re.compile(r"<[^<>\s]+>")
@@ -649,6 +672,7 @@ def receive_inbound_email(
 
     Returns ``(signal, created)``; a resend of the same Message-ID returns the stored signal and does
     nothing else. ``received_at`` is the provider's delivery time, used when the e-mail has no Date."""
+    email = email.without_nul()
     occurred_at = _occurred_at(email, received_at)
     if is_delivery_status_notification(headers=email.headers, subject=email.subject, from_address=email.from_email):
         return _record_bounce(source=source, email=email, occurred_at=occurred_at)
@@ -797,7 +821,7 @@ def handle_anymail_inbound(sender, event, esp_name: str, **kwargs) -> Signal | N
     name = f"anymail-{esp_name.lower()}"[:100]
     source, _ = Source.objects.get_or_create(
         name=name,
-        defaults={"kind": Source.Kind.EMAIL, "write_key_hash": hash_write_key(f"anymail-signal-only-{name}")},
+        defaults={"kind": Source.Kind.EMAIL, "write_key_hash": _unusable_write_key_hash()},
     )
     try:
         email = _from_message(message, provider=esp_name.lower())
@@ -935,13 +959,18 @@ def _check_replay(*, source: Source, token: str, external_id: str) -> Signal | N
     return earlier
 
 
+def _unusable_write_key_hash() -> str:
+    """The hash of a random key nobody is ever shown: the source authenticates by signature only."""
+    return hash_write_key(secrets.token_urlsafe(32))
+
+
 def mailgun_source() -> Source:
     """The e-mail source Mailgun deliveries are stored under when they authenticate by signature only."""
     source, _ = Source.objects.get_or_create(
         name=MAILGUN_SOURCE_NAME,
         defaults={
             "kind": Source.Kind.EMAIL,
-            "write_key_hash": hash_write_key(f"mailgun-signature-only-{MAILGUN_SOURCE_NAME}"),
+            "write_key_hash": _unusable_write_key_hash(),
             "write_key_prefix": "",
         },
     )
@@ -1001,7 +1030,7 @@ def _quarantine(request: HttpRequest, *, source: Source | None, error: InboundEr
     except Exception:  # noqa: BLE001 — the body may have been consumed by the multipart parser
         raw = json.dumps({k: v[:10_000] for k, v in request.POST.items()})[:200_000]
     QuarantinedPayload.objects.create(
-        source=source, endpoint=ENDPOINT, error_code=error.code, errors=error.fields, payload=raw
+        source=source, endpoint=ENDPOINT, error_code=error.code, errors=no_nul(error.fields), payload=no_nul(raw)
     )
 
 
@@ -1062,6 +1091,7 @@ def inbound_email_view(request: HttpRequest) -> JsonResponse:
             email = parse_mailgun(request.POST)
         else:
             email = parse_sendgrid(request.POST, raw_body=raw_body, content_type=request.META.get("CONTENT_TYPE", ""))
+        email = email.without_nul()
         earlier = _check_replay(source=source, token=email.event_id, external_id=external_id_for(email))
         if earlier is not None:
             return _answer(Signal.objects.get(pk=earlier.pk), False)

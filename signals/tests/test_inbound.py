@@ -624,3 +624,24 @@ def test_no_input_produces_a_500(client, auth, settings, raw, text, sender, head
         response = client.post(URL, payload, **auth)
         assert response.status_code < 500, (payload, response.content)
         assert "error" in response.json() or response.status_code in {200, 201}
+
+
+def test_the_signature_only_mailgun_source_has_no_guessable_write_key(client):
+    from signals.inbound import mailgun_source
+
+    source = mailgun_source()
+    for guess in ("mailgun-signature-only-mailgun-inbound", MAILGUN_SOURCE_NAME, ""):
+        token = base64.b64encode(f"{guess}:".encode()).decode()
+        response = client.post(URL, sendgrid_payload(text="Yes"), HTTP_AUTHORIZATION=f"Basic {token}")
+        assert response.status_code == 401
+    assert mailgun_source() == source
+
+
+def test_nul_characters_are_dropped_not_a_500(client, auth, outreach):
+    payload = sendgrid_payload(text="Yes,\x00 let's talk.", subject="Re: Quick\x00 question")
+    response = client.post(URL, payload, **auth)
+    assert response.status_code == 201, response.content
+    signal = Signal.objects.get(pk=response.json()["id"])
+    assert signal.properties["text"] == "Yes, let's talk." and signal.properties["subject"] == "Re: Quick question"
+    bad = client.post(URL, {**sendgrid_payload(text="x"), "from": "no\x00address"}, **auth)
+    assert bad.status_code == 400 and QuarantinedPayload.objects.filter(error_code="invalid_sender").exists()
