@@ -105,6 +105,8 @@ def run(ctx: BenchContext) -> list[Figure]:
     from django.test import Client, override_settings
     from django.test.utils import CaptureQueriesContext
 
+    from recommendations.views import PAGE_SIZE
+
     requests = 50 if ctx.quick else 200
     on_postgres = connection.vendor == "postgresql"
     if on_postgres:
@@ -157,7 +159,7 @@ def run(ctx: BenchContext) -> list[Figure]:
             ceiling_label="bare Django view p95",
             target="≤ 100 ms on PostgreSQL",
             notes=(
-                f"{requests} GETs of / (25 cards with evidence and trust reasons) with the Django test Client, "
+                f"{requests} GETs of / ({PAGE_SIZE} cards with evidence and trust reasons) with the Django test Client, "
                 f"logged in as a rep owning all {PENDING:,}; {queries} SQL queries per page. Load average during "
                 f"the run: {load:.1f} on {os.cpu_count()} cores (a busy machine inflates both columns; the ratio "
                 f"to the bare view is the stable figure)."

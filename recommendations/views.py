@@ -35,18 +35,18 @@ from recommendations.selectors import recommendations_for
 from salesai import clock
 from salesai.api_errors import DomainError
 
-PAGE_SIZE = 25
+PAGE_SIZE = 20  # infinite scroll fetches the next page as the last card comes into view
 ACTIONS = ("approve", "edit", "reject", "snooze", "cancel")
 PANELS = ("edit", "reject", "snooze")
 
 
-def cards_queryset(*, user) -> QuerySet[Recommendation]:
+def cards_queryset(*, user, scoped: QuerySet[Recommendation] | None = None) -> QuerySet[Recommendation]:
     """Everything a card shows, in a fixed number of queries whatever the page size: the card's
-    relations joined, the evidence prefetched in one query."""
-    return (
-        recommendations_for(user=user)
-        .select_related("account__owner", "contact", "trust_decision")
-        .prefetch_related(Prefetch("evidence", queryset=Evidence.objects.order_by("-occurred_at", "id")))
+    relations joined, the evidence prefetched in one query. ``scoped`` is for ids already read
+    through ``recommendations_for`` (the inbox's page), so the scope is not joined a second time."""
+    base = scoped if scoped is not None else recommendations_for(user=user)
+    return base.select_related("account__owner", "contact", "trust_decision").prefetch_related(
+        Prefetch("evidence", queryset=Evidence.objects.order_by("-occurred_at", "id"))
     )
 
 
@@ -74,9 +74,14 @@ def filter_inbox(queryset: QuerySet[Recommendation], filters: dict) -> QuerySet[
 
 
 def _tab_counts(user) -> dict[str, int]:
-    return recommendations_for(user=user).aggregate(
-        pending=Count("pk", filter=Q(status=Recommendation.Status.PENDING)),
-        scheduled=Count("pk", filter=Q(status=Recommendation.Status.SCHEDULED)),
+    open_tabs = [Recommendation.Status.PENDING, Recommendation.Status.SCHEDULED]
+    return (
+        recommendations_for(user=user)
+        .filter(status__in=open_tabs)
+        .aggregate(
+            pending=Count("pk", filter=Q(status=Recommendation.Status.PENDING)),
+            scheduled=Count("pk", filter=Q(status=Recommendation.Status.SCHEDULED)),
+        )
     )
 
 
@@ -116,7 +121,8 @@ def inbox(request: HttpRequest, *, autopilot: bool = False) -> HttpResponse:
             paginator.count = counts[filters["status"]]  # the tab count is this very COUNT: ask once
     page = paginator.get_page(request.GET.get("page"))
     page_ids = list(page.object_list)
-    cards = cards_queryset(user=request.user).in_bulk(page_ids)
+    # page_ids came through recommendations_for above: the scope is already applied to them.
+    cards = cards_queryset(user=request.user, scoped=Recommendation.objects.all()).in_bulk(page_ids)
     page.object_list = [cards[pk] for pk in page_ids if pk in cards]
     query = request.GET.copy()
     query.pop("page", None)

@@ -14,6 +14,7 @@ from django.urls import reverse
 from accounts.tests.factories import AccountFactory, ContactFactory, ManagerFactory, UserFactory
 from recommendations.models import ActionType, Recommendation, Review
 from recommendations.tests.factories import EvidenceFactory, RecommendationFactory
+from recommendations.views import PAGE_SIZE
 from salesai import clock
 from signals.tests.factories import SignalFactory
 from trust.models import TrustDecision
@@ -151,11 +152,11 @@ def test_paging_with_htmx_answers_the_next_cards_only(rep_client, rep):
     first = rep_client.get(HOME).content.decode()
     more = rep_client.get(HOME, {"page": 2}, **HTMX)
 
-    assert first.count('class="card rec') == 25
+    assert first.count('class="card rec') == PAGE_SIZE
     assert 'href="?page=2"' in first and 'hx-get="?page=2"' in first
     body = more.content.decode()
     assert "<html" not in body
-    assert body.count('class="card rec') == 5
+    assert body.count('class="card rec') == 30 - PAGE_SIZE
     assert f"rec-{recs[0].pk}" in body  # lowest priority last
 
 
@@ -199,7 +200,7 @@ def test_inbox_page_runs_in_a_constant_number_of_queries_with_10000_pending(clie
     with django_assert_max_num_queries(10):
         response = client.get(HOME)
     assert response.status_code == 200
-    assert response.content.decode().count('class="card rec') == 25
+    assert response.content.decode().count('class="card rec') == PAGE_SIZE
     assert "10,000 recommendations" in response.content.decode()
 
     manager_client = Client()
