@@ -85,9 +85,12 @@ def _update_goals(facts: PictureFacts, now: dt.datetime) -> None:
             Goal.objects.filter(pk=goal.id).update(is_met=False)
 
 
-def _lock_picture(account_id: int) -> AccountPicture | None:
-    picture = AccountPicture.objects.select_for_update().filter(account_id=account_id).first()
+def _lock_picture(account_id: int, *, skip_locked: bool = False) -> AccountPicture | None:
+    skip = skip_locked and connection.features.has_select_for_update_skip_locked
+    picture = AccountPicture.objects.select_for_update(skip_locked=skip).filter(account_id=account_id).first()
     if picture is None:
+        if skip and AccountPicture.objects.filter(account_id=account_id).exists():
+            return None  # another worker holds it: it is being analysed right now
         if not Account.objects.filter(pk=account_id).exists():
             return None
         AccountPicture.objects.get_or_create(account_id=account_id)
@@ -95,17 +98,20 @@ def _lock_picture(account_id: int) -> AccountPicture | None:
     return picture
 
 
-def analyze_account(*, account_id: int, force: bool = False) -> AnalysisResult:
+def analyze_account(*, account_id: int, force: bool = False, due_by: dt.datetime | None = None) -> AnalysisResult:
     """Analyse one account now (``clock.now()``), under a row lock on its picture.
 
     Without ``force`` (the per-signal path) the analysis is skipped when every signal of the account
     is already analysed: a burst of signals announced one by one coalesces into the analyses that
-    actually find something new. The sweep passes ``force=True`` (time itself changed)."""
+    actually find something new. The sweep passes ``force=True`` (time itself changed) and ``due_by``:
+    then a picture another worker is analysing right now, or one no longer due, is skipped."""
     now = clock.now()
     with transaction.atomic():
-        picture = _lock_picture(account_id)
+        picture = _lock_picture(account_id, skip_locked=due_by is not None)
         if picture is None:
-            return AnalysisResult(account_id=account_id, analysed=False, skipped_reason="account gone")
+            return AnalysisResult(account_id=account_id, analysed=False, skipped_reason="gone or busy")
+        if due_by is not None and (picture.next_check_at is None or picture.next_check_at > due_by):
+            return AnalysisResult(account_id=account_id, analysed=False, skipped_reason="not due")
         unanalysed = Signal.objects.filter(account_id=account_id, analyzed_at__isnull=True)
         if not force and picture.analyzed_at is not None and not unanalysed.exists():
             return AnalysisResult(account_id=account_id, analysed=False, skipped_reason="up to date")
@@ -205,34 +211,35 @@ def sweep_due_accounts(
 ) -> SweepResult:
     """Analyse every account whose ``next_check_at`` has passed (as of ``clock.now()``).
 
-    Selects through ``picture_next_check_idx`` in bounded batches, skipping rows another sweep holds,
-    so its cost grows with the due accounts, not with all accounts or all signals. Analysis moves each
+    Selects through ``picture_next_check_idx`` in bounded batches; each picture is locked only while it
+    is analysed (``SKIP LOCKED``: one being analysed elsewhere is left to that worker), so concurrent
+    sweeps and per-signal analyses do not wait on a whole batch, and the cost grows with the due
+    accounts, not with all accounts or all signals. Analysis moves each
     picture's ``next_check_at`` into the future, so the loop ends."""
     started = time.perf_counter()
     now = clock.now()
     result = SweepResult()
     result.expired, result.woken = expire_and_wake(now=now)
-    skip_locked = connection.features.has_select_for_update_skip_locked
     seen: set[int] = set()
     while time_budget is None or time.perf_counter() - started < time_budget:
-        with transaction.atomic():
-            ids = list(
-                AccountPicture.objects.select_for_update(skip_locked=skip_locked)
-                .filter(next_check_at__lte=now)
-                .exclude(account_id__in=seen)
-                .order_by("next_check_at")
-                .values_list("account_id", flat=True)[:batch_size]
-            )
-            if not ids:
-                break
-            result.batches += 1
-            for account_id in ids:
-                seen.add(account_id)
-                try:
-                    with transaction.atomic():
-                        analyze_account(account_id=account_id, force=True)
+        # the index picks the due pictures; each is then locked only for its own analysis (skip if busy)
+        ids = list(
+            AccountPicture.objects.filter(next_check_at__lte=now)
+            .exclude(account_id__in=seen)
+            .order_by("next_check_at")
+            .values_list("account_id", flat=True)[:batch_size]
+        )
+        if not ids:
+            break
+        result.batches += 1
+        for account_id in ids:
+            seen.add(account_id)
+            try:
+                if analyze_account(account_id=account_id, force=True, due_by=now).analysed:
                     result.analysed += 1
-                except Exception:
-                    logger.exception("sweep_analysis_failed", extra={"account_id": account_id})
+            except Exception:
+                logger.exception("sweep_analysis_failed", extra={"account_id": account_id})
+            if time_budget is not None and time.perf_counter() - started >= time_budget:
+                break
     result.seconds = time.perf_counter() - started
     return result

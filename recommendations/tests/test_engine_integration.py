@@ -181,3 +181,34 @@ def test_every_signal_accepted_during_a_broker_outage_is_analysed_after_it_retur
         assert "visited your pricing page 3 times" in rec.reasoning
     finally:
         worker.stop()
+
+
+def test_the_sweep_skips_a_picture_being_analysed_elsewhere(require_postgres, transactional_db):
+    from django.db import transaction
+
+    from accounts.models import AccountPicture
+
+    busy, free = AccountFactory(domain="busy.example"), AccountFactory(domain="free.example")
+    AccountPicture.objects.filter(account__in=[busy, free]).update(next_check_at=clock.now() - dt.timedelta(minutes=1))
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock():
+        with transaction.atomic():
+            AccountPicture.objects.select_for_update().get(account=busy)
+            locked.set()
+            release.wait(30)
+        connection.close()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        started = time.monotonic()
+        result = services.sweep_due_accounts()
+        assert time.monotonic() - started < 10  # did not wait for the held row
+    finally:
+        release.set()
+        holder.join(10)
+    assert result.analysed == 1
+    assert AccountPicture.objects.get(account=free).version == 1
+    assert AccountPicture.objects.get(account=busy).version == 0
