@@ -400,6 +400,13 @@ def run(ctx: BenchContext) -> list[Figure]:
     def rate(name: str, per_request: int = 1) -> float:
         return statistics.median(m.requests_per_second for m in results[name]) * per_request
 
+    def round_ratios(name: str, ceiling: str) -> list[float]:
+        """Real ÷ ceiling per round (measured back to back), robust to load drifting between rounds."""
+        return [
+            round(m.requests_per_second / c.requests_per_second, 3) if c.requests_per_second else 0.0
+            for m, c in zip(results[name], results[ceiling], strict=True)
+        ]
+
     def errors(name: str) -> int:
         return sum(m.errors for m in results[name])
 
@@ -407,9 +414,11 @@ def run(ctx: BenchContext) -> list[Figure]:
         f"gunicorn 2 sync workers, {CONNECTIONS} connections, {load.generator}, {rounds} rounds × {duration:.0f}s, "
         f"median; errors: real {errors('signed-single')}, ceiling {errors('insert-single')}"
     )
+    notes += f"; per-round ratios {round_ratios('signed-single', 'insert-single')}"
     batch_notes = (
         f"{BATCH_SIZE} events per batch (⅓ page, ⅔ track, 5 users); same load; "
-        f"errors: real {errors('segment-batch')}, ceiling {errors('bulk-insert-batch')}"
+        f"errors: real {errors('segment-batch')}, ceiling {errors('bulk-insert-batch')}; "
+        f"per-round ratios {round_ratios('segment-batch', 'bulk-insert-batch')}"
     )
     return [
         Figure(
@@ -421,7 +430,11 @@ def run(ctx: BenchContext) -> list[Figure]:
             ceiling_label="minimal DRF view: parse + one INSERT",
             target="≥ 0.70",
             notes=notes,
-            extra={"bare_django_view_rps": rate("bare-single")},
+            extra={
+                "bare_django_view_rps": rate("bare-single"),
+                "round_ratios": round_ratios("signed-single", "insert-single"),
+                "median_round_ratio": statistics.median(round_ratios("signed-single", "insert-single")),
+            },
         ),
         Figure(
             bench="ingestion",
@@ -440,6 +453,10 @@ def run(ctx: BenchContext) -> list[Figure]:
             ceiling_label="minimal DRF view: parse + one multi-row INSERT",
             target="≥ 0.50",
             notes=batch_notes,
+            extra={
+                "round_ratios": round_ratios("segment-batch", "bulk-insert-batch"),
+                "median_round_ratio": statistics.median(round_ratios("segment-batch", "bulk-insert-batch")),
+            },
         ),
         Figure(
             bench="ingestion",
