@@ -493,13 +493,21 @@ def _ingest_single_claimed(
     """PostgreSQL's path for the most common request, one signed signal: the ``webhook-id`` claim
     and the signal insert are one statement (a data-modifying CTE), so they are atomic without a
     BEGIN/COMMIT pair. Same outcome as the general path; None hands invalid items back to it."""
-    from signals.identity import Resolver
+    from signals.identity import Resolver, account_for_domain, is_personal_domain
     from signals.segment import EventError
 
     try:
         item = parse_generic_item(raw, webhook_id=webhook_id, index=None)
     except EventError:
         return None
+
+    # An account named by domain alone is looked up inside the statement (one round trip less);
+    # only the first signal of a new company creates its account afterwards.
+    domain = item["account_domain"] if not (item["contact_email"] or item["user_id"] or item["anonymous_id"]) else ""
+    if domain and is_personal_domain(domain):
+        domain, item = "", {**item, "account_domain": ""}
+    elif domain:
+        item = {**item, "account_domain": ""}
     draft = _generic_draft(item, resolver=Resolver(source=source), domains={})
     fields = [Signal._meta.get_field(name) for name in _INSERT_COLUMNS]
     values = (
@@ -519,20 +527,32 @@ def _ingest_single_claimed(
         False,
     )
     quote = connection.ops.quote_name
+    account_lookup = (
+        f"COALESCE(%s, (SELECT id FROM {quote(Account._meta.db_table)} WHERE domain = %s))" if domain else "%s"
+    )
     delivery_received = WebhookDelivery._meta.get_field("received_at").get_db_prep_save(received_at, connection)
     sql = (
         f"WITH claim AS (INSERT INTO {quote(WebhookDelivery._meta.db_table)} (source_id, webhook_id, received_at) "
         "VALUES (%s, %s, %s) ON CONFLICT (source_id, webhook_id) DO NOTHING RETURNING id) "
         f", stored AS (INSERT INTO {quote(Signal._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        f"SELECT {', '.join(['%s'] * len(fields))} WHERE EXISTS (SELECT 1 FROM claim) "
+        f"SELECT {', '.join(account_lookup if f.name == 'account' else '%s' for f in fields)} "
+        "WHERE EXISTS (SELECT 1 FROM claim) "
         "ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id, account_id) "
         "SELECT EXISTS (SELECT 1 FROM claim), (SELECT id FROM stored), (SELECT account_id FROM stored)"
     )
     params = [source.pk, webhook_id, delivery_received]
-    params += [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
+    for f, v in zip(fields, values, strict=True):
+        params.append(f.get_db_prep_save(v, connection))
+        if f.name == "account" and domain:
+            params.append(domain)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         claimed, signal_id, account_id = cursor.fetchone()
+    if signal_id is not None and account_id is None and domain:
+        account = account_for_domain(domain)
+        if account is not None:
+            account_id = account.pk
+            Signal.objects.filter(pk=signal_id).update(account_id=account_id)
     result = IngestResult()
     if not claimed:
         result.replayed = True

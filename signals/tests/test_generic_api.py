@@ -240,3 +240,9 @@ def test_outside_a_transaction_one_signal_is_claimed_and_stored_atomically(clien
     assert resent.json()["duplicates"] == 1
     assert Signal.objects.filter(source=source).count() == 1
     assert WebhookDelivery.objects.filter(source=source).count() == 2
+    for external_id, domain in (("tx-2", "www.example.org"), ("tx-3", "gmail.com")):
+        body = dumps(signal_item(id=external_id, account_domain=domain, contact_email=None))
+        client.post(URL, body, content_type="application/json", **signed_headers(source, body))
+    assert Signal.objects.get(external_id="tx-2").account == signal.account  # found, not created again
+    assert Signal.objects.get(external_id="tx-3").account is None  # free-mail domains never get one
+    assert Account.objects.filter(domain__in=["example.org", "gmail.com"]).count() == 1
