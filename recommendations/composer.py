@@ -198,9 +198,12 @@ def compose(
     lead_by_action: dict[str, Finding] = {}
     for f in sorted(findings, key=lambda f: -f.urgency):
         lead_by_action.setdefault(f.action_type, f)
+    # Locked so a review or the executor changing one of them meanwhile is seen, not overwritten.
     open_recs = {
         r.action_type: r
-        for r in Recommendation.objects.filter(account=account, status__in=Recommendation.OPEN_STATUSES)
+        for r in Recommendation.objects.select_for_update(of=("self",)).filter(
+            account=account, status__in=Recommendation.OPEN_STATUSES
+        )
     }
     decided_keys = set(
         Recommendation.objects.filter(account=account, dedupe_key__in=[f.dedupe_key for f in findings])
@@ -276,7 +279,14 @@ def compose(
         if material:
             rec.draft_subject, rec.draft_body = draft.subject[:300], draft.body
         rec.version += 1
-        rec.save()
+        rec.save(
+            update_fields=[
+                *(name.removesuffix("_id") for name in fields),
+                "draft_subject",
+                "draft_body",
+                "version",
+            ]
+        )
         Evidence.objects.bulk_create(_evidence_rows(rec, finding.evidence, seen_refs.setdefault(rec.pk, set())))
         audit_record(
             action="recommendation.updated",
