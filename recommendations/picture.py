@@ -54,6 +54,14 @@ ENGAGEMENT_HALF_LIFE = 14.0
 INTENT_HALF_LIFE = 7.0
 
 
+def _referral_label(referral) -> str:
+    """``{"name": "Sam Ortiz", "email": "sam@acme.com"}`` → ``Sam Ortiz <sam@acme.com>``."""
+    if isinstance(referral, dict):
+        name, email = str(referral.get("name") or "").strip(), str(referral.get("email") or "").strip()
+        return f"{name} <{email}>" if name and email else name or email
+    return str(referral or "")
+
+
 def _parse_time(value) -> dt.datetime | None:
     if not value or not isinstance(value, str):
         return None
@@ -230,7 +238,7 @@ def build_facts(*, account: Account, now: dt.datetime, configs: Mapping[str, dic
                 in_reply_to_id=r["in_reply_to_id"],
                 check_in_at=_parse_time(props.get("check_in_at")),
                 subject=str(props.get("subject") or "")[:200],
-                referral=str(props.get("referral") or "")[:200],
+                referral=_referral_label(props.get("referral"))[:200],
             )
         )
     replies = tuple(by_kind.get("email_reply", ()))
