@@ -198,7 +198,7 @@ def build_facts(*, account: Account, now: dt.datetime, configs: Mapping[str, dic
     rows = list(
         signals.filter(occurred_at__gt=now - dt.timedelta(days=WINDOW_DAYS))
         .filter(
-            Q(kind__in=["email_sent", "email_reply", "form_submitted", "meeting_booked"])
+            Q(kind__in=["email_sent", "email_reply", "email_bounced", "form_submitted", "meeting_booked"])
             | (Q(kind="page_view") & pricing_q)
         )
         .order_by("-occurred_at", "-id")
@@ -251,6 +251,10 @@ def build_facts(*, account: Account, now: dt.datetime, configs: Mapping[str, dic
     for r in replies:
         if r.contact_id and not r.is_auto_reply and r.intent in SUPPRESSING_INTENTS:
             suppressed.setdefault(r.contact_id, f"{SUPPRESSING_INTENTS[r.intent]} on {r.occurred_at:%d %b %Y}")
+    for b in by_kind.get("email_bounced", ()):
+        # A bounced address cannot be reached by e-mail; outreach to it would bounce again.
+        if b.contact_id:
+            suppressed.setdefault(b.contact_id, f"e-mail bounced on {b.occurred_at:%d %b %Y}")
 
     last_actioned = {
         row["action_type"]: row["last"]

@@ -225,6 +225,16 @@ def test_unsubscribe_suppresses_the_contact_in_every_playbook(acme, ingest, on_c
     assert all(r.contact_id != dana.pk for r in Recommendation.objects.filter(account=account))
 
 
+def test_a_bounced_address_is_suppressed_for_outreach(acme, ingest, on_commit):
+    account, dana, sam = acme
+    send(ingest, on_commit, at(0), "email_sent", email=dana.email)
+    send(ingest, on_commit, at(0, 1), "email_bounced", email=dana.email)
+    sweep(at(10))
+    suppressed = AccountPicture.objects.get(account=account).features["suppressed"]
+    assert {"contact_id": dana.pk, "contact_name": "Dana Lee", "reason": "e-mail bounced on 16 Nov 2026"} in suppressed
+    assert all(r.contact_id != dana.pk for r in open_recs(account))
+
+
 # --- 4. renewal -----------------------------------------------------------------------------------
 
 
