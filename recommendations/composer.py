@@ -22,7 +22,7 @@ from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef
 
 from accounts.models import Account
 from audit.services import audit_record
-from recommendations import drafts
+from recommendations import drafts, notifications
 from recommendations.models import Evidence, Recommendation
 from recommendations.playbooks import Playbook, playbook_for_action
 from recommendations.playbooks.base import EvidenceItem, Finding, PictureFacts, fmt_date, fmt_money
@@ -267,6 +267,9 @@ def compose(
             )
             route_recommendation(recommendation=rec)
             drafts.queue_polish(rec)
+            if notifications.is_urgent(rec):
+                # Proactive: the rep hears of a demo request or a hot reply without opening the inbox.
+                notifications.notify_urgent_task.delay_on_commit(rec.pk)
             result.created.append(rec)
             continue
         material = (

@@ -309,14 +309,21 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     contracts = list(account.contracts.order_by("renewal_date"))
     for contract in contracts:
         contract.days_until_renewal = (contract.renewal_date - today).days
+    # Suppressed by the flag or by the contact's own words (unsubscribe, not interested, wrong
+    # person, a bounce): the engine keeps the reason in the picture.
+    reasons = {row.get("contact_id"): row.get("reason", "") for row in features.get("suppressed", [])}
+    contacts = list(account.contacts.order_by("do_not_contact", "name"))
+    for contact in contacts:
+        flag = contact.do_not_contact_reason or "do not contact" if contact.do_not_contact else ""
+        contact.suppressed_reason = reasons.get(contact.pk) or flag
     context = {
         "account": account,
         "picture": picture,
         "facts": _facts(features),
         "contracts": contracts,
         "opportunities": account.opportunities.all(),
-        "contacts": account.contacts.order_by("do_not_contact", "name"),
-        "suppressed": [c for c in account.contacts.all() if c.do_not_contact],
+        "contacts": contacts,
+        "suppressed": [c for c in contacts if c.suppressed_reason],
         "signals": signals,
         "recommendations": recommendations,
     }

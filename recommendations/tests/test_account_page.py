@@ -96,3 +96,18 @@ def test_an_account_without_a_picture_still_renders(client, rep):
     client.force_login(rep)
     response = client.get(reverse("recommendations:account", args=[bare.pk]))
     assert response.status_code == 200 and "No picture yet" in response.content.decode()
+
+
+def test_account_page_shows_why_a_contact_is_suppressed_by_their_own_reply(client, rep, account):
+    dana = ContactFactory(account=account, name="Dana Lee")
+    picture = AccountPicture.objects.get(account=account)
+    picture.features["suppressed"] = [
+        {"contact_id": dana.pk, "contact_name": "Dana Lee", "reason": "said wrong person on 18 Nov 2026"}
+    ]
+    picture.save(update_fields=["features"])
+    client.force_login(rep)
+
+    html = client.get(reverse("recommendations:account", args=[account.pk])).content.decode()
+
+    assert "said wrong person on 18 Nov 2026" in html
+    assert "1 contact suppressed" in html

@@ -8,6 +8,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.core import mail
 import time_machine
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -335,6 +336,9 @@ def test_demo_request_is_an_urgent_recommendation(acme, ingest, on_commit):
     assert rec.reasoning.startswith("Dana Lee submitted “Demo Requested” on Mon 16 Nov 10:00")
     assert rec.priority >= 70
     assert rec.draft_body.startswith("Hi Dana,")
+    # the owner hears of it at once, without opening the inbox
+    (notice,) = [m for m in mail.outbox if f"/recommendations/{rec.pk}/" in m.body]
+    assert notice.to == [account.owner.email]
 
 
 # --- the engine's guarantees ----------------------------------------------------------------------
