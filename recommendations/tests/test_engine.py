@@ -8,8 +8,8 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.core import mail
 import time_machine
+from django.core import mail
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
