@@ -21,7 +21,7 @@ setup: $(VENV)/.installed
 
 run: setup
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo --if-empty
+	$(BIN)/python manage.py seed_demo --if-empty --history-days 21
 	PORT=$(PORT) scripts/run-dev
 
 test: setup

@@ -104,6 +104,7 @@ class SignalDraft:
     name: str = ""
     user_id: str = ""
     anonymous_id: str = ""
+    message_id: str = ""
 
 
 @dataclass
@@ -171,7 +172,7 @@ def store_signals(*, source: Source, drafts: list[SignalDraft], received_at: dat
                 d.occurred_at,
                 received_at,
                 d.properties,
-                "",
+                d.message_id,
                 "",
                 False,
             )
@@ -362,6 +363,13 @@ def parse_generic_item(raw: object, *, webhook_id: str, index: int | None) -> di
     if not isinstance(properties, dict):
         raise EventError("invalid_field", "properties must be an object.", {"properties": "Must be a JSON object."})
     values["properties"] = properties
+    # An outreach e-mail's RFC 5322 Message-ID, so replies thread to it by In-Reply-To.
+    message_id = raw.get("message_id", properties.get("message_id") if kind == "email_sent" else "")
+    if message_id in (None, ""):
+        message_id = ""
+    elif not isinstance(message_id, str) or len(message_id) > 500:
+        raise EventError("invalid_field", "message_id must be a string.", {"message_id": "At most 500 characters."})
+    values["message_id"] = message_id.strip()
     if values["account_domain"]:
         from signals.identity import registrable_domain
 
@@ -421,6 +429,7 @@ def _generic_draft(item: dict, *, resolver, domains: dict[str, int | None]) -> S
         name=item["name"],
         user_id=item["user_id"],
         anonymous_id=item["anonymous_id"],
+        message_id=item.get("message_id", ""),
     )
 
 
@@ -522,7 +531,7 @@ def _ingest_single_claimed(
         draft.occurred_at,
         received_at,
         draft.properties,
-        "",
+        draft.message_id,
         "",
         False,
     )

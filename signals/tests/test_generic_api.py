@@ -246,3 +246,24 @@ def test_outside_a_transaction_one_signal_is_claimed_and_stored_atomically(clien
     assert Signal.objects.get(external_id="tx-2").account == signal.account  # found, not created again
     assert Signal.objects.get(external_id="tx-3").account is None  # free-mail domains never get one
     assert Account.objects.filter(domain__in=["example.org", "gmail.com"]).count() == 1
+
+
+@pytest.mark.parametrize("where", ["top_level", "properties"])
+def test_an_outreach_e_mail_keeps_its_message_id_so_replies_thread_to_it(client, generic_source, where):
+    source, _ = generic_source
+    message_id = "<outreach-1@mail.acme-sales.com>"
+    item = signal_item(kind="email_sent", name="", properties={"subject": "Hello"})
+    if where == "top_level":
+        item["message_id"] = message_id
+    else:
+        item["properties"]["message_id"] = message_id
+    response = send(client, source, item)
+    assert response.status_code == 200, response.content
+    assert Signal.objects.get(source=source).message_id == message_id
+
+
+def test_a_message_id_that_is_not_a_string_is_refused_by_name(client, generic_source):
+    source, _ = generic_source
+    response = send(client, source, signal_item(kind="email_sent", message_id=42))
+    assert response.status_code == 400
+    assert "message_id" in str(response.json()["error"]["fields"])
