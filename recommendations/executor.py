@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
 import smtplib
 import socket
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr
 
 from celery import shared_task
 from django.conf import settings
@@ -189,7 +190,9 @@ def _claim(recommendation_id: int, *, autonomous: bool, user_id: int | None) -> 
                 return None, permission.reason
         owner = rec.account.owner
         domain = _mail_domain(owner.email if owner is not None and owner.email else settings.DEFAULT_FROM_EMAIL)
-        message_id = make_msgid(idstring=key.replace(":", "."), domain=domain)
+        # Short enough that the header is never folded (some clients copy a folded id badly into
+        # In-Reply-To); unique by the idempotency key plus randomness.
+        message_id = f"<{key.replace(':', '.')}.{secrets.token_hex(6)}@{domain}>"
         execution = Execution.objects.create(
             recommendation=rec,
             idempotency_key=key,
