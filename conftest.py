@@ -183,3 +183,58 @@ def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05):
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LoopbackMailbox:
+    """An aiosmtpd handler keeping every envelope (raw) and message (parsed). Setting ``hold`` makes
+    the next DATA wait without answering, as a slow server would, until ``release`` is set."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.envelopes: list = []
+        self.messages: list = []
+        self.hold = threading.Event()
+        self.release = threading.Event()
+        self.url = ""
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+        from email import message_from_bytes
+
+        self.envelopes.append(envelope)
+        self.messages.append(message_from_bytes(envelope.original_content or envelope.content))
+        if self.hold.is_set():
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 60)
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_mailbox():
+    """A real SMTP server on 127.0.0.1 (aiosmtpd); ``.url`` is its EMAIL_URL for other processes."""
+    from aiosmtpd.controller import Controller
+
+    mailbox = LoopbackMailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    mailbox.url = f"smtp://127.0.0.1:{controller.port}"
+    yield mailbox
+    mailbox.release.set()
+    controller.stop()
+
+
+@pytest.fixture
+def smtp_server(smtp_mailbox, settings):
+    """The loopback SMTP server, with this process's Django e-mail backend pointed at it."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", int(smtp_mailbox.url.rsplit(":", 1)[1])
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    return smtp_mailbox

@@ -11,7 +11,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import socket
 import urllib.error
 import urllib.request
 import uuid
@@ -20,7 +19,6 @@ from pathlib import Path
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # playwright's sync API runs an event loop
 
 import pytest
-from aiosmtpd.controller import Controller
 from standardwebhooks.webhooks import Webhook
 
 from accounts.tests.factories import AccountFactory, ContactFactory, UserFactory
@@ -62,34 +60,6 @@ def rep_page(chromium):
     context.set_default_timeout(10_000)
     yield context.new_page()
     context.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class _Mailbox:
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp(settings):
-    mailbox = _Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    yield mailbox
-    controller.stop()
 
 
 def login(page, base_url: str, username: str) -> None:
@@ -148,7 +118,7 @@ def world(transactional_db, settings):
     return {"alice": alice, "bob": bob, "acme": acme, "dana": dana, "others": others, "bobs": bobs}
 
 
-def test_the_rep_story_from_signals_to_decisions(rep_page, live_server, world, smtp):
+def test_the_rep_story_from_signals_to_decisions(rep_page, live_server, world, smtp_server):
     page = rep_page
     base = live_server.url
     acme, dana = world["acme"], world["dana"]
@@ -213,8 +183,8 @@ def test_the_rep_story_from_signals_to_decisions(rep_page, live_server, world, s
     assert main.reviews.get().decision == Review.Decision.EDITED
     from conftest import wait_until
 
-    wait_until(lambda: smtp.envelopes, timeout=10)
-    sent = smtp.envelopes[0]
+    wait_until(lambda: smtp_server.envelopes, timeout=10)
+    sent = smtp_server.envelopes[0]
     assert sent.rcpt_tos == [dana.email]
     assert "Plans for Acme Robotics" in sent.content.decode()
 

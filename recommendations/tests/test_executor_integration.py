@@ -10,15 +10,10 @@ moving ``scheduled_for`` into the past, then call the beat task ``recommendation
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-import socket
-import threading
-from email import message_from_bytes
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from accounts.tests.factories import UserFactory
 from conftest import CeleryWorker, wait_until
@@ -33,46 +28,14 @@ from trust.tests.factories import TrustPolicyFactory, give_record
 pytestmark = pytest.mark.integration
 
 
-class Recorder:
-    """An SMTP handler keeping every message; it can hold DATA open (as a slow server would)."""
-
-    def __init__(self) -> None:
-        self.messages: list = []
-        self.hold = threading.Event()  # set: hold the next DATA without answering
-        self.release = threading.Event()
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(message_from_bytes(envelope.original_content or envelope.content))
-        if self.hold.is_set():
-            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 60)
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def smtp():
-    recorder = Recorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    recorder.url = f"smtp://127.0.0.1:{controller.port}"
-    yield recorder
-    recorder.release.set()
-    controller.stop()
-
-
-@pytest.fixture
-def start_worker(celery_queue, transactional_db, tmp_path, smtp):
+def start_worker(celery_queue, transactional_db, tmp_path, smtp_mailbox):
     """Start real workers pointed at the loopback SMTP server; stop them all at the end."""
     workers: list[CeleryWorker] = []
 
     def start() -> CeleryWorker:
         worker = CeleryWorker(
-            celery_queue, tmp_path / f"worker{len(workers)}.log", extra_env={"EMAIL_URL": smtp.url}
+            celery_queue, tmp_path / f"worker{len(workers)}.log", extra_env={"EMAIL_URL": smtp_mailbox.url}
         ).start()
         workers.append(worker)
         return worker
@@ -121,13 +84,13 @@ def _end_undo_window(rec: Recommendation) -> None:
     Recommendation.objects.filter(pk=rec.pk).update(scheduled_for=clock.now() - dt.timedelta(seconds=1))
 
 
-def test_autonomous_email_arrives_once_and_a_cancelled_one_never(start_worker, smtp):
+def test_autonomous_email_arrives_once_and_a_cancelled_one_never(start_worker, smtp_mailbox):
     start_worker()
     sent = _autonomous_recommendation(draft_subject="Plans for your team")
     cancelled = _autonomous_recommendation(draft_subject="Should never arrive")
 
     wait_all([run(executor.execute_due_actions_task)])  # inside the window: nothing is due yet
-    assert smtp.messages == []
+    assert smtp_mailbox.messages == []
 
     cancel_scheduled(recommendation=cancelled, user=cancelled.account.owner)
     _end_undo_window(sent)
@@ -139,8 +102,8 @@ def test_autonomous_email_arrives_once_and_a_cancelled_one_never(start_worker, s
     wait_all(results)
     assert Recommendation.objects.get(pk=sent.pk).status == Recommendation.Status.EXECUTED
 
-    assert len(smtp.messages) == 1
-    message = smtp.messages[0]
+    assert len(smtp_mailbox.messages) == 1
+    message = smtp_mailbox.messages[0]
     assert message["Subject"] == "Plans for your team"
     assert message["From"] == "Dana Reyes <dana@vendor.example>"
     assert message["To"].endswith(f"<{sent.contact.email}>")
@@ -150,13 +113,13 @@ def test_autonomous_email_arrives_once_and_a_cancelled_one_never(start_worker, s
     assert not Execution.objects.filter(recommendation=cancelled).exists()
 
 
-def test_worker_killed_mid_send_and_retried_does_not_send_twice(start_worker, smtp, celery_queue):
+def test_worker_killed_mid_send_and_retried_does_not_send_twice(start_worker, smtp_mailbox, celery_queue):
     rec = _autonomous_recommendation(draft_subject="Only once")
     _end_undo_window(rec)
-    smtp.hold.set()
+    smtp_mailbox.hold.set()
     first = start_worker()
     original = run(executor.execute_recommendation_task, recommendation_id=rec.pk, autonomous=True)
-    wait_until(lambda: len(smtp.messages) == 1)  # the server has the message, the worker awaits "250"
+    wait_until(lambda: len(smtp_mailbox.messages) == 1)  # the server has the message, the worker awaits "250"
     first.kill()  # SIGKILL mid-send: the task message stays unacknowledged (acks_late)
     execution = Execution.objects.get(recommendation=rec)
     assert execution.status == Execution.Status.CLAIMED  # committed before the send
@@ -170,7 +133,7 @@ def test_worker_killed_mid_send_and_retried_does_not_send_twice(start_worker, sm
             run(executor.execute_due_actions_task),  # and the beat
         ]
     )
-    assert len(smtp.messages) == 1
+    assert len(smtp_mailbox.messages) == 1
     assert Execution.objects.get(pk=execution.pk).status == Execution.Status.CLAIMED
 
     # Past the time limit, the sweep gives the interrupted send to a person instead of resending it.
@@ -179,5 +142,5 @@ def test_worker_killed_mid_send_and_retried_does_not_send_twice(start_worker, sm
     rec.refresh_from_db()
     assert execution.message_id in rec.closed_reason
     assert Execution.objects.get(pk=execution.pk).status == Execution.Status.FAILED
-    smtp.release.set()
-    assert len(smtp.messages) == 1
+    smtp_mailbox.release.set()
+    assert len(smtp_mailbox.messages) == 1

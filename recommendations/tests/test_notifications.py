@@ -4,18 +4,17 @@ notices for urgent recommendations, through Django's e-mail backend (locmem, and
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import zoneinfo
 
 import pytest
 import time_machine
-from aiosmtpd.controller import Controller
 from django.core import mail
 from django.urls import reverse
 
 from accounts.models import RepProfile
 from accounts.tests.factories import AccountFactory, UserFactory
 from audit.models import AuditEvent
+from conftest import free_port
 from recommendations import notifications
 from recommendations.models import ActionType, Recommendation
 from recommendations.tests.factories import RecommendationFactory
@@ -131,7 +130,7 @@ def test_a_rep_without_preferences_gets_the_default_8_am_utc_digest():
 def test_a_failed_send_releases_the_day_for_the_next_run(rep, settings):
     _new_rec(rep, at=MORNING - dt.timedelta(hours=1))
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", _closed_port(), 2
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
     with time_machine.travel(MORNING, tick=False):
         with pytest.raises(OSError):
             notifications.send_digest(user=rep)
@@ -193,35 +192,6 @@ def test_notify_urgent_task_is_registered_for_the_engine(rep):
 # --- a real SMTP server on loopback ------------------------------------------------------------------------
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class _Inbox:
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def smtp_server(settings):
-    handler = _Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=_closed_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    yield handler
-    controller.stop()
-
-
-@pytest.mark.integration
 def test_urgent_notice_and_digest_reach_a_real_smtp_server(rep, smtp_server):
     rec = _new_rec(rep, at=MORNING - dt.timedelta(hours=1), priority=90, title="Initech wants a demo today")
 
