@@ -69,7 +69,7 @@ _COMPANIES = [
     "Octan Energy",
     "Vehement Capital",
 ]
-_FIRST = [
+FIRST_NAMES = [
     "Dana",
     "Sam",
     "Alex",
@@ -185,9 +185,9 @@ def build_demo_accounts(*, seed: int = 7, count: int = 36) -> list[Account]:
             },
         )
         AccountPicture.objects.get_or_create(account=account)
-        people = rng.sample(range(len(_FIRST)), k=rng.randint(2, 4))
+        people = rng.sample(range(len(FIRST_NAMES)), k=rng.randint(2, 4))
         for position, person in enumerate(people):
-            first, last = _FIRST[person], _LAST[(person + index) % len(_LAST)]
+            first, last = FIRST_NAMES[person], _LAST[(person + index) % len(_LAST)]
             title, seniority = _TITLES[rng.randrange(len(_TITLES))] if position else _TITLES[rng.randrange(2, 6)]
             Contact.objects.update_or_create(
                 email=f"{first}.{last}@{domain}".lower(),

@@ -26,6 +26,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from accounts.demo import FIRST_NAMES
 from simulation import texts
 
 UTC = dt.UTC
@@ -117,28 +118,7 @@ _WORDS = [
     "Cyberdyne",
 ]
 _SUFFIX = ["Labs", "Systems", "Logistics", "Foods", "Health", "Analytics", "Energy", "Trading", "Robotics", "Capital"]
-_FIRST = [
-    "Dana",
-    "Sam",
-    "Alex",
-    "Priya",
-    "Jordan",
-    "Maria",
-    "Chen",
-    "Fatima",
-    "Lukas",
-    "Aisha",
-    "Tom",
-    "Ines",
-    "Kenji",
-    "Olivia",
-    "Rafael",
-    "Nora",
-    "Omar",
-    "Sofia",
-    "Jonas",
-    "Mei",
-]
+_FIRST = FIRST_NAMES  # the same people as the demo world
 _LAST = ["Lee", "Patel", "Garcia", "Nguyen", "Schmidt", "Okafor", "Rossi", "Kim", "Haddad", "Novak", "Silva", "Berg"]
 _TITLES = [("VP Operations", "vp"), ("Director of IT", "director"), ("Head of Procurement", "director"),
            ("Operations Manager", "manager"), ("Team Lead", "manager"), ("Analyst", "individual")]  # fmt: skip
