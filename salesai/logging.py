@@ -45,7 +45,8 @@ def configure_logging(*, debug: bool, level: str = "INFO") -> dict:
                     structlog.processors.format_exc_info,
                     renderer,
                 ],
-                "foreign_pre_chain": _SHARED_PROCESSORS,
+                # stdlib records (ours use ``extra={"account_id": …}``) keep their extra fields
+                "foreign_pre_chain": [*_SHARED_PROCESSORS, structlog.stdlib.ExtraAdder()],
             }
         },
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
