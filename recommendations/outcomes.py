@@ -55,6 +55,10 @@ def label_autonomous_outcomes(sender, signal_ids: list[int], account_ids: list[i
     """Replies and bounces to autonomous e-mails → trust outcomes (never raises into ingestion)."""
     from signals.models import Signal
 
+    kinds = kwargs.get("kinds")
+    if kinds is not None and not {"email_reply", "email_bounced"} & set(kinds):
+        return  # the announcer told us what it stored: nothing here can be an outcome
+
     try:
         rows = list(
             Signal.objects.filter(pk__in=signal_ids, kind__in=["email_reply", "email_bounced"]).values(

@@ -254,8 +254,9 @@ def identify_contact(
     if user_id:
         contact = Contact.objects.filter(user_id=user_id).first()
     if contact is None and email:
-        account = account_for_email(email)
-        contact, _ = Contact.objects.get_or_create(email=email, defaults={"account": account})
+        contact = Contact.objects.filter(email=email).first()
+    if contact is None and email:  # a new person: only now is their company looked up (or created)
+        contact, _ = Contact.objects.get_or_create(email=email, defaults={"account": account_for_email(email)})
     if contact is None:
         return None
     _update_contact_from_traits(contact, traits=traits, user_id=user_id)

@@ -84,7 +84,7 @@ def record_signal(
         if existing is None:
             raise
         return existing, False
-    announce_stored(signal_ids=[signal.pk], account_ids=[signal.account_id])
+    announce_stored(signal_ids=[signal.pk], account_ids=[signal.account_id], kinds=[signal.kind])
     return signal, True
 
 
@@ -156,6 +156,7 @@ def store_signals(*, source: Source, drafts: list[SignalDraft], received_at: dat
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
     accounts: set[int | None] = set()
     seen_ids: set[str] = set()
+    kind_of = {d.external_id: d.kind for d in drafts}
     for start in range(0, len(drafts), _INSERT_CHUNK):
         chunk = drafts[start : start + _INSERT_CHUNK]
         params: list = []
@@ -189,7 +190,9 @@ def store_signals(*, source: Source, drafts: list[SignalDraft], received_at: dat
             accounts.add(account_id)
             seen_ids.add(external_id)
     result.duplicates = len(drafts) - len(result.created_ids)
-    announce_stored(signal_ids=result.created_ids, account_ids=accounts)
+    announce_stored(
+        signal_ids=result.created_ids, account_ids=accounts, kinds=[kind_of[external_id] for external_id in seen_ids]
+    )
     return result
 
 
@@ -569,7 +572,7 @@ def _ingest_single_claimed(
         result.duplicates = 1
     else:
         result.created_ids = [signal_id]
-        announce_stored(signal_ids=[signal_id], account_ids=[account_id])
+        announce_stored(signal_ids=[signal_id], account_ids=[account_id], kinds=[draft.kind])
     return result
 
 

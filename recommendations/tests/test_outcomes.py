@@ -117,3 +117,11 @@ def test_batch_without_replies_costs_one_query(django_assert_num_queries):
 def test_outcome_kind_for(fields, expected):
     args = {"intent": "", "sentiment": None, "is_auto_reply": False, "properties": {}, **fields}
     assert outcome_kind_for(**args) == expected
+
+
+def test_an_announcement_without_replies_or_bounces_costs_no_query(django_assert_num_queries):
+    from recommendations.outcomes import label_autonomous_outcomes
+    from signals.models import Source
+
+    with django_assert_num_queries(0):
+        label_autonomous_outcomes(Source, signal_ids=[1, 2], account_ids=[3], kinds=["page_view", "product_usage"])
