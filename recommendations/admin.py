@@ -6,6 +6,7 @@ import json
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
 from django.utils.html import format_html, format_html_join
 
 from recommendations.models import Evidence, PlaybookConfig, Recommendation
@@ -83,33 +84,6 @@ class RecommendationAdmin(admin.ModelAdmin):
     list_select_related = ["account"]
     raw_id_fields = ["account", "contact", "trust_decision"]
     inlines = [EvidenceInline]
-    readonly_fields = [
-        "account",
-        "contact",
-        "action_type",
-        "playbook",
-        "title",
-        "status",
-        "priority",
-        "confidence",
-        "reasoning",
-        "rationale",
-        "why_now",
-        "counterfactual",
-        "draft_subject",
-        "draft_body",
-        "stakes",
-        "trust_decision",
-        "dedupe_key",
-        "findings",
-        "expires_at",
-        "snoozed_until",
-        "scheduled_for",
-        "closed_reason",
-        "version",
-        "created_at",
-        "updated_at",
-    ]
     fieldsets = [
         (None, {"fields": ["account", "contact", "action_type", "title", "status", "priority", "confidence"]}),
         ("Reasoning", {"fields": ["reasoning", "rationale", "why_now", "counterfactual"]}),
@@ -135,6 +109,10 @@ class RecommendationAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        # every field shown is read-only: the record is the engine's, decisions go through review services
+        return flatten_fieldsets(self.fieldsets)
 
     def has_add_permission(self, request) -> bool:
         return False  # recommendations come from analysis; decisions go through the inbox or the API

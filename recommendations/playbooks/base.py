@@ -7,7 +7,7 @@ tests need no database (CONVENTIONS.md 9)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
@@ -219,6 +219,11 @@ class Finding:
 
 
 # --- formatting shared by rules (concrete dates, counts and amounts) -----------------------------
+
+
+def earliest_after(moments: Iterable[dt.datetime], now: dt.datetime) -> dt.datetime | None:
+    """The soonest of ``moments`` still ahead of ``now`` (for a playbook's ``next_check``), or None."""
+    return min((m for m in moments if m > now), default=None)
 
 
 def fmt_day(when: dt.datetime | dt.date) -> str:

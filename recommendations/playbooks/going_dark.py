@@ -6,7 +6,16 @@ import datetime as dt
 
 from recommendations.models import ActionType
 from recommendations.playbooks import Params, Playbook, register
-from recommendations.playbooks.base import MET, Criterion, EvidenceItem, Finding, PictureFacts, fmt_date, fmt_day
+from recommendations.playbooks.base import (
+    MET,
+    Criterion,
+    EvidenceItem,
+    Finding,
+    PictureFacts,
+    earliest_after,
+    fmt_date,
+    fmt_day,
+)
 
 CODE = "going_dark"
 DEFAULTS = {"silent_weeks": 3, "min_prior_signals": 10, "max_silent_weeks": 12, "expires_days": 14}
@@ -91,8 +100,7 @@ def next_check(picture: PictureFacts, now: dt.datetime, params: Params | None = 
         picture.last_activity_at + dt.timedelta(weeks=int(p["silent_weeks"])),
         picture.last_activity_at + dt.timedelta(weeks=int(p["max_silent_weeks"])),
     ]
-    future = [m for m in moments if m > now]
-    return min(future) if future else None
+    return earliest_after(moments, now)
 
 
 PLAYBOOK = register(

@@ -14,6 +14,7 @@ from recommendations.playbooks.base import (
     EvidenceItem,
     Finding,
     PictureFacts,
+    earliest_after,
     fmt_date,
     fmt_day,
     fmt_money,
@@ -121,8 +122,7 @@ def next_check(picture: PictureFacts, now: dt.datetime, params: Params | None = 
         return None
     renewal = _midnight(contract.renewal_date)
     moments = [renewal - dt.timedelta(days=int(w)) for w in p["windows"]] + [renewal + dt.timedelta(days=1)]
-    future = [m for m in moments if m > now]
-    return min(future) if future else None
+    return earliest_after(moments, now)
 
 
 PLAYBOOK = register(

@@ -17,6 +17,7 @@ from recommendations.playbooks.base import (
     PictureFacts,
     SignalFact,
     add_business_days,
+    earliest_after,
     fmt_date,
     fmt_day,
     plural,
@@ -148,8 +149,7 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
 
 
 def next_check(picture: PictureFacts, now: dt.datetime, params: Params | None = None) -> dt.datetime | None:
-    future = [t.due for t in threads(picture, PLAYBOOK.params(params)) if t.due > now]
-    return min(future) if future else None
+    return earliest_after((t.due for t in threads(picture, PLAYBOOK.params(params))), now)
 
 
 PLAYBOOK = register(

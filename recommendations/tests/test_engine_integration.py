@@ -16,7 +16,7 @@ from django.db import connection
 from django.test import Client
 
 from accounts.tests.factories import AccountFactory, ContactFactory
-from conftest import CeleryWorker, wait_until
+from conftest import CeleryWorker, free_port, wait_until
 from recommendations import services
 from recommendations.models import ActionType, Recommendation
 from recommendations.tests.engine import Ingest
@@ -78,12 +78,6 @@ def test_concurrent_analyses_never_create_duplicate_open_recommendations(require
 # --- a broker outage during ingestion -------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class RedisServer:
     """A private redis-server on a free port (the machine's Redis is shared with other tests)."""
 
@@ -128,7 +122,7 @@ def _use_broker(url: str) -> None:
 def private_redis(require_postgres, require_redis):
     if not shutil.which("redis-server"):
         pytest.skip("redis-server is not installed")
-    server = RedisServer(_free_port()).start()
+    server = RedisServer(free_port()).start()
     previous = (celery_app.conf.broker_url, celery_app.conf.result_backend)
     previous_retry = celery_app.conf.broker_connection_retry
     _use_broker(server.url)
