@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -19,9 +17,9 @@ import pytest
 from django.conf import settings
 
 from salesai.celery import app as celery_app
+from salesai.processes import CeleryWorkerProcess, free_port  # noqa: F401 (free_port: for tests)
 
 ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-BASE_DIR = Path(__file__).resolve().parent
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -83,72 +81,22 @@ def database_url_for_test_db() -> str:
     return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
 
 
-class CeleryWorker:
-    """A real ``celery worker`` process on its own queue, started and stopped by a fixture."""
+class CeleryWorker(CeleryWorkerProcess):
+    """A real Celery worker process on its own queue, writing to the pytest-django test database."""
 
     def __init__(self, queue: str, log_path: Path, extra_env: dict[str, str] | None = None):
-        self.queue = queue
-        self.log_path = log_path
+        super().__init__(queue=queue, log_path=log_path)
         self.extra_env = extra_env or {}
-        self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> CeleryWorker:
-        env = {
+        self.env = {
             **os.environ,
             "DATABASE_URL": database_url_for_test_db(),
             "CELERY_QUEUE": self.queue,
             "DEBUG": "true",
             **self.extra_env,
         }
-        self.log = self.log_path.open("w")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "salesai",
-                "worker",
-                "-Q",
-                self.queue,
-                "--pool=threads",
-                "--concurrency=4",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                f"{self.queue}@%h",
-            ],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"celery worker exited: {self.log_path.read_text()[-2000:]}")
-            replies = celery_app.control.ping(destination=[f"{self.queue}@{socket.gethostname()}"], timeout=0.5)
-            if replies:
-                return self
-        raise RuntimeError(f"celery worker did not answer within {timeout}s: {self.log_path.read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if getattr(self, "log", None):
-            self.log.close()
-
-    def kill(self) -> None:
-        """Kill -9, as a crash would (for lost-task tests)."""
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        return super().start(timeout)
 
 
 @pytest.fixture
@@ -183,13 +131,6 @@ def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05):
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class LoopbackMailbox:

@@ -17,18 +17,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
-import subprocess
 import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from bench.common import REPORT_DIR, BenchContext, Figure, median, percentile
+from salesai.processes import CeleryWorkerProcess
 
-BASE_DIR = Path(__file__).resolve().parent.parent
 RATE = 100  # signals per second
 LOW_RATE = 10  # a light load first: the latency of one signal when the worker is not saturated
 SWEEP_SIZES = (1_000, 10_000, 100_000)
@@ -121,68 +118,28 @@ def _sweep_figures(quick: bool) -> list[Figure]:
 # --- latency through Redis and a real worker -------------------------------------------------------
 
 
-class _Worker:
-    def __init__(self, queue: str, database_url: str, redis_url: str):
-        self.queue = queue
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "CELERY_QUEUE": queue,
-            # production-like: no DEBUG query log, JSON logs, warnings only
-            "DEBUG": "false",
-            "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-only-" + uuid.uuid4().hex,
-            "LOG_LEVEL": os.environ.get("BENCH_WORKER_LOG_LEVEL", "WARNING"),
-        }
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        from salesai.celery import app
-
-        REPORT_DIR.mkdir(exist_ok=True)
-        self.log = (REPORT_DIR / "engine-worker.log").open("w")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "salesai",
-                "worker",
-                "-Q",
-                self.queue,
-                "--pool=prefork",
-                "--concurrency=4",
-                "--loglevel=" + os.environ.get("BENCH_WORKER_LOG_LEVEL", "WARNING"),
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-n",
-                f"{self.queue}@%h",
-            ],
-            cwd=BASE_DIR,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError("the Celery worker exited")
-            if app.control.ping(destination=[f"{self.queue}@{socket.gethostname()}"], timeout=0.5):
-                return
-        raise RuntimeError("the Celery worker did not answer")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if getattr(self, "log", None):
-            self.log.close()
+def _worker(queue: str, database_url: str, redis_url: str) -> CeleryWorkerProcess:
+    """A production-like worker: no DEBUG query log, JSON logs, warnings only."""
+    REPORT_DIR.mkdir(exist_ok=True)
+    loglevel = os.environ.get("BENCH_WORKER_LOG_LEVEL", "WARNING")
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CELERY_QUEUE": queue,
+        "DEBUG": "false",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-only-" + uuid.uuid4().hex,
+        "LOG_LEVEL": loglevel,
+    }
+    return CeleryWorkerProcess(
+        queue=queue,
+        log_path=REPORT_DIR / "engine-worker.log",
+        env=env,
+        pool="prefork",
+        concurrency=4,
+        loglevel=loglevel,
+        extra_args=["--without-heartbeat"],
+    )
 
 
 def _paced(count: int, rate: float, fn, *, threads: int = 1, budget: float | None = None) -> int:
@@ -237,7 +194,7 @@ def _latency_figures(ctx: BenchContext, database_url: str) -> list[Figure]:
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     previous_queue = app.conf.task_default_queue
     app.conf.task_default_queue = queue
-    worker = _Worker(queue, database_url, ctx.redis_url)
+    worker = _worker(queue, database_url, ctx.redis_url)
     try:
         ids = _bulk_accounts(0, LOW_RATE * 10 + count, prefix="lat")
         Contact.objects.bulk_create(
@@ -265,7 +222,7 @@ def _latency_figures(ctx: BenchContext, database_url: str) -> list[Figure]:
             ],
             batch_size=5000,
         )
-        worker.start()
+        worker.start(timeout=60)
         _log(f"worker up; empty-task round trips, then {count:,} signals at {RATE}/s …")
         for _ in range(20):
             echo.apply_async(queue=queue).get(timeout=10)  # warm

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from bench.common import BenchContext, Figure
+from salesai.processes import free_port
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BATCH_SIZE = 100
@@ -46,12 +46,6 @@ class Request:
 class Measure:
     requests_per_second: float
     errors: int
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _bench_database_url(database_url: str, workdir: Path) -> str:
@@ -343,7 +337,7 @@ def run(ctx: BenchContext) -> list[Figure]:
     segment_source = _create_source(env, "bench-segment", "segment")
     _create_source(env, "bench-ceiling", "generic")
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,
