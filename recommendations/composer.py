@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef
 
 from accounts.models import Account
@@ -26,6 +26,7 @@ from recommendations import drafts, notifications
 from recommendations.models import Evidence, Recommendation
 from recommendations.playbooks import Playbook, playbook_for_action
 from recommendations.playbooks.base import EvidenceItem, Finding, PictureFacts, fmt_date, fmt_money
+from salesai import sql
 from signals.models import Signal
 
 logger = logging.getLogger(__name__)
@@ -199,23 +200,36 @@ def compose(
     for f in sorted(findings, key=lambda f: -f.urgency):
         lead_by_action.setdefault(f.action_type, f)
     # Locked so a review or the executor changing one of them meanwhile is seen, not overwritten.
+    # (plain SQL: it runs on every analysis, and compiling the queryset cost more than running it)
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     open_recs = {
         r.action_type: r
-        for r in Recommendation.objects.select_for_update(of=("self",)).filter(
-            account=account, status__in=Recommendation.OPEN_STATUSES
+        for r in Recommendation.objects.raw(
+            f"SELECT * FROM {Recommendation._meta.db_table} WHERE account_id = %s "
+            f"AND status IN ({sql.in_list(Recommendation.OPEN_STATUSES)}){lock}",
+            [account.pk],
         )
     }
-    decided_keys = set(
-        Recommendation.objects.filter(account=account, dedupe_key__in=[f.dedupe_key for f in findings])
-        .exclude(status__in=Recommendation.OPEN_STATUSES)
-        .values_list("dedupe_key", flat=True)
-    )
-    seen_refs: dict[int, set[str]] = {}
-    if open_recs:
-        for row in Evidence.objects.filter(recommendation__in=list(open_recs.values())).values(
-            "recommendation_id", "signal_id", "fact_type", "fact_id"
-        ):
-            seen_refs.setdefault(row["recommendation_id"], set()).add(_evidence_ref(row))
+    # read only when needed: most analyses change nothing, and each query here runs per signal
+    decided_keys: set[str] = set()
+    if any(action_type not in open_recs for action_type in lead_by_action):
+        decided_keys = set(
+            Recommendation.objects.filter(account=account, dedupe_key__in=[f.dedupe_key for f in findings])
+            .exclude(status__in=Recommendation.OPEN_STATUSES)
+            .values_list("dedupe_key", flat=True)
+        )
+    seen_refs: dict[int, set[str]] | None = None
+
+    def evidence_seen() -> dict[int, set[str]]:
+        nonlocal seen_refs
+        if seen_refs is None:
+            seen_refs = {}
+            for row in Evidence.objects.filter(recommendation__in=list(open_recs.values())).values(
+                "recommendation_id", "signal_id", "fact_type", "fact_id"
+            ):
+                seen_refs.setdefault(row["recommendation_id"], set()).add(_evidence_ref(row))
+        return seen_refs
+
     history: dict = {}
     all_findings = list(findings)
 
@@ -265,7 +279,7 @@ def compose(
                 reference=f"recommendation:{rec.pk}",
                 data={"account_id": account.pk, "action_type": action_type, "dedupe_key": rec.dedupe_key},
             )
-            route_recommendation(recommendation=rec)
+            route_recommendation(recommendation=rec, new=True, c_level=bool(contact and contact.seniority == "c_level"))
             drafts.queue_polish(rec)
             if notifications.is_urgent(rec):
                 # Proactive: the rep hears of a demo request or a hot reply without opening the inbox.
@@ -275,7 +289,7 @@ def compose(
         material = (
             rec.dedupe_key != fields["dedupe_key"]
             or rec.contact_id != fields["contact_id"]
-            or bool(_evidence_rows(rec, finding.evidence, set(seen_refs.get(rec.pk, set()))))
+            or bool(_evidence_rows(rec, finding.evidence, set(evidence_seen().get(rec.pk, set()))))
         )
         for name, value in fields.items():
             setattr(rec, name, value)
@@ -290,7 +304,7 @@ def compose(
                 "version",
             ]
         )
-        Evidence.objects.bulk_create(_evidence_rows(rec, finding.evidence, seen_refs.setdefault(rec.pk, set())))
+        Evidence.objects.bulk_create(_evidence_rows(rec, finding.evidence, evidence_seen().setdefault(rec.pk, set())))
         audit_record(
             action="recommendation.updated",
             reference=f"recommendation:{rec.pk}",

@@ -25,6 +25,7 @@ import difflib
 
 from django.db import transaction
 
+from accounts.models import Contact
 from audit.services import audit_record
 from recommendations.models import Execution, Recommendation, Review
 from salesai import clock
@@ -67,25 +68,30 @@ def edit_ratio(before: str, after: str) -> float:
     return round(1.0 - difflib.SequenceMatcher(None, before, after, autojunk=False).ratio(), 4)
 
 
-def route_recommendation(*, recommendation: Recommendation) -> Recommendation:
+def route_recommendation(
+    *, recommendation: Recommendation, new: bool = False, c_level: bool | None = None
+) -> Recommendation:
     """Ask trust whether the system may act alone; set ``pending`` or ``scheduled`` (undo window).
 
     A recommendation already ``scheduled`` keeps its decision and its countdown (re-routing on every
     material update would restart the undo window or flip it back to review under the user's eyes);
-    closed ones are left alone."""
-    with transaction.atomic():
-        rec = _locked(recommendation)
-        cancelled_before = rec.reviews.filter(decision=Review.Decision.CANCELLED).exists()
+    closed ones are left alone. ``new``: the caller created it in its still-open transaction, so no one
+    else can see it yet; no need to lock it, look for reviews or open a savepoint. ``c_level``: the
+    contact's seniority when the caller knows it already."""
+    with transaction.atomic(savepoint=not new):
+        rec = recommendation if new else _locked(recommendation)
+        cancelled_before = not new and rec.reviews.filter(decision=Review.Decision.CANCELLED).exists()
         if rec.status != Recommendation.Status.PENDING or cancelled_before:
             # a person cancelled autopilot on this one: it stays with people
             _sync(recommendation, rec)
             return recommendation
-        account, contact = rec.account, rec.contact
+        if c_level is None:
+            c_level = bool(rec.contact_id and rec.contact.seniority == Contact.Seniority.C_LEVEL)
         decision = trust.decide(
             domain=rec.action_type,
             stakes=rec.stakes,
-            strategic=bool(account.strategic),
-            c_level=bool(contact and contact.seniority == "c_level"),
+            strategic=bool(rec.account.strategic),
+            c_level=c_level,
             reference=_reference(rec),
         )
         now = clock.now()

@@ -8,12 +8,12 @@ running it twice for the same state changes nothing and two workers on one accou
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import Max
 
 from accounts.models import Account, AccountPicture, Goal
 from audit.services import audit_record
@@ -22,12 +22,13 @@ from recommendations.models import PlaybookConfig, Recommendation
 from recommendations.picture import build_facts, features_of, next_check_of
 from recommendations.playbooks import Playbook, all_playbooks
 from recommendations.playbooks.base import Finding, PictureFacts
-from salesai import clock
+from salesai import clock, sql
 from signals.models import Signal
 
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH_SIZE = 200
+UNANALYSED_LIMIT = 5000  # a larger backlog is marked over several analyses (each re-queued by the outbox)
 SWEEP_TIME_BUDGET_SECONDS = 50.0
 
 
@@ -43,10 +44,11 @@ class AnalysisResult:
 
 
 def playbook_settings() -> dict[str, dict]:
-    """code → {"enabled", "params"} from the admin's PlaybookConfig rows (one query)."""
+    """code → {"enabled", "params"} from the admin's PlaybookConfig rows (one plain query: it runs on
+    every analysis, and an admin's change applies to the very next one)."""
     return {
-        c["code"]: {"enabled": c["enabled"], "params": c["params"] or {}}
-        for c in PlaybookConfig.objects.values("code", "enabled", "params")
+        code: {"enabled": bool(enabled), "params": (json.loads(params) if isinstance(params, str) else params) or {}}
+        for code, enabled, params in sql.rows(f"SELECT code, enabled, params FROM {PlaybookConfig._meta.db_table}")
     }
 
 
@@ -86,16 +88,52 @@ def _update_goals(facts: PictureFacts, now: dt.datetime) -> None:
 
 
 def _lock_picture(account_id: int, *, skip_locked: bool = False) -> AccountPicture | None:
+    """The account's picture under a row lock (plain SQL: this runs once per analysis)."""
     skip = skip_locked and connection.features.has_select_for_update_skip_locked
-    picture = AccountPicture.objects.select_for_update(skip_locked=skip).filter(account_id=account_id).first()
+    lock = ""
+    if connection.features.has_select_for_update:
+        lock = " FOR UPDATE SKIP LOCKED" if skip else " FOR UPDATE"
+    query = f"SELECT * FROM {AccountPicture._meta.db_table} WHERE account_id = %s{lock}"
+    picture = next(iter(AccountPicture.objects.raw(query, [account_id])), None)
     if picture is None:
         if skip and AccountPicture.objects.filter(account_id=account_id).exists():
             return None  # another worker holds it: it is being analysed right now
         if not Account.objects.filter(pk=account_id).exists():
             return None
         AccountPicture.objects.get_or_create(account_id=account_id)
-        picture = AccountPicture.objects.select_for_update().get(account_id=account_id)
+        picture = next(iter(AccountPicture.objects.raw(query, [account_id])))
     return picture
+
+
+def _save_picture(picture: AccountPicture) -> None:
+    sql.execute(
+        f"UPDATE {AccountPicture._meta.db_table} SET features = %s, engagement_score = %s, intent_score = %s, "
+        "risk_score = %s, version = %s, analyzed_at = %s, next_check_at = %s, dirty_since = NULL "
+        "WHERE account_id = %s",
+        [
+            connection.ops.adapt_json_value(picture.features, None),
+            picture.engagement_score,
+            picture.intent_score,
+            picture.risk_score,
+            picture.version,
+            sql.param(picture.analyzed_at),
+            sql.param(picture.next_check_at),
+            picture.account_id,
+        ],
+    )
+
+
+def _unanalysed_signal_ids(account_id: int) -> list[int]:
+    """The account's signals not yet covered by an analysis, read before the facts are: exactly these are
+    marked analysed afterwards, so one committed meanwhile (even with a lower id) keeps its own analysis."""
+    return [
+        pk
+        for (pk,) in sql.rows(
+            f"SELECT id FROM {Signal._meta.db_table} WHERE account_id = %s AND analyzed_at IS NULL "
+            f"ORDER BY id LIMIT {UNANALYSED_LIMIT}",
+            [account_id],
+        )
+    ]
 
 
 def analyze_account(*, account_id: int, force: bool = False, due_by: dt.datetime | None = None) -> AnalysisResult:
@@ -112,11 +150,10 @@ def analyze_account(*, account_id: int, force: bool = False, due_by: dt.datetime
             return AnalysisResult(account_id=account_id, analysed=False, skipped_reason="gone or busy")
         if due_by is not None and (picture.next_check_at is None or picture.next_check_at > due_by):
             return AnalysisResult(account_id=account_id, analysed=False, skipped_reason="not due")
-        unanalysed = Signal.objects.filter(account_id=account_id, analyzed_at__isnull=True)
-        if not force and picture.analyzed_at is not None and not unanalysed.exists():
+        unanalysed = _unanalysed_signal_ids(account_id)
+        if not force and picture.analyzed_at is not None and not unanalysed:
             return AnalysisResult(account_id=account_id, analysed=False, skipped_reason="up to date")
-        max_signal_id = Signal.objects.filter(account_id=account_id).aggregate(m=Max("id"))["m"]
-        account = Account.objects.select_related("owner").get(pk=account_id)
+        account = next(iter(Account.objects.raw(f"SELECT * FROM {Account._meta.db_table} WHERE id = %s", [account_id])))
         configs = playbook_settings()
         playbooks = active_playbooks(configs)
         facts = build_facts(account=account, now=now, configs=configs)
@@ -126,7 +163,7 @@ def analyze_account(*, account_id: int, force: bool = False, due_by: dt.datetime
         picture.features = {
             **features_of(facts, now),
             "findings": [f.as_dict() for f in findings],
-            "max_signal_id": max_signal_id,
+            "max_signal_id": facts.max_signal_id,
         }
         picture.engagement_score = facts.engagement_score
         picture.intent_score = facts.intent_score
@@ -135,10 +172,12 @@ def analyze_account(*, account_id: int, force: bool = False, due_by: dt.datetime
         picture.analyzed_at = now
         picture.next_check_at = next_check_of(facts, now, list(playbooks.values()))
         picture.dirty_since = None
-        picture.save()
-        if max_signal_id is not None:
-            # every signal stored up to the newest we read; a lower id committed later stays unanalysed
-            unanalysed.filter(id__lte=max_signal_id).update(analyzed_at=now)
+        _save_picture(picture)
+        if unanalysed:
+            sql.execute(
+                f"UPDATE {Signal._meta.db_table} SET analyzed_at = %s WHERE id IN ({', '.join(['%s'] * len(unanalysed))})",
+                [sql.param(now), *unanalysed],
+            )
     logger.info(
         "account_analysed",
         extra={

@@ -121,6 +121,7 @@ class PictureFacts:
     risk_score: float = 0.0
     # action type → when a recommendation of that type was last executed or rejected
     last_actioned: Mapping[str, dt.datetime] = field(default_factory=dict)
+    max_signal_id: int | None = None  # the newest signal of the account when the facts were read
     oldest_usage_7d: dt.datetime | None = None  # the product-usage event that ages out of the 7-day window first
 
     # --- helpers rules share -------------------------------------------------------------------

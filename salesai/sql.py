@@ -1,0 +1,66 @@
+"""Plain SQL for the few hot paths where compiling an ORM queryset costs more than the query.
+
+The same SQL text runs on PostgreSQL and SQLite (≥ 3.38 for ``->>``); these helpers bridge what the
+ORM would otherwise do: datetimes go in as the backend stores them and come back timezone-aware."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+
+from django.db import connection
+from django.utils.dateparse import parse_datetime
+
+
+def rows(sql: str, params: Sequence = ()) -> list[tuple]:
+    """Run one SELECT and return all its rows."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def execute(sql: str, params: Sequence = ()) -> int:
+    """Run one UPDATE/DELETE; return the number of rows it changed."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def param(value: dt.datetime | None) -> object:
+    """A datetime as the database stores it (SQLite: naive UTC text; PostgreSQL: as is)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def date_param(value: dt.date) -> object:
+    return connection.ops.adapt_datefield_value(value)
+
+
+def aware(value) -> dt.datetime | None:
+    """A datetime read by plain SQL: SQLite gives naive UTC, or text from an aggregate."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def to_date(value) -> dt.date:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def to_decimal(value, places: str = "0.01") -> Decimal:
+    return Decimal("0") if value is None else Decimal(str(value)).quantize(Decimal(places))
+
+
+def in_list(values: Sequence[str]) -> str:
+    """A literal ``'a', 'b'`` list for constants known in code (never user input)."""
+    return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
+
+
+def like_contains(text: str) -> str:
+    """A case-folded LIKE pattern for ``text`` anywhere (use with ``LOWER(col) LIKE %s ESCAPE '\\'``)."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
