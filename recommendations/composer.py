@@ -139,7 +139,17 @@ def rationale_for(finding: Finding, now: dt.datetime, cache: dict) -> str:
                 OuterRef("updated_at") + dt.timedelta(days=REPLY_WITHIN_DAYS), output_field=DateTimeField()
             ),
         )
-        total = executed.count()
+        # plain SQL for the count made on every new recommendation; the reply check only with enough history
+        ((total,),) = sql.rows(
+            f"SELECT COUNT(*) FROM {Recommendation._meta.db_table} WHERE playbook = %s AND status = %s "
+            "AND updated_at >= %s AND updated_at <= %s",
+            [
+                finding.playbook,
+                Recommendation.Status.EXECUTED.value,
+                sql.param(now - dt.timedelta(days=365)),
+                sql.param(now - dt.timedelta(days=REPLY_WITHIN_DAYS)),
+            ],
+        )
         got = executed.filter(Exists(replied)).count() if total >= MIN_HISTORY else 0
         cache[finding.playbook] = (total, got)
     total, got = cache[finding.playbook]

@@ -97,7 +97,15 @@ class TrustDecision(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["domain", "created_at"], name="trust_decision_domain_time_idx")]
+        indexes = [
+            models.Index(fields=["domain", "created_at"], name="trust_decision_domain_time_idx"),
+            # the daily cap counts today's autonomous decisions on every decision; most are reviews
+            models.Index(
+                fields=["domain", "created_at"],
+                condition=models.Q(verdict="autonomous"),
+                name="trust_decision_autonomous_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.domain}: {self.verdict}"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Q
 
-from salesai import clock
+from salesai import clock, sql
 from trust import bounds
 from trust.models import Outcome, TrustDecision, TrustPolicy, TrustSwitch
 
@@ -101,11 +101,14 @@ def track_record(
     """The record of ``policy.domain`` as of ``now`` (outcomes after ``now`` are ignored)."""
     now = now or clock.now()
     if outcomes is None:
-        outcomes = (
-            Outcome.objects.filter(domain=policy.domain, occurred_at__lte=now)
-            .order_by("-occurred_at", "-id")
-            .values_list("kind", "success", "autonomous", "occurred_at")
-        )
+        outcomes = [
+            (kind, bool(success), bool(autonomous), sql.aware(occurred_at))
+            for kind, success, autonomous, occurred_at in sql.rows(
+                f"SELECT kind, success, autonomous, occurred_at FROM {Outcome._meta.db_table} "
+                "WHERE domain = %s AND occurred_at <= %s ORDER BY occurred_at DESC, id DESC",
+                [policy.domain, sql.param(now)],
+            )
+        ]
     successes = failures = reviews = since_demotion = 0
     eff_s = eff_f = 0.0
     consecutive = 0
@@ -209,6 +212,9 @@ def autonomous_today(domain: str, *, now: dt.datetime | None = None) -> int:
     """Autonomous decisions in ``domain`` since midnight UTC (for the daily cap)."""
     now = now or clock.now()
     midnight = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return TrustDecision.objects.filter(
-        domain=domain, verdict=TrustDecision.Verdict.AUTONOMOUS, created_at__gte=midnight
-    ).count()
+    ((count,),) = sql.rows(
+        f"SELECT COUNT(*) FROM {TrustDecision._meta.db_table} WHERE domain = %s AND verdict = 'autonomous' "
+        "AND created_at >= %s",
+        [domain, sql.param(midnight)],
+    )
+    return count

@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.forms.models import model_to_dict
 
 from audit.services import audit_record
-from salesai import clock
+from salesai import clock, sql
 from trust import selectors
 from trust.models import Outcome, TrustDecision, TrustPolicy, TrustSwitch
 
@@ -80,7 +80,10 @@ def policy_for(domain: str) -> TrustPolicy:
     """The domain's policy, created from :data:`DOMAIN_DEFAULTS` the first time it is asked about."""
     if not domain:
         raise ValueError("a trust domain is a non-empty string")
-    policy = TrustPolicy.objects.filter(domain=domain).first()
+    # plain SQL: every trust decision starts here, and the queryset cost more to build than to run
+    policy = next(
+        iter(TrustPolicy.objects.raw(f"SELECT * FROM {TrustPolicy._meta.db_table} WHERE domain = %s", [domain])), None
+    )
     if policy is not None:
         return policy
     try:
@@ -150,7 +153,7 @@ def set_kill_switch(*, on: bool, user, reason: str = "") -> TrustSwitch:
 
 
 def kill_switch_on() -> bool:
-    return TrustSwitch.objects.filter(singleton=True, kill_switch=True).exists()
+    return bool(sql.rows(f"SELECT 1 FROM {TrustSwitch._meta.db_table} WHERE singleton AND kill_switch LIMIT 1"))
 
 
 @dataclass(frozen=True)
