@@ -36,6 +36,7 @@ from salesai import sql
 from signals.models import Signal
 
 USAGE_METRICS = {"seat_utilization", "active_users_7d", "usage_events_7d"}
+USAGE_REFRESH = dt.timedelta(hours=6)  # at most this stale: 7-day usage figures of an account with "≥" usage goals
 WINDOW_DAYS = 120  # how far back the detailed fetch reads
 MIN_SILENCE = dt.timedelta(days=7)  # below this no account counts as going dark (saves two queries)
 DETAIL_LIMIT = 600  # newest conversation signals read per analysis, at most
@@ -492,8 +493,16 @@ def next_check_of(
     pricing_7d = [v for v in facts.pricing_visits if v.occurred_at > now - dt.timedelta(days=7)]
     if pricing_7d:
         moments.append(pricing_7d[0].occurred_at + dt.timedelta(days=7))
-    if facts.oldest_usage_7d and any(g.metric in USAGE_METRICS for g in facts.goals):
-        # a usage goal's metric changes when the oldest event of its 7-day window ages out
-        moments.append(facts.oldest_usage_7d + dt.timedelta(days=7))
+    usage_goals = [g for g in facts.goals if g.metric in USAGE_METRICS]
+    if facts.oldest_usage_7d and usage_goals:
+        # a usage metric falls each time the oldest event of its 7-day window ages out (for an active
+        # product that is every hour or so): that can cross a "≤" goal without any new signal, so such a
+        # goal is checked at once; a "≥" goal only falls back (re-arms), which can wait for the
+        # USAGE_REFRESH that also keeps the shown 7-day figures fresh
+        ageing = facts.oldest_usage_7d + dt.timedelta(days=7)
+        if any(g.comparator == "lte" for g in usage_goals):
+            moments.append(ageing)
+        else:
+            moments.append(max(ageing, now + USAGE_REFRESH))
     moments = [m for m in moments if m > now]
     return min(moments) if moments else None

@@ -123,6 +123,17 @@ def _save_picture(picture: AccountPicture) -> None:
     )
 
 
+def _relax_commit_durability() -> None:
+    """PostgreSQL: this transaction's commit need not wait for its WAL flush.
+
+    An analysis only derives from stored signals, and it marks them analysed in the same transaction:
+    should the server crash in the fraction of a second before the flush, the analysis and its marks
+    vanish together, the signals count as un-analysed again, and the outbox re-queues them. Signals
+    themselves (and reviews, executions) keep the fully durable commit."""
+    if connection.vendor == "postgresql":
+        sql.execute("SET LOCAL synchronous_commit TO OFF")
+
+
 def _unanalysed_signal_ids(account_id: int) -> list[int]:
     """The account's signals not yet covered by an analysis, read before the facts are: exactly these are
     marked analysed afterwards, so one committed meanwhile (even with a lower id) keeps its own analysis."""
@@ -145,6 +156,7 @@ def analyze_account(*, account_id: int, force: bool = False, due_by: dt.datetime
     then a picture another worker is analysing right now, or one no longer due, is skipped."""
     now = clock.now()
     with transaction.atomic():
+        _relax_commit_durability()
         picture = _lock_picture(account_id, skip_locked=due_by is not None)
         if picture is None:
             return AnalysisResult(account_id=account_id, analysed=False, skipped_reason="gone or busy")

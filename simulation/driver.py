@@ -30,7 +30,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import transaction
-from django.test import Client
+from django.test import Client, override_settings
 from standardwebhooks import Webhook
 from tqdm import tqdm
 
@@ -67,11 +67,14 @@ class Observed:
 
 @contextmanager
 def eager_celery() -> Iterator[None]:
+    """Tasks run at once, at simulated time; the e-mail they send (urgent notices to simulated reps)
+    goes nowhere instead of to the configured server or the console."""
     previous = celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_eager_propagates = True
     try:
-        yield
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
+            yield
     finally:
         celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = previous
 

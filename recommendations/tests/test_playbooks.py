@@ -362,3 +362,18 @@ def test_answered_or_old_lead_is_no_finding():
 def test_suppressed_lead_is_no_finding():
     picture = facts(forms=(form(1, MON),), suppressed={1: "do not contact"})
     assert speed_to_lead.evaluate(picture, MON + h(1)) is None
+
+
+def test_usage_ageing_wakes_a_lte_goal_at_once_but_a_gte_goal_only_every_few_hours():
+    """Active products age a usage event out of the 7-day window every hour or so: re-analysing each
+    time would make the sweep's cost follow product usage, not decisions."""
+    from recommendations.picture import USAGE_REFRESH, next_check_of
+
+    oldest = MON - d(7) + h(1)  # ages out in one hour
+    seats = GoalFact(id=1, name="Seats", metric="seat_utilization", comparator="gte", threshold=0.8,
+                     is_met=True, crossings=1)  # fmt: skip
+    quiet = replace(seats, comparator="lte", threshold=0.2, is_met=False, crossings=0)
+    none = [(p, {}) for p in all_playbooks() if p.code == "goal_crossed"]
+    assert next_check_of(facts(goals=(seats,), oldest_usage_7d=oldest), MON, none) == MON + USAGE_REFRESH
+    assert next_check_of(facts(goals=(seats, quiet), oldest_usage_7d=oldest), MON, none) == MON + h(1)
+    assert next_check_of(facts(goals=(), oldest_usage_7d=oldest), MON, none) is None
