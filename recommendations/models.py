@@ -85,6 +85,8 @@ class Recommendation(models.Model):
             models.Index(fields=["account", "status"], name="rec_account_status_idx"),
             models.Index(fields=["status", "scheduled_for"], name="rec_scheduled_idx"),
             models.Index(fields=["status", "snoozed_until"], name="rec_snoozed_idx"),
+            # "what changed since": the simulator's watcher reads it after every delivery
+            models.Index(fields=["updated_at"], name="rec_updated_idx"),
         ]
 
     def __str__(self) -> str:
