@@ -215,7 +215,10 @@ def compose(
     open_recs = {
         r.action_type: r
         for r in Recommendation.objects.raw(
-            f"SELECT * FROM {Recommendation._meta.db_table} WHERE account_id = %s "
+            # only what the comparison needs (the rest loads on access): the stored findings can be long
+            "SELECT id, account_id, contact_id, action_type, playbook, status, dedupe_key, version, "
+            "findings -> 0 ->> 'fingerprint' AS fingerprint "
+            f"FROM {Recommendation._meta.db_table} WHERE account_id = %s "
             f"AND status IN ({sql.in_list(Recommendation.OPEN_STATUSES)}){lock}",
             [account.pk],
         )
@@ -249,7 +252,7 @@ def compose(
             continue
         reasoning = story(finding, all_findings, facts, now)
         fingerprint = _fingerprint(finding, finding.title, reasoning)
-        if rec is not None and rec.findings and rec.findings[0].get("fingerprint") == fingerprint:
+        if rec is not None and rec.fingerprint == fingerprint:
             result.unchanged.append(rec)
             continue
         contact = facts.contact(finding.contact_id)

@@ -93,7 +93,11 @@ def _lock_picture(account_id: int, *, skip_locked: bool = False) -> AccountPictu
     lock = ""
     if connection.features.has_select_for_update:
         lock = " FOR UPDATE SKIP LOCKED" if skip else " FOR UPDATE"
-    query = f"SELECT * FROM {AccountPicture._meta.db_table} WHERE account_id = %s{lock}"
+    # not the stored features: analysis rewrites them
+    query = (
+        f"SELECT account_id, version, analyzed_at, next_check_at FROM {AccountPicture._meta.db_table} "
+        f"WHERE account_id = %s{lock}"
+    )
     picture = next(iter(AccountPicture.objects.raw(query, [account_id])), None)
     if picture is None:
         if skip and AccountPicture.objects.filter(account_id=account_id).exists():
