@@ -4,16 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_groups'),
-        ('recommendations', '0002_playbook_config'),
-        ('trust', '0002_autonomous_decisions_index'),
+        ("accounts", "0002_groups"),
+        ("recommendations", "0002_playbook_config"),
+        ("trust", "0002_autonomous_decisions_index"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='recommendation',
-            index=models.Index(fields=['updated_at'], name='rec_updated_idx'),
+            model_name="recommendation",
+            index=models.Index(fields=["updated_at"], name="rec_updated_idx"),
         ),
     ]

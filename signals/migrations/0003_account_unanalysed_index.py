@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_groups'),
-        ('signals', '0002_ingestion_identities'),
+        ("accounts", "0002_groups"),
+        ("signals", "0002_ingestion_identities"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='signal',
-            index=models.Index(condition=models.Q(('analyzed_at__isnull', True)), fields=['account'], name='signal_account_unanalysed_idx'),
+            model_name="signal",
+            index=models.Index(
+                condition=models.Q(("analyzed_at__isnull", True)),
+                fields=["account"],
+                name="signal_account_unanalysed_idx",
+            ),
         ),
     ]
