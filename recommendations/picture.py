@@ -36,7 +36,9 @@ from salesai import sql
 from signals.models import Signal
 
 USAGE_METRICS = {"seat_utilization", "active_users_7d", "usage_events_7d"}
-USAGE_REFRESH = dt.timedelta(hours=6)  # at most this stale: 7-day usage figures of an account with "≥" usage goals
+# At most this stale: the 7-day usage figures of a quiet account with "≥" usage goals (every usage
+# signal refreshes them anyway, so this only wakes accounts whose product use stopped).
+USAGE_REFRESH = dt.timedelta(hours=24)
 WINDOW_DAYS = 120  # how far back the detailed fetch reads
 MIN_SILENCE = dt.timedelta(days=7)  # below this no account counts as going dark (saves two queries)
 DETAIL_LIMIT = 600  # newest conversation signals read per analysis, at most
@@ -497,8 +499,8 @@ def next_check_of(
     if facts.oldest_usage_7d and usage_goals:
         # a usage metric falls each time the oldest event of its 7-day window ages out (for an active
         # product that is every hour or so): that can cross a "≤" goal without any new signal, so such a
-        # goal is checked at once; a "≥" goal only falls back (re-arms), which can wait for the
-        # USAGE_REFRESH that also keeps the shown 7-day figures fresh
+        # goal is checked at once; a "≥" goal only falls back (re-arms), which can wait for the daily
+        # USAGE_REFRESH that also keeps a quiet account's 7-day figures fresh
         ageing = facts.oldest_usage_7d + dt.timedelta(days=7)
         if any(g.comparator == "lte" for g in usage_goals):
             moments.append(ageing)
