@@ -88,24 +88,32 @@ def _update_goals(facts: PictureFacts, now: dt.datetime) -> None:
 
 
 def _lock_picture(account_id: int, *, skip_locked: bool = False) -> AccountPicture | None:
-    """The account's picture under a row lock (plain SQL: this runs once per analysis)."""
+    """The account's picture under a row lock, with its account read in the same statement (plain SQL:
+    this runs once per analysis). Not the stored features: analysis rewrites them."""
     skip = skip_locked and connection.features.has_select_for_update_skip_locked
     lock = ""
     if connection.features.has_select_for_update:
-        lock = " FOR UPDATE SKIP LOCKED" if skip else " FOR UPDATE"
-    # not the stored features: analysis rewrites them
+        lock = " FOR UPDATE OF p SKIP LOCKED" if skip else " FOR UPDATE OF p"
     query = (
-        f"SELECT account_id, version, analyzed_at, next_check_at FROM {AccountPicture._meta.db_table} "
-        f"WHERE account_id = %s{lock}"
+        "SELECT a.*, p.version AS picture_version, p.analyzed_at AS picture_analyzed_at, "
+        f"p.next_check_at AS picture_next_check_at FROM {AccountPicture._meta.db_table} p "
+        f"JOIN {Account._meta.db_table} a ON a.id = p.account_id WHERE p.account_id = %s{lock}"
     )
-    picture = next(iter(AccountPicture.objects.raw(query, [account_id])), None)
-    if picture is None:
+    account = next(iter(Account.objects.raw(query, [account_id])), None)
+    if account is None:
         if skip and AccountPicture.objects.filter(account_id=account_id).exists():
             return None  # another worker holds it: it is being analysed right now
         if not Account.objects.filter(pk=account_id).exists():
             return None
         AccountPicture.objects.get_or_create(account_id=account_id)
-        picture = next(iter(AccountPicture.objects.raw(query, [account_id])))
+        account = next(iter(Account.objects.raw(query, [account_id])))
+    picture = AccountPicture(
+        account=account,
+        version=account.picture_version,
+        analyzed_at=sql.aware(account.picture_analyzed_at),
+        next_check_at=sql.aware(account.picture_next_check_at),
+    )
+    picture._state.adding, picture._state.db = False, "default"
     return picture
 
 
@@ -169,7 +177,7 @@ def analyze_account(*, account_id: int, force: bool = False, due_by: dt.datetime
         unanalysed = _unanalysed_signal_ids(account_id)
         if not force and picture.analyzed_at is not None and not unanalysed:
             return AnalysisResult(account_id=account_id, analysed=False, skipped_reason="up to date")
-        account = next(iter(Account.objects.raw(f"SELECT * FROM {Account._meta.db_table} WHERE id = %s", [account_id])))
+        account = picture.account
         configs = playbook_settings()
         playbooks = active_playbooks(configs)
         facts = build_facts(account=account, now=now, configs=configs)
