@@ -22,6 +22,8 @@ import math
 from collections.abc import Mapping
 from decimal import Decimal
 
+from django.db import connection
+
 from accounts.models import Account, Contact, Contract, Goal, Opportunity
 from recommendations.models import Recommendation
 from recommendations.playbooks import Playbook, all_playbooks
@@ -66,6 +68,23 @@ INTENT_HALF_LIFE = 7.0
 # --- plain SQL, built once per process --------------------------------------------------------------
 
 
+def _json_rows(table: str, columns: str, where: str, order: str) -> str:
+    """A scalar subquery: the matching rows as one JSON array of arrays (so several small tables come
+    back in one statement)."""
+    if connection.vendor == "postgresql":
+        return (
+            f"(SELECT COALESCE(json_agg(json_build_array({columns}) ORDER BY {order}), '[]'::json) "
+            f"FROM {table} WHERE {where})"
+        )
+    return (
+        f"(SELECT json_group_array(json_array({columns})) FROM (SELECT * FROM {table} WHERE {where} ORDER BY {order}))"
+    )
+
+
+def _json_list(value) -> list:
+    return json.loads(value) if isinstance(value, str | bytes) else list(value or [])
+
+
 @functools.cache
 def _sql() -> dict[str, str]:
     signal, contact, contract = Signal._meta.db_table, Contact._meta.db_table, Contract._meta.db_table
@@ -78,15 +97,32 @@ def _sql() -> dict[str, str]:
     )
     week = "occurred_at <= %s AND occurred_at > %s"
     return {
-        "contacts": f"SELECT id, name, email, seniority, title, do_not_contact, do_not_contact_reason "
-        f"FROM {contact} WHERE account_id = %s ORDER BY id",
-        "contracts": f"SELECT id, value, renewal_date, status FROM {contract} "
-        f"WHERE account_id = %s AND status = '{Contract.Status.ACTIVE.value}' AND renewal_date >= %s "
-        f"ORDER BY renewal_date, id",
-        "opportunities": f"SELECT SUM(amount) FROM {opportunity} WHERE account_id = %s "
-        f"AND stage NOT IN ({sql.in_list([Opportunity.Stage.WON, Opportunity.Stage.LOST])})",
-        "goals": f"SELECT id, name, metric, comparator, threshold, is_met, crossings, last_crossed_at "
-        f"FROM {goal} WHERE account_id = %s AND active ORDER BY id",
+        # contacts, active contracts, open opportunity total and goals in one statement
+        "records": "SELECT "
+        + ", ".join(
+            [
+                _json_rows(
+                    contact,
+                    "id, name, email, seniority, title, do_not_contact, do_not_contact_reason",
+                    "account_id = %s",
+                    "id",
+                ),
+                _json_rows(
+                    contract,
+                    "id, value, renewal_date, status",
+                    f"account_id = %s AND status = '{Contract.Status.ACTIVE.value}' AND renewal_date >= %s",
+                    "renewal_date, id",
+                ),
+                f"(SELECT SUM(amount) FROM {opportunity} WHERE account_id = %s "
+                f"AND stage NOT IN ({sql.in_list([Opportunity.Stage.WON, Opportunity.Stage.LOST])}))",
+                _json_rows(
+                    goal,
+                    "id, name, metric, comparator, threshold, is_met, crossings, last_crossed_at",
+                    "account_id = %s AND active",
+                    "id",
+                ),
+            ]
+        ),  # fmt: skip
         "summary": f"SELECT kind, MAX(id),\n  {buckets},\n"
         f"  MAX(occurred_at) FILTER (WHERE {in_window} AND NOT is_auto_reply),\n"
         f"  COUNT(DISTINCT user_id) FILTER (WHERE {week} AND user_id <> ''),\n"
@@ -166,7 +202,10 @@ def pricing_paths(configs: Mapping[str, dict]) -> list[str]:
 
 
 def _account_records(account_id: int, now: dt.datetime):
-    queries = _sql()
+    ((contacts, contracts, opportunity_amount, goals),) = sql.rows(
+        _sql()["records"],
+        [account_id, account_id, sql.date_param(now.date() - dt.timedelta(days=1)), account_id, account_id],
+    )
     contacts = tuple(
         ContactFact(
             id=pk,
@@ -177,15 +216,12 @@ def _account_records(account_id: int, now: dt.datetime):
             do_not_contact=bool(dnc),
             do_not_contact_reason=reason,
         )
-        for pk, name, email, seniority, title, dnc, reason in sql.rows(queries["contacts"], [account_id])
+        for pk, name, email, seniority, title, dnc, reason in _json_list(contacts)
     )
     contracts = tuple(
         ContractFact(id=pk, value=sql.to_decimal(value), renewal_date=sql.to_date(renewal), status=status)
-        for pk, value, renewal, status in sql.rows(
-            queries["contracts"], [account_id, sql.date_param(now.date() - dt.timedelta(days=1))]
-        )
+        for pk, value, renewal, status in _json_list(contracts)
     )
-    ((opportunity_amount,),) = sql.rows(queries["opportunities"], [account_id])
     goals = tuple(
         GoalFact(
             id=pk,
@@ -197,9 +233,7 @@ def _account_records(account_id: int, now: dt.datetime):
             crossings=crossings,
             last_crossed_at=sql.aware(last_crossed_at),
         )
-        for pk, name, metric, comparator, threshold, is_met, crossings, last_crossed_at in sql.rows(
-            queries["goals"], [account_id]
-        )
+        for pk, name, metric, comparator, threshold, is_met, crossings, last_crossed_at in _json_list(goals)
     )
     return contacts, contracts, sql.to_decimal(opportunity_amount), goals
 
