@@ -4,8 +4,9 @@ run, on gunicorn with 2 workers against the configured database (PostgreSQL when
 is set; the bench uses its own database beside it, so nothing real is touched).
 
 Load comes from wrk (Debian's ``wrk``, a Lua script replaying pre-signed requests) when installed,
-else from a pool of Python threads on keep-alive ``http.client`` connections. Rounds alternate
-ceiling and real endpoint; the figures are medians of the rounds.
+else from a pool of Python threads on keep-alive ``http.client`` connections. Each round measures
+ceiling and real endpoint back to back (in alternating order); the figures are medians of the
+rounds, and the notes give each round's own ratio and their median.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class Request:
 class Measure:
     requests_per_second: float
     errors: int
+    sent: int | None = None  # requests answered
+    server_cpu_us: float | None = None  # server-side CPU per request (see ServerCpu)
 
 
 def _bench_database_url(database_url: str, workdir: Path) -> str:
@@ -236,7 +239,8 @@ def _run_wrk(port: int, requests_file: Path, script: Path, duration: float, thre
     failed = int(bad.group(1)) if bad else 0
     if errors:
         failed += sum(int(g) for g in errors.groups())
-    return Measure(rate, failed)
+    sent = re.search(r"(\d+) requests in", output)
+    return Measure(rate, failed, int(sent.group(1)) if sent else None)
 
 
 def _run_python(port: int, requests: list[Request], duration: float) -> Measure:
@@ -265,15 +269,65 @@ def _run_python(port: int, requests: list[Request], duration: float) -> Measure:
         t.start()
     for t in threads:
         t.join()
-    return Measure(done[0] / (time.monotonic() - started), failed[0])
+    return Measure(done[0] / (time.monotonic() - started), failed[0], done[0])
+
+
+class ServerCpu:
+    """CPU time spent serving, read from Linux's /proc: gunicorn's workers, the PostgreSQL backends
+    of the bench database and redis-server. Requests/s swing when other work shares the machine
+    (its load drifts within seconds); CPU per request hardly moves, so the ratio of CPU per request
+    is the steadier comparison on a busy box. The load generator is not counted (it is the client);
+    neither are PostgreSQL's shared background processes (WAL writer, checkpointer)."""
+
+    def __init__(self, gunicorn_pid: int, database: str, redis_url: str):
+        self.available = Path(f"/proc/{gunicorn_pid}/task").is_dir()
+        self.gunicorn_pid = gunicorn_pid
+        self.database = database.encode()
+        port = (urlsplit(redis_url).port or 6379) if redis_url else None
+        self.redis = f"redis-server 127.0.0.1:{port}".encode() if port else None
+        self.tick = os.sysconf("SC_CLK_TCK") if self.available else 100
+
+    def _pids(self) -> list[int]:
+        pids: list[int] = []
+        for task in Path(f"/proc/{self.gunicorn_pid}/task").iterdir():
+            pids += [int(p) for p in (task / "children").read_text().split()]
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            backend = command.startswith(b"postgres:") and self.database in command.split()
+            if backend or (self.redis and command.startswith(self.redis)):
+                pids.append(int(entry.name))
+        return pids
+
+    def sample(self) -> dict[int, float]:
+        """CPU seconds (user + system) so far of every serving process."""
+        if not self.available:
+            return {}
+        seconds: dict[int, float] = {}
+        for pid in self._pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # exited meanwhile
+                continue
+            seconds[pid] = (int(fields[11]) + int(fields[12])) / self.tick
+        return seconds
+
+    @staticmethod
+    def spent(before: dict[int, float], after: dict[int, float]) -> float:
+        return sum(value - before.get(pid, 0.0) for pid, value in after.items())
 
 
 class Load:
     """Runs one scenario (a list of requests replayed in order) with wrk or Python threads."""
 
-    def __init__(self, port: int, workdir: Path):
+    def __init__(self, port: int, workdir: Path, cpu: ServerCpu):
         self.port = port
         self.workdir = workdir
+        self.cpu = cpu
         self.wrk = shutil.which("wrk")
         self.script = workdir / "replay.lua"
         self.script.write_text(_WRK_SCRIPT)
@@ -297,13 +351,19 @@ class Load:
         size = min(needed, max(len(requests), 2))  # every wrk thread needs at least one request
         chunk = [requests[(start + i) % len(requests)] for i in range(size)]
         self.offsets[name] = start + size
-        if not self.wrk:
-            measure = _run_python(self.port, chunk, duration)
-        else:
+        if self.wrk:
             path = self.workdir / f"{name}.tsv"
             _write_requests_file(path, chunk)
+        before = self.cpu.sample()
+        if not self.wrk:
+            measure = _run_python(self.port, chunk, duration)
+            self.offsets[name] = start + (measure.sent or 0)  # the rest are still unused
+        else:
             measure = _run_wrk(self.port, path, self.script, duration)
-        _log(f"{name}: {measure.requests_per_second:,.1f} requests/s, {measure.errors} errors")
+        if before and measure.sent:
+            measure.server_cpu_us = ServerCpu.spent(before, self.cpu.sample()) / measure.sent * 1e6
+        cpu = f", {measure.server_cpu_us:,.0f} µs server CPU per request" if measure.server_cpu_us else ""
+        _log(f"{name}: {measure.requests_per_second:,.1f} requests/s, {measure.errors} errors{cpu}")
         return measure
 
 
@@ -311,8 +371,11 @@ class Load:
 
 
 def run(ctx: BenchContext) -> list[Figure]:
-    duration = 2.0 if ctx.quick else 4.0
-    rounds = 1 if ctx.quick else 3
+    # Many short rounds, each ceiling and real endpoint back to back in alternating order: on a
+    # shared machine the load of other work drifts within seconds, and a round's ratio is only fair
+    # when both halves saw the same drift.
+    duration = 2.0
+    rounds = 2 if ctx.quick else 6
     workdir = Path(tempfile.mkdtemp(prefix="bench-ingestion-"))
     queue = f"bench-ingestion-{uuid.uuid4().hex[:8]}"
     env = {
@@ -362,13 +425,15 @@ def run(ctx: BenchContext) -> list[Figure]:
     )
     try:
         _wait_until_serving(port, server)
-        load = Load(port, workdir)
+        database = urlsplit(env["DATABASE_URL"]).path.lstrip("/")
+        load = Load(port, workdir, ServerCpu(server.pid, database, ctx.redis_url))
         single_body = _signed_events(signed_source, 1)[0].body
-        batches = _segment_batches(segment_source, 1500 if not ctx.quick else 300)
+        batches = _segment_batches(segment_source, (rounds + 1) * int(duration * 150) + 300)
         plain = {"Content-Type": "application/json"}
         load.add("bare-single", [Request("/bench/bare", single_body, plain)])
         load.add("insert-single", [Request("/bench/insert", single_body, plain)])
-        load.add("signed-single", _signed_events(signed_source, 40_000 if not ctx.quick else 8_000))
+        # signed ids are single-use: enough for every round at the most wrk could reach
+        load.add("signed-single", _signed_events(signed_source, (rounds + 1) * int(duration * 2000 * 1.5 + 200)))
         load.add("bare-batch", [Request("/bench/bare", batches[0].body, plain)])
         load.add("bulk-insert-batch", [Request("/bench/bulk-insert", batches[0].body, plain)])
         load.add("segment-batch", batches)
@@ -377,10 +442,11 @@ def run(ctx: BenchContext) -> list[Figure]:
             load.run(name, 1.0, estimated_rate=100 if "batch" in name else 1000)
         _log(f"server up, requests built; load from {load.generator}")
         results: dict[str, list[Measure]] = {name: [] for name in load.sets}
-        for _ in range(rounds):
-            for name in ("bare-single", "insert-single", "signed-single"):
+        for round_ in range(rounds):
+            order = 1 if round_ % 2 == 0 else -1
+            for name in ("bare-single", "insert-single", "signed-single")[::order]:
                 results[name].append(load.run(name, duration))
-            for name in ("bare-batch", "bulk-insert-batch", "segment-batch"):
+            for name in ("bare-batch", "bulk-insert-batch", "segment-batch")[::order]:
                 results[name].append(load.run(name, duration, estimated_rate=100))
     finally:
         server.terminate()
@@ -404,15 +470,34 @@ def run(ctx: BenchContext) -> list[Figure]:
     def errors(name: str) -> int:
         return sum(m.errors for m in results[name])
 
+    def cpu_note(name: str, ceiling: str, per_request: int = 1) -> tuple[str, dict]:
+        """Server CPU per event of real and ceiling (medians of the rounds) and ceiling ÷ real, the
+        throughput ratio a CPU-bound server would reach."""
+        real_cpu = [m.server_cpu_us for m in results[name] if m.server_cpu_us]
+        ceiling_cpu = [m.server_cpu_us for m in results[ceiling] if m.server_cpu_us]
+        if not real_cpu or not ceiling_cpu:
+            return "", {}
+        real_us = statistics.median(real_cpu) / per_request
+        ceiling_us = statistics.median(ceiling_cpu) / per_request
+        return (
+            f"; server CPU per event {real_us:,.0f} µs, ceiling {ceiling_us:,.0f} µs "
+            f"(ratio {ceiling_us / real_us:.2f})",
+            {"server_cpu_us": real_us, "ceiling_server_cpu_us": ceiling_us, "cpu_ratio": ceiling_us / real_us},
+        )
+
     notes = (
         f"gunicorn 2 sync workers, {CONNECTIONS} connections, {load.generator}, {rounds} rounds × {duration:.0f}s, "
         f"median; errors: real {errors('signed-single')}, ceiling {errors('insert-single')}"
     )
-    notes += f"; per-round ratios {round_ratios('signed-single', 'insert-single')}"
+    single_ratios = round_ratios("signed-single", "insert-single")
+    single_cpu, single_cpu_extra = cpu_note("signed-single", "insert-single")
+    notes += f"; per-round ratios {single_ratios} (median {statistics.median(single_ratios):.3f}){single_cpu}"
+    batch_ratios = round_ratios("segment-batch", "bulk-insert-batch")
+    batch_cpu, batch_cpu_extra = cpu_note("segment-batch", "bulk-insert-batch", BATCH_SIZE)
     batch_notes = (
         f"{BATCH_SIZE} events per batch (⅓ page, ⅔ track, 5 users); same load; "
         f"errors: real {errors('segment-batch')}, ceiling {errors('bulk-insert-batch')}; "
-        f"per-round ratios {round_ratios('segment-batch', 'bulk-insert-batch')}"
+        f"per-round ratios {batch_ratios} (median {statistics.median(batch_ratios):.3f}){batch_cpu}"
     )
     return [
         Figure(
@@ -426,8 +511,9 @@ def run(ctx: BenchContext) -> list[Figure]:
             notes=notes,
             extra={
                 "bare_django_view_rps": rate("bare-single"),
-                "round_ratios": round_ratios("signed-single", "insert-single"),
-                "median_round_ratio": statistics.median(round_ratios("signed-single", "insert-single")),
+                "round_ratios": single_ratios,
+                "median_round_ratio": statistics.median(single_ratios),
+                **single_cpu_extra,
             },
         ),
         Figure(
@@ -448,8 +534,9 @@ def run(ctx: BenchContext) -> list[Figure]:
             target="≥ 0.50",
             notes=batch_notes,
             extra={
-                "round_ratios": round_ratios("segment-batch", "bulk-insert-batch"),
-                "median_round_ratio": statistics.median(round_ratios("segment-batch", "bulk-insert-batch")),
+                "round_ratios": batch_ratios,
+                "median_round_ratio": statistics.median(batch_ratios),
+                **batch_cpu_extra,
             },
         ),
         Figure(

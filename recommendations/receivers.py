@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.dispatch import receiver
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from signals import hotcache
 from signals.dispatch import signals_stored
 
 logger = logging.getLogger(__name__)
@@ -19,15 +20,17 @@ QUEUED_TTL_SECONDS = 10
 def queue_analysis(sender, *, signal_ids: list[int], account_ids: list[int], **kwargs) -> None:
     """Queue ``analyze_account`` once per account, coalescing bursts.
 
-    ``cache.add`` claims "an analysis is queued" per account; the task releases the claim when it
+    An add-if-absent claims "an analysis is queued" per account; the task releases the claim when it
     starts, so signals arriving during an analysis queue exactly one more. If the cache is down we
     queue anyway (coalescing is an optimisation; the analysis itself skips when nothing is new). If the
-    broker is down the signals stay unanalysed and the outbox sweep re-queues them."""
+    broker is down the signals stay unanalysed and the outbox sweep re-queues them. The claim runs for
+    every stored signal, so it is ``signals.hotcache.add`` (one ``SET NX EX`` on a kept Redis client),
+    not ``cache.add``."""
     from recommendations.tasks import analyze_account, queued_key
 
     for account_id in account_ids:
         try:
-            claimed = cache.add(queued_key(account_id), 1, timeout=QUEUED_TTL_SECONDS)
+            claimed = hotcache.add(queued_key(account_id), 1, timeout=QUEUED_TTL_SECONDS)
         except Exception:
             logger.warning("analysis_coalescing_unavailable", extra={"account_id": account_id})
             claimed = True

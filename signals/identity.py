@@ -124,6 +124,50 @@ def account_for_domain(domain: str | None, *, name: str = "", create: bool = Tru
     return account
 
 
+_ACCOUNT_IDS_TTL_SECONDS = 5.0
+_ACCOUNT_IDS_MAX = 10_000
+_account_ids: dict[str, tuple[float, int]] = {}
+
+
+def recent_account_id(domain: str) -> int | None:
+    """The id of the account of ``domain`` if this process saw it in the last 5 seconds, else None.
+
+    Lets the single-signal path store without looking the account up. A change in this process
+    (domain edited, account deleted) forgets at once; one in another process is seen within the 5 s,
+    and a deleted account's id fails the signal's foreign key, after which the caller looks again."""
+    hit = _account_ids.get(domain)
+    if hit is None or hit[0] < time.monotonic():
+        return None
+    return hit[1]
+
+
+def remember_account_id(domain: str, account_id: int) -> None:
+    if len(_account_ids) >= _ACCOUNT_IDS_MAX:
+        _account_ids.clear()
+    _account_ids[domain] = (time.monotonic() + _ACCOUNT_IDS_TTL_SECONDS, account_id)
+
+
+def forget_account_ids(account_id: int | None = None) -> None:
+    """Forget the remembered domains of one account (all of them when None)."""
+    if account_id is None:
+        _account_ids.clear()
+        return
+    for domain in [d for d, (_, pk) in _account_ids.items() if pk == account_id]:
+        _account_ids.pop(domain, None)
+
+
+@receiver(post_save, sender=Account, dispatch_uid="signals-identity-account-saved")
+def _forget_saved_account(instance: Account, created: bool, update_fields=None, **kwargs) -> None:
+    if created or (update_fields is not None and "domain" not in update_fields):
+        return
+    forget_account_ids(instance.pk)
+
+
+@receiver(post_delete, sender=Account, dispatch_uid="signals-identity-account-deleted")
+def _forget_deleted_account(instance: Account, **kwargs) -> None:
+    forget_account_ids(instance.pk)
+
+
 def account_for_email(email: str | None, *, create: bool = True) -> Account | None:
     """The account an e-mail address belongs to (its registrable domain), or None for free-mail."""
     email = normalise_email(email)

@@ -108,7 +108,9 @@ class Signal(models.Model):
             models.Index(fields=["account", "occurred_at"], name="signal_account_time_idx"),
             models.Index(fields=["received_at"], condition=Q(analyzed_at__isnull=True), name="signal_unanalysed_idx"),
             # every analysis reads its account's un-analysed signals first
-            models.Index(fields=["account"], condition=Q(analyzed_at__isnull=True), name="signal_account_unanalysed_idx"),
+            models.Index(
+                fields=["account"], condition=Q(analyzed_at__isnull=True), name="signal_account_unanalysed_idx"
+            ),
             models.Index(
                 fields=["anonymous_id"],
                 condition=Q(contact__isnull=True) & ~Q(anonymous_id=""),

@@ -12,10 +12,10 @@ import math
 import time
 
 from django.conf import settings
-from django.core.cache import cache
 from rest_framework.exceptions import Throttled
 from rest_framework.throttling import BaseThrottle
 
+from signals import hotcache
 from signals.models import Source
 
 WINDOW_SECONDS = 60
@@ -25,36 +25,6 @@ def limit_for(source: Source) -> int:
     return source.rate_limit_per_minute or settings.SALESAI["INGEST_RATE_PER_MINUTE"]
 
 
-_redis_clients: dict[int, object] = {}
-
-
-def _redis_client(backend, key: str):
-    """Django's Redis cache builds a new client object per call (costly on a hot path); keep one
-    per connection pool instead."""
-    pool_index = backend._get_connection_pool_index(write=True)
-    client = _redis_clients.get(pool_index)
-    if client is None:
-        client = _redis_clients[pool_index] = backend.get_client(key, write=True)
-    return client
-
-
-def _count(key: str) -> int:
-    backend = getattr(cache, "_cache", None)
-    if backend is not None and hasattr(backend, "get_client"):  # django.core.cache.backends.redis
-        full_key = cache.make_and_validate_key(key)
-        client = _redis_client(backend, full_key)
-        pipe = client.pipeline(transaction=False)
-        pipe.incr(full_key)
-        pipe.expire(full_key, WINDOW_SECONDS * 2, nx=True)
-        return int(pipe.execute()[0])
-    try:
-        return cache.incr(key)
-    except ValueError:
-        if cache.add(key, 1, timeout=WINDOW_SECONDS * 2):
-            return 1
-        return cache.incr(key)
-
-
 def seconds_until_allowed(source: Source, *, now: float | None = None) -> int | None:
     """Count one request for ``source``; None while under its limit, else seconds until the
     next window opens (for ``Retry-After``)."""
@@ -62,7 +32,7 @@ def seconds_until_allowed(source: Source, *, now: float | None = None) -> int | 
     window = int(now // WINDOW_SECONDS)
     # The hash makes the key unique across databases that reuse source ids (tests, re-installs).
     key = f"ingest-rate:{source.pk}:{source.write_key_hash[:12]}:{window}"
-    if _count(key) <= limit_for(source):
+    if hotcache.incr_with_expiry(key, timeout=WINDOW_SECONDS * 2) <= limit_for(source):
         return None
     return max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
 

@@ -267,3 +267,55 @@ def test_a_message_id_that_is_not_a_string_is_refused_by_name(client, generic_so
     response = send(client, source, signal_item(kind="email_sent", message_id=42))
     assert response.status_code == 400
     assert "message_id" in str(response.json()["error"]["fields"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_one_statement_path_remembers_a_domain_s_account_and_recovers_when_it_is_gone(require_postgres, client):
+    """The single-signal path stores with the account id it saw for a domain in the last seconds;
+    an id gone behind this process's back (deleted elsewhere) fails the foreign key, and the same
+    request is then stored with a fresh lookup. A domain edited here is forgotten at once."""
+    from signals.identity import forget_account_ids, recent_account_id, remember_account_id
+
+    forget_account_ids()
+    source, _ = make_source("forms-remembered", kind="generic")
+
+    def post(external_id: str, domain: str):
+        body = dumps(signal_item(id=external_id, account_domain=domain, contact_email=None))
+        return client.post(URL, body, content_type="application/json", **signed_headers(source, body))
+
+    assert post("r-1", "remembered-co.com").json()["stored"] == 1
+    account = Account.objects.get(domain="remembered-co.com")
+    assert recent_account_id("remembered-co.com") == account.pk
+    assert post("r-2", "remembered-co.com").json()["stored"] == 1
+    assert Signal.objects.get(external_id="r-2").account == account
+
+    missing = Account.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
+    remember_account_id("remembered-co.com", missing)  # as if deleted by another process
+    second = post("r-3", "remembered-co.com")
+    assert second.json() == {"success": True, "stored": 1, "duplicates": 0, "replayed": False, "errors": []}
+    assert Signal.objects.get(external_id="r-3").account == account
+    assert recent_account_id("remembered-co.com") != missing
+
+    account.domain = "renamed-co.com"
+    account.save()
+    assert recent_account_id("remembered-co.com") is None
+    assert post("r-4", "remembered-co.com").json()["stored"] == 1
+    assert Signal.objects.get(external_id="r-4").account.domain == "remembered-co.com"  # a new account
+    forget_account_ids()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_one_statement_path_tells_replays_from_duplicates_with_a_remembered_account(client):
+    from signals.identity import forget_account_ids
+
+    forget_account_ids()
+    source, _ = make_source("forms-replays", kind="generic")
+    body = dumps(signal_item(id="d-1", account_domain="replays-co.com", contact_email=None))
+    headers = signed_headers(source, body, webhook_id="msg_d1")
+    assert client.post(URL, body, content_type="application/json", **headers).json()["stored"] == 1
+    replay = client.post(URL, body, content_type="application/json", **headers).json()
+    assert (replay["replayed"], replay["stored"], replay["duplicates"]) == (True, 0, 0)
+    resent = client.post(URL, body, content_type="application/json", **signed_headers(source, body)).json()
+    assert (resent["replayed"], resent["stored"], resent["duplicates"]) == (False, 0, 1)
+    assert Signal.objects.filter(source=source).count() == 1
+    forget_account_ids()

@@ -362,3 +362,33 @@ def test_batch_of_100_costs_a_constant_number_of_queries(client, segment_source,
         response = post(client, "/v1/batch", {"batch": batch}, key)
     assert response.json()["stored"] == 100
     assert Signal.objects.filter(account=account).count() == 50
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_only_reads_before_its_insert_runs_without_begin_and_commit(client):
+    """Resolving who track/page calls are about only reads, and one INSERT is atomic by itself: no
+    transaction round trips. A batch that also upserts (identify) keeps its transaction."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    source, key = make_source("website-tx")
+    Contact.objects.create(email="ada@reads.example.org", user_id="reader", account=AccountFactory())
+    calls = [
+        {"type": "track", "userId": "reader", "event": "Feature Used", "messageId": "r1"},
+        {"type": "page", "userId": "reader", "properties": {"path": "/"}, "messageId": "r2"},
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        assert post(client, "/v1/batch", {"batch": calls}, key).json()["stored"] == 2
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    insert = statements.index("INSERT")  # after it, the (eager) analysis runs
+    assert "signals_signal" in queries.captured_queries[insert]["sql"]
+    assert "BEGIN" not in statements[:insert]
+    assert Signal.objects.filter(source=source, contact__user_id="reader").count() == 2
+
+    identify = {"type": "identify", "userId": "newcomer", "traits": {"email": "bo@reads.example.org"}, "messageId": "i"}
+    with CaptureQueriesContext(connection) as queries:
+        assert (
+            post(client, "/v1/batch", {"batch": [identify, {**calls[0], "messageId": "r3"}]}, key).json()["stored"] == 2
+        )
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    assert "BEGIN" in statements[: statements.index("INSERT")]
