@@ -95,7 +95,7 @@ def _lock_picture(account_id: int, *, skip_locked: bool = False) -> AccountPictu
     if connection.features.has_select_for_update:
         lock = " FOR UPDATE OF p SKIP LOCKED" if skip else " FOR UPDATE OF p"
     query = (
-        "SELECT a.*, p.version AS picture_version, p.analyzed_at AS picture_analyzed_at, "
+        f"SELECT {sql.columns(Account, 'a')}, p.version AS picture_version, p.analyzed_at AS picture_analyzed_at, "
         f"p.next_check_at AS picture_next_check_at FROM {AccountPicture._meta.db_table} p "
         f"JOIN {Account._meta.db_table} a ON a.id = p.account_id WHERE p.account_id = %s{lock}"
     )

@@ -64,3 +64,10 @@ def like_contains(text: str) -> str:
     """A case-folded LIKE pattern for ``text`` anywhere (use with ``LOWER(col) LIKE %s ESCAPE '\\'``)."""
     escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def columns(model, alias: str = "") -> str:
+    """The model's columns spelled out (never ``*``: a prepared statement selecting ``*`` fails once a
+    migration adds a column, until its connection is replaced)."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f"{prefix}{field.column}" for field in model._meta.concrete_fields)

@@ -82,7 +82,12 @@ def policy_for(domain: str) -> TrustPolicy:
         raise ValueError("a trust domain is a non-empty string")
     # plain SQL: every trust decision starts here, and the queryset cost more to build than to run
     policy = next(
-        iter(TrustPolicy.objects.raw(f"SELECT * FROM {TrustPolicy._meta.db_table} WHERE domain = %s", [domain])), None
+        iter(
+            TrustPolicy.objects.raw(
+                f"SELECT {sql.columns(TrustPolicy)} FROM {TrustPolicy._meta.db_table} WHERE domain = %s", [domain]
+            )
+        ),
+        None,
     )
     if policy is not None:
         return policy
