@@ -41,18 +41,14 @@ def _log(message: str) -> None:
 def _bulk_accounts(start: int, count: int, *, prefix: str, owner=None) -> list[int]:
     from accounts.models import Account, AccountPicture
 
-    Account.objects.bulk_create(
+    created = Account.objects.bulk_create(
         [
             Account(name=f"{prefix} {i}", domain=f"{prefix}{i}.example", owner=owner)
             for i in range(start, start + count)
         ],
         batch_size=5000,
     )
-    ids = list(
-        Account.objects.filter(domain__in=[f"{prefix}{i}.example" for i in range(start, start + count)])
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    ids = [account.pk for account in created]  # PostgreSQL and SQLite ≥ 3.35 return the new keys
     AccountPicture.objects.bulk_create([AccountPicture(account_id=pk) for pk in ids], batch_size=5000)
     return ids
 

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
+from django.db.models import Q
 
 from accounts.models import Account, AccountPicture, Goal
 from audit.services import audit_record
@@ -283,20 +284,22 @@ def sweep_due_accounts(
     now = clock.now()
     result = SweepResult()
     result.expired, result.woken = expire_and_wake(now=now)
-    seen: set[int] = set()
+    after: tuple[dt.datetime, int] | None = None  # keyset: the last (next_check_at, account) taken
     while time_budget is None or time.perf_counter() - started < time_budget:
-        # the index picks the due pictures; each is then locked only for its own analysis (skip if busy)
-        ids = list(
-            AccountPicture.objects.filter(next_check_at__lte=now)
-            .exclude(account_id__in=seen)
-            .order_by("next_check_at")
-            .values_list("account_id", flat=True)[:batch_size]
+        # the index picks the due pictures; each is then locked only for its own analysis (skip if busy).
+        # Keyset paging, not "exclude those seen": a busy or failing one is not taken twice, and the
+        # query stays the same size however many accounts were due.
+        due = AccountPicture.objects.filter(next_check_at__lte=now)
+        if after is not None:
+            due = due.filter(Q(next_check_at__gt=after[0]) | Q(next_check_at=after[0], account_id__gt=after[1]))
+        batch = list(
+            due.order_by("next_check_at", "account_id").values_list("account_id", "next_check_at")[:batch_size]
         )
-        if not ids:
+        if not batch:
             break
         result.batches += 1
-        for account_id in ids:
-            seen.add(account_id)
+        after = (batch[-1][1], batch[-1][0])
+        for account_id, _ in batch:
             try:
                 if analyze_account(account_id=account_id, force=True, due_by=now).analysed:
                     result.analysed += 1

@@ -449,6 +449,29 @@ def test_sweep_analyses_only_due_accounts(acme):
     assert AccountPicture.objects.get(account=later).version == 0
 
 
+def test_sweep_pages_through_many_due_accounts_once_each_even_when_one_fails(acme, monkeypatch):
+    """Keyset paging over (next_check_at, account): every due account once, batch after batch, and a
+    failing one is neither retried in a loop nor a reason to stop."""
+    accounts = [AccountFactory(domain=f"due{i}.example") for i in range(7)]
+    for i, account in enumerate(accounts):  # two share a time: the account id breaks the tie
+        AccountPicture.objects.filter(account=account).update(next_check_at=at(0, i // 2))
+    broken = accounts[3].pk
+    real = services.analyze_account
+    calls: list[int] = []
+
+    def analyse(*, account_id, **kwargs):
+        calls.append(account_id)
+        if account_id == broken:
+            raise RuntimeError("a broken account")
+        return real(account_id=account_id, **kwargs)
+
+    monkeypatch.setattr(services, "analyze_account", analyse)
+    with clock.as_of(at(1)):
+        result = services.sweep_due_accounts(batch_size=2, time_budget=None)
+    assert sorted(calls) == sorted(a.pk for a in accounts)
+    assert result.analysed == 6 and result.batches == 4
+
+
 def test_a_disabled_playbook_proposes_nothing_and_withdraws_its_open_ones(acme, ingest, on_commit):
     account, dana, _ = acme
     send(ingest, on_commit, at(0), "form_submitted", email=dana.email, name="Demo Requested")
