@@ -223,14 +223,7 @@ def compose(
             [account.pk],
         )
     }
-    # read only when needed: most analyses change nothing, and each query here runs per signal
-    decided_keys: set[str] = set()
-    if any(action_type not in open_recs for action_type in lead_by_action):
-        decided_keys = set(
-            Recommendation.objects.filter(account=account, dedupe_key__in=[f.dedupe_key for f in findings])
-            .exclude(status__in=Recommendation.OPEN_STATUSES)
-            .values_list("dedupe_key", flat=True)
-        )
+    decided_keys = facts.decided_keys
     seen_refs: dict[int, set[str]] | None = None
 
     def evidence_seen() -> dict[int, set[str]]:

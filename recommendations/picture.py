@@ -142,9 +142,10 @@ def _sql() -> dict[str, str]:
         f"FROM {signal} WHERE account_id = %s AND occurred_at <= %s AND occurred_at > %s "
         f"AND (kind IN ({sql.in_list(CONVERSATION_KINDS)}) OR (kind = 'page_view' AND ({{pricing}}))) "
         f"ORDER BY occurred_at DESC, id DESC LIMIT {DETAIL_LIMIT}",
-        "last_actioned": f"SELECT action_type, MAX(updated_at) FROM {rec} WHERE account_id = %s "
-        f"AND status IN ({sql.in_list([Recommendation.Status.EXECUTED, Recommendation.Status.REJECTED])}) "
-        f"GROUP BY action_type",
+        # the account's closed recommendations: when each action type was last acted on or turned
+        # down, and which findings were decided already (the composer does not raise them again)
+        "closed": f"SELECT action_type, dedupe_key, status, MAX(updated_at) FROM {rec} WHERE account_id = %s "
+        f"AND status NOT IN ({sql.in_list(Recommendation.OPEN_STATUSES)}) GROUP BY action_type, dedupe_key, status",
     }
 
 
@@ -358,9 +359,14 @@ def build_facts(*, account: Account, now: dt.datetime, configs: Mapping[str, dic
         if b.contact_id:
             suppressed.setdefault(b.contact_id, f"e-mail bounced on {b.occurred_at:%d %b %Y}")
 
-    last_actioned = {
-        action_type: sql.aware(last) for action_type, last in sql.rows(_sql()["last_actioned"], [account.pk])
-    }
+    last_actioned: dict[str, dt.datetime] = {}
+    decided_keys: set[str] = set()
+    for action_type, dedupe_key, status, last in sql.rows(_sql()["closed"], [account.pk]):
+        decided_keys.add(dedupe_key)
+        if status in (Recommendation.Status.EXECUTED, Recommendation.Status.REJECTED):
+            last = sql.aware(last)
+            if action_type not in last_actioned or last > last_actioned[action_type]:
+                last_actioned[action_type] = last
 
     # scores
     engagement_raw = intent_raw = 0.0
@@ -436,6 +442,7 @@ def build_facts(*, account: Account, now: dt.datetime, configs: Mapping[str, dic
         intent_score=intent,
         risk_score=risk,
         last_actioned=last_actioned,
+        decided_keys=frozenset(decided_keys),
         oldest_usage_7d=summary.oldest_usage_7d,
         max_signal_id=summary.max_signal_id,
     )

@@ -218,3 +218,15 @@ def autonomous_today(domain: str, *, now: dt.datetime | None = None) -> int:
         [domain, sql.param(midnight)],
     )
     return count
+
+
+def kill_switch_and_autonomous_today(domain: str, *, now: dt.datetime) -> tuple[bool, int]:
+    """The global kill switch and :func:`autonomous_today`, in the one statement every decision makes."""
+    midnight = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    ((killed, today),) = sql.rows(
+        f"SELECT EXISTS (SELECT 1 FROM {TrustSwitch._meta.db_table} WHERE singleton AND kill_switch), "
+        f"(SELECT COUNT(*) FROM {TrustDecision._meta.db_table} WHERE domain = %s AND verdict = 'autonomous' "
+        "AND created_at >= %s)",
+        [domain, sql.param(midnight)],
+    )
+    return bool(killed), today

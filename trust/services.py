@@ -214,8 +214,7 @@ def decide(
     policy = policy_for(domain)
     record = selectors.track_record(policy, now=now)
     label = domain_label(domain)
-    killed = kill_switch_on()
-    today = selectors.autonomous_today(domain, now=now)
+    killed, today = selectors.kill_switch_and_autonomous_today(domain, now=now)
 
     blockers: list[str] = []  # sentences, in the order a person reads them
     if killed:

@@ -122,6 +122,7 @@ class PictureFacts:
     # action type → when a recommendation of that type was last executed or rejected
     last_actioned: Mapping[str, dt.datetime] = field(default_factory=dict)
     max_signal_id: int | None = None  # the newest signal of the account when the facts were read
+    decided_keys: frozenset[str] = frozenset()  # dedupe keys of the account's closed recommendations
     oldest_usage_7d: dt.datetime | None = None  # the product-usage event that ages out of the 7-day window first
 
     # --- helpers rules share -------------------------------------------------------------------
