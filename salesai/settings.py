@@ -104,12 +104,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    if env.bool("DB_PREPARED_STATEMENTS", default=True):
-        # Server-side parameters, and psycopg prepares a statement the 5th time a connection runs it:
-        # PostgreSQL then stops planning it again. Analysis and ingestion run the same small statements
-        # all day, and planning them cost more than running them. Off behind a transaction-mode pooler
-        # (PgBouncer < 1.21): DB_PREPARED_STATEMENTS=false.
-        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- cache, broker --------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def like_contains(text: str) -> str:
 
 
 def columns(model, alias: str = "") -> str:
-    """The model's columns spelled out (never ``*``: a prepared statement selecting ``*`` fails once a
-    migration adds a column, until its connection is replaced)."""
+    """The model's columns spelled out, never ``*``: a column a migration adds must not change what a
+    statement returns (and ``*`` breaks prepared statements, should a deployment turn them on)."""
     prefix = f"{alias}." if alias else ""
     return ", ".join(f"{prefix}{field.column}" for field in model._meta.concrete_fields)
