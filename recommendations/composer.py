@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef
 
 from accounts.models import Account
@@ -124,33 +124,32 @@ def priority_of(finding: Finding, facts: PictureFacts) -> int:
 def rationale_for(finding: Finding, now: dt.datetime, cache: dict) -> str:
     """Why it should work: this installation's record when there is enough of it, else the playbook's reason."""
     if finding.playbook not in cache:
-        executed = Recommendation.objects.filter(
-            playbook=finding.playbook,
-            status=Recommendation.Status.EXECUTED,
-            updated_at__gte=now - dt.timedelta(days=365),
-            updated_at__lte=now - dt.timedelta(days=REPLY_WITHIN_DAYS),
-        )
-        replied = Signal.objects.filter(
-            account_id=OuterRef("account_id"),
-            kind=Signal.Kind.EMAIL_REPLY,
-            is_auto_reply=False,
-            occurred_at__gt=OuterRef("updated_at"),
-            occurred_at__lte=ExpressionWrapper(
-                OuterRef("updated_at") + dt.timedelta(days=REPLY_WITHIN_DAYS), output_field=DateTimeField()
-            ),
-        )
-        # plain SQL for the count made on every new recommendation; the reply check only with enough history
+        since, until = now - dt.timedelta(days=365), now - dt.timedelta(days=REPLY_WITHIN_DAYS)
+        # plain SQL for the count made on every new recommendation; the reply check (a queryset with a
+        # correlated subquery, same conditions) only once there is enough history for it to matter
         ((total,),) = sql.rows(
             f"SELECT COUNT(*) FROM {Recommendation._meta.db_table} WHERE playbook = %s AND status = %s "
             "AND updated_at >= %s AND updated_at <= %s",
-            [
-                finding.playbook,
-                Recommendation.Status.EXECUTED.value,
-                sql.param(now - dt.timedelta(days=365)),
-                sql.param(now - dt.timedelta(days=REPLY_WITHIN_DAYS)),
-            ],
+            [finding.playbook, Recommendation.Status.EXECUTED.value, sql.param(since), sql.param(until)],
         )
-        got = executed.filter(Exists(replied)).count() if total >= MIN_HISTORY else 0
+        got = 0
+        if total >= MIN_HISTORY:
+            replied = Signal.objects.filter(
+                account_id=OuterRef("account_id"),
+                kind=Signal.Kind.EMAIL_REPLY,
+                is_auto_reply=False,
+                occurred_at__gt=OuterRef("updated_at"),
+                occurred_at__lte=ExpressionWrapper(
+                    OuterRef("updated_at") + dt.timedelta(days=REPLY_WITHIN_DAYS), output_field=DateTimeField()
+                ),
+            )
+            got = Recommendation.objects.filter(
+                Exists(replied),
+                playbook=finding.playbook,
+                status=Recommendation.Status.EXECUTED,
+                updated_at__gte=since,
+                updated_at__lte=until,
+            ).count()
         cache[finding.playbook] = (total, got)
     total, got = cache[finding.playbook]
     if total >= MIN_HISTORY:
@@ -211,7 +210,6 @@ def compose(
         lead_by_action.setdefault(f.action_type, f)
     # Locked so a review or the executor changing one of them meanwhile is seen, not overwritten.
     # (plain SQL: it runs on every analysis, and compiling the queryset cost more than running it)
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     open_recs = {
         r.action_type: r
         for r in Recommendation.objects.raw(
@@ -219,7 +217,7 @@ def compose(
             "SELECT id, account_id, contact_id, action_type, playbook, status, dedupe_key, version, "
             "findings -> 0 ->> 'fingerprint' AS fingerprint "
             f"FROM {Recommendation._meta.db_table} WHERE account_id = %s "
-            f"AND status IN ({sql.in_list(Recommendation.OPEN_STATUSES)}){lock}",
+            f"AND status IN ({sql.in_list(Recommendation.OPEN_STATUSES)}){sql.for_update()}",
             [account.pk],
         )
     }

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-import json
 import math
 from collections.abc import Mapping
 from decimal import Decimal
@@ -82,7 +81,7 @@ def _json_rows(table: str, columns: str, where: str, order: str) -> str:
 
 
 def _json_list(value) -> list:
-    return json.loads(value) if isinstance(value, str | bytes) else list(value or [])
+    return list(sql.json_value(value) or [])
 
 
 @functools.cache
@@ -162,7 +161,7 @@ def _referral_label(referral) -> str:
     """``{"name": "Sam Ortiz", "email": "sam@acme.com"}`` → ``Sam Ortiz <sam@acme.com>``."""
     if isinstance(referral, str):
         with contextlib.suppress(ValueError):
-            referral = json.loads(referral)  # plain SQL reads the JSON text of the property
+            referral = sql.json_value(referral)  # plain SQL reads the JSON text of the property
     if isinstance(referral, dict):
         name, email = str(referral.get("name") or "").strip(), str(referral.get("email") or "").strip()
         return f"{name} <{email}>" if name and email else name or email

@@ -8,7 +8,6 @@ running it twice for the same state changes nothing and two workers on one accou
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -48,7 +47,7 @@ def playbook_settings() -> dict[str, dict]:
     """code → {"enabled", "params"} from the admin's PlaybookConfig rows (one plain query: it runs on
     every analysis, and an admin's change applies to the very next one)."""
     return {
-        code: {"enabled": bool(enabled), "params": (json.loads(params) if isinstance(params, str) else params) or {}}
+        code: {"enabled": bool(enabled), "params": sql.json_value(params) or {}}
         for code, enabled, params in sql.rows(f"SELECT code, enabled, params FROM {PlaybookConfig._meta.db_table}")
     }
 
@@ -92,9 +91,7 @@ def _lock_picture(account_id: int, *, skip_locked: bool = False) -> AccountPictu
     """The account's picture under a row lock, with its account read in the same statement (plain SQL:
     this runs once per analysis). Not the stored features: analysis rewrites them."""
     skip = skip_locked and connection.features.has_select_for_update_skip_locked
-    lock = ""
-    if connection.features.has_select_for_update:
-        lock = " FOR UPDATE OF p SKIP LOCKED" if skip else " FOR UPDATE OF p"
+    lock = sql.for_update(of="p", skip_locked=skip)
     query = (
         f"SELECT {sql.columns(Account, 'a')}, p.version AS picture_version, p.analyzed_at AS picture_analyzed_at, "
         f"p.next_check_at AS picture_next_check_at FROM {AccountPicture._meta.db_table} p "
@@ -114,7 +111,7 @@ def _lock_picture(account_id: int, *, skip_locked: bool = False) -> AccountPictu
         analyzed_at=sql.aware(account.picture_analyzed_at),
         next_check_at=sql.aware(account.picture_next_check_at),
     )
-    picture._state.adding, picture._state.db = False, "default"
+    picture._state.adding, picture._state.db = False, connection.alias
     return picture
 
 

@@ -40,7 +40,8 @@ def prepare_statements_in_workers(**kwargs) -> None:
     if not settings.DB_PREPARED_STATEMENTS:
         return
     for alias in connections:
-        options = connections[alias].settings_dict.setdefault("OPTIONS", {})
         if connections[alias].vendor == "postgresql":
-            options.update(server_side_binding=True, prepare_threshold=5)
+            connections[alias].settings_dict.setdefault("OPTIONS", {}).update(
+                server_side_binding=True, prepare_threshold=5
+            )
             connections[alias].close()  # a connection opened before this keeps its binding

@@ -6,6 +6,7 @@ ORM would otherwise do: datetimes go in as the backend stores them and come back
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -25,6 +26,20 @@ def execute(sql: str, params: Sequence = ()) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def for_update(*, of: str = "", skip_locked: bool = False) -> str:
+    """The row-lock clause for this backend (empty on SQLite, which locks the whole database instead)."""
+    if not connection.features.has_select_for_update:
+        return ""
+    clause = f" FOR UPDATE OF {of}" if of else " FOR UPDATE"
+    return clause + " SKIP LOCKED" if skip_locked and connection.features.has_select_for_update_skip_locked else clause
+
+
+def json_value(value):
+    """A JSON column or expression read by plain SQL: text on SQLite (and for jsonb, as Django loads it
+    on PostgreSQL), already decoded for a ``json`` result."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 def param(value: dt.datetime | None) -> object:

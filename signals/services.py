@@ -210,18 +210,9 @@ def _insert_rows(connection, source: Source, chunk: list[SignalDraft], received_
         return cursor.fetchall()
 
 
-_ARRAY_COLUMNS = (
-    "kind",
-    "name",
-    "external_id",
-    "account",
-    "contact",
-    "user_id",
-    "anonymous_id",
-    "occurred_at",
-    "properties",
-    "message_id",
-)
+# the array statement sends one array per column except these, which are the same for every row
+_CONSTANT_COLUMNS = ("source", "received_at", "intent", "is_auto_reply")
+_ARRAY_COLUMNS = tuple(name for name in _INSERT_COLUMNS if name not in _CONSTANT_COLUMNS)
 _array_statements: dict[str, str] = {}
 
 
@@ -235,7 +226,7 @@ def _insert_arrays(connection, source: Source, chunk: list[SignalDraft], receive
         fields = [Signal._meta.get_field(name) for name in _ARRAY_COLUMNS]
         # Char columns arrive as text[]: an explicit cast to varchar(n) would silently truncate.
         types = ["text" if f.get_internal_type() == "CharField" else f.db_type(connection) for f in fields]
-        columns = ", ".join(quote(c) for c in ("source_id", "received_at", "intent", "is_auto_reply"))
+        columns = ", ".join(quote(Signal._meta.get_field(name).column) for name in _CONSTANT_COLUMNS)
         sql = _array_statements[connection.alias] = (
             f"INSERT INTO {quote(Signal._meta.db_table)} ({columns}, {', '.join(quote(f.column) for f in fields)}) "
             f"SELECT %s, %s, '', false, * FROM unnest({', '.join(f'%s::{t}[]' for t in types)}) "

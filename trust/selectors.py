@@ -208,23 +208,21 @@ def shadow_counts(domains: Iterable[str], *, since: dt.datetime) -> dict[str, di
     return {row["domain"]: row for row in rows}
 
 
-def autonomous_today(domain: str, *, now: dt.datetime | None = None) -> int:
-    """Autonomous decisions in ``domain`` since midnight UTC (for the daily cap)."""
-    now = now or clock.now()
-    midnight = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    ((count,),) = sql.rows(
-        f"SELECT COUNT(*) FROM {TrustDecision._meta.db_table} WHERE domain = %s AND verdict = 'autonomous' "
-        "AND created_at >= %s",
-        [domain, sql.param(midnight)],
-    )
-    return count
+# the global kill switch, as an SQL condition (read on every decision, with today's count)
+_KILL_SWITCH_ON = f"EXISTS (SELECT 1 FROM {TrustSwitch._meta.db_table} WHERE singleton AND kill_switch)"
+
+
+def kill_switch_on() -> bool:
+    ((on,),) = sql.rows(f"SELECT {_KILL_SWITCH_ON}")
+    return bool(on)
 
 
 def kill_switch_and_autonomous_today(domain: str, *, now: dt.datetime) -> tuple[bool, int]:
-    """The global kill switch and :func:`autonomous_today`, in the one statement every decision makes."""
+    """The global kill switch, and the autonomous decisions in ``domain`` since midnight UTC (for the
+    daily cap), in the one statement every decision makes."""
     midnight = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     ((killed, today),) = sql.rows(
-        f"SELECT EXISTS (SELECT 1 FROM {TrustSwitch._meta.db_table} WHERE singleton AND kill_switch), "
+        f"SELECT {_KILL_SWITCH_ON}, "
         f"(SELECT COUNT(*) FROM {TrustDecision._meta.db_table} WHERE domain = %s AND verdict = 'autonomous' "
         "AND created_at >= %s)",
         [domain, sql.param(midnight)],

@@ -157,8 +157,7 @@ def set_kill_switch(*, on: bool, user, reason: str = "") -> TrustSwitch:
     return row
 
 
-def kill_switch_on() -> bool:
-    return bool(sql.rows(f"SELECT 1 FROM {TrustSwitch._meta.db_table} WHERE singleton AND kill_switch LIMIT 1"))
+kill_switch_on = selectors.kill_switch_on  # the views and autonomy_allowed ask here
 
 
 @dataclass(frozen=True)
