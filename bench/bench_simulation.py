@@ -12,8 +12,8 @@ import sys
 
 from bench.common import REPORT_DIR, BenchContext, Figure
 
-# Each analysis of an account costs ~0.2 s on a 2-core machine today, so the fixed size is kept to what
-# runs in ~10 minutes; raise it as analysis gets faster.
+# A fixed size that keeps `make bench` short (about a minute); the full 1,000 × 60 world is the
+# `simulate` command's (about 6 minutes on a 2-core machine, two driver processes).
 ACCOUNTS, DAYS, SEED = 100, 14, 1
 
 

@@ -7,6 +7,12 @@ gunicorn runs, without sockets, so 1,000 accounts × 60 days fit in minutes. Tim
 clock: every delivery runs inside ``clock.as_of(deliver_at)``, and ``sweep --as-of`` runs every
 simulated hour. Celery runs eagerly for the run, so analysis happens at simulated time.
 
+On PostgreSQL the drive is split over processes (two by default), each delivering the events of its
+own share of the accounts, in step: at every simulated hour all of them wait until each has delivered
+everything before it, sweep together (``SKIP LOCKED`` shares the due accounts out), and wait again
+before going on, so no account is analysed out of its time. Each account's events stay in one process,
+in order; the morning inbox snapshots are taken by the first while the others wait.
+
 Set-up data (reps, accounts, contacts, contracts, seat goals) is written through the ORM, as a CRM
 import would; every *event* goes through a webhook. Simulation rows are marked (accounts'
 ``external_id`` starts with ``sim:``, sources' and reps' names with ``sim-``) and are removed before
@@ -19,8 +25,11 @@ import base64
 import datetime as dt
 import io
 import json
+import multiprocessing
+import queue
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -29,7 +38,7 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.test import Client, override_settings
 from standardwebhooks import Webhook
 from tqdm import tqdm
@@ -49,6 +58,7 @@ SIM_EXTERNAL_PREFIX = "sim:"
 SEGMENT_BATCH = 100
 BATCH_WINDOW = dt.timedelta(seconds=10)
 SWEEP_EVERY = dt.timedelta(hours=1)
+PART_POLL_SECONDS = 2.0
 
 
 class RefusedDatabase(Exception):
@@ -201,8 +211,13 @@ def email_post(e: Event) -> dict:
 class Driver:
     """Delivers a world's events in order of delivery and records what salesai surfaced."""
 
-    def __init__(self, world: World, credentials: Credentials, *, observe: bool = True, k: int = 10) -> None:
+    def __init__(self, world: World, credentials: Credentials, *, observe: bool = True, k: int = 10,
+                 part: int = 0, parts: int = 1, sync: Callable[[], object] | None = None) -> None:  # fmt: skip
+        """``part`` of ``parts``: this driver delivers the events of every ``parts``-th account only and
+        calls ``sync`` (a barrier shared with the others) around each sweep and morning snapshot."""
         self.world = world
+        self.part, self.parts = part, parts
+        self._sync = sync or (lambda: None)
         self.creds = credentials
         self.client = Client(HTTP_HOST=_allowed_host())
         self.observe = observe
@@ -210,7 +225,8 @@ class Driver:
         self.out = Observed()
         self._versions: dict[int, tuple[int, str]] = {}
         self._watermark = world.start - dt.timedelta(days=1)
-        self._domains = frozenset(a.domain for a in world.accounts)
+        self._domains = frozenset(a.domain for i, a in enumerate(world.accounts) if i % parts == part)
+        self._other_domains = frozenset(a.domain for a in world.accounts) - self._domains
         self._webhook = Webhook(credentials.generic_secret)
         self._reps = {u.username: u for u in get_user_model().objects.filter(username__in=world.reps)}
 
@@ -254,6 +270,8 @@ class Driver:
         signed signals per instant, one e-mail per POST."""
         pending: list[Event] = []
         for e in self.world.events:
+            if e.account in self._other_domains:  # another part's account
+                continue
             if e.channel == "segment":
                 if pending and (e.deliver_at - pending[0].deliver_at > BATCH_WINDOW or len(pending) >= SEGMENT_BATCH):
                     yield pending[-1].deliver_at, "segment", pending
@@ -287,15 +305,20 @@ class Driver:
         # merge: ticks come before deliveries at the same instant
         steps = sorted([(at, 0, kind, None) for at, kind in ticks] + [(at, 1, ch, evs) for at, ch, evs in deliveries],
                        key=lambda s: (s[0], s[1]))  # fmt: skip
-        bar = tqdm(steps, desc="simulating", unit="step", file=sys.stderr, disable=None if progress else True)
+        desc = "simulating" if self.parts == 1 else f"simulating (part 1 of {self.parts})"
+        bar = tqdm(steps, desc=desc, unit="step", file=sys.stderr, disable=None if progress else True)
         with eager_celery() if analyse_at_simulated_time else nullcontext():
             for at, _order, kind, events in bar:
                 with clock.as_of(at):
                     if kind == "sweep":
+                        self._sync()  # every part has delivered everything before `at`
                         call_command("sweep", as_of=_iso(at), stdout=io.StringIO())
                         self.out.sweeps += 1
+                        self._sync()  # every sweep is done before anyone delivers at `at`
                     elif kind == "morning":
-                        self.snapshot(at)
+                        if self.part == 0:
+                            self.snapshot(at)
+                        self._sync()  # the inboxes are read before the hour goes on
                         continue
                     elif kind == "segment":
                         for start in range(0, len(events), SEGMENT_BATCH):
@@ -366,11 +389,85 @@ class Driver:
             self.out.snapshots.append(InboxSnapshot(rep=name, at=at, items=tuple((str(i), d, t) for i, d, t in rows)))
 
 
-def drive(world: World, *, force: bool = False, progress: bool = True, k: int = 10,
+def default_processes() -> int:
+    """Two driver processes on PostgreSQL with two or more cores, else one (SQLite takes one writer)."""
+    return 2 if connection.vendor == "postgresql" and (multiprocessing.cpu_count() or 1) >= 2 else 1
+
+
+class PartFailed(RuntimeError):
+    """A driver process failed; the message holds its traceback."""
+
+
+def _drive_part(world: World, credentials: Credentials, part: int, parts: int, k: int, progress: bool,
+                barrier, results) -> None:  # fmt: skip
+    """One forked driver process: deliver its share, send back what it observed (or its traceback)."""
+    try:
+        driver = Driver(world, credentials, k=k, part=part, parts=parts, sync=barrier.wait)
+        results.put((part, driver.run(progress=progress and part == 0), None))
+    except BaseException:
+        barrier.abort()  # the others stop waiting for this one
+        results.put((part, None, traceback.format_exc()))
+    finally:
+        connections.close_all()
+
+
+def drive_in_parts(world: World, credentials: Credentials, *, parts: int, k: int = 10,
+                   progress: bool = True) -> Observed:  # fmt: skip
+    """Drive one world with ``parts`` forked processes in step (see the module docstring) and merge
+    what they observed. A process that fails or dies breaks the others' barrier; the error is raised."""
+    started = time.perf_counter()
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(parts), context.Queue()
+    connections.close_all()  # each process opens its own
+    processes = [
+        context.Process(target=_drive_part, args=(world, credentials, part, parts, k, progress, barrier, results),
+                        name=f"simulation-part-{part}", daemon=True)
+        for part in range(parts)
+    ]  # fmt: skip
+    for process in processes:
+        process.start()
+    observed: dict[int, Observed] = {}
+    failures: list[str] = []
+    while len(observed) + len(failures) < parts:
+        try:
+            part, out, error = results.get(timeout=PART_POLL_SECONDS)
+        except queue.Empty:
+            dead = [p for p in processes if p.exitcode not in (None, 0)]
+            if dead and results.empty():
+                barrier.abort()
+                failures += [f"{p.name} exited with code {p.exitcode}" for p in dead]
+                break
+            continue
+        if error:
+            failures.append(error)
+        else:
+            observed[part] = out
+    for process in processes:
+        process.join(timeout=30)
+        if process.is_alive():
+            process.terminate()
+    if failures:
+        # a broken barrier in the others is only the echo of the first failure
+        failures.sort(key=lambda f: "BrokenBarrierError" in f)
+        raise PartFailed(failures[0])
+    merged = Observed(snapshots=observed[0].snapshots, sweeps=observed[0].sweeps)
+    for part in sorted(observed):
+        merged.sightings += observed[part].sightings
+        merged.requests += observed[part].requests
+        merged.refused += observed[part].refused
+    merged.seconds = time.perf_counter() - started
+    return merged
+
+
+def drive(world: World, *, force: bool = False, progress: bool = True, k: int = 10, processes: int | None = None,
           on_ready: Callable[[], None] | None = None) -> Observed:  # fmt: skip
-    """Clean, set up and drive one world; return what was observed."""
+    """Clean, set up and drive one world; return what was observed. ``processes`` (default: see
+    :func:`default_processes`) above one splits the drive over forked processes in step."""
     clean(force=force)
     credentials = set_up(world)
     if on_ready:
         on_ready()
+    parts = processes or default_processes()
+    if parts > 1:
+        return drive_in_parts(world, credentials, parts=parts, k=k, progress=progress)
     return Driver(world, credentials, k=k).run(progress=progress)

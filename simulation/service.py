@@ -39,12 +39,15 @@ def simulate(
     keep: bool = False,
     report_dir: Path | None = None,
     progress: bool = True,
+    processes: int | None = None,
     log: Callable[[str], object] = lambda _m: None,
 ) -> SimulationResult:
-    """Generate the world, drive salesai with it, score salesai and both baselines on the same world."""
+    """Generate the world, drive salesai with it, score salesai and both baselines on the same world.
+    ``processes``: driver processes in step (default: two on PostgreSQL, one on SQLite)."""
     w = world.generate(seed=seed, accounts=accounts, days=days)
-    log(f"World: {w.summary()['events']} events, {len(w.moments)} should-act moments.")
-    observed = driver.drive(w, force=force, progress=progress, k=k)
+    processes = processes or driver.default_processes()
+    log(f"World: {w.summary()['events']} events, {len(w.moments)} should-act moments; {processes} driver process(es).")
+    observed = driver.drive(w, force=force, progress=progress, k=k, processes=processes)
     common = {"moments": w.moments, "reps": len(w.reps), "days": w.days, "k": k}
     scores = {
         "salesai": scoring.score(system="salesai", sightings=observed.sightings, snapshots=observed.snapshots, **common)
@@ -53,7 +56,7 @@ def simulate(
         sightings, snapshots = baseline(w, k=k)
         scores[name] = scoring.score(system=name, sightings=sightings, snapshots=snapshots, **common)
     run = {"seconds": observed.seconds, "requests": observed.requests, "sweeps": observed.sweeps,
-           "refused": observed.refused, "database": _database()}  # fmt: skip
+           "refused": observed.refused, "database": _database(), "processes": processes}  # fmt: skip
     data = report.build(world=w, scores=list(scores.values()), run=run)
     data["missed_examples"] = [
         {"kind": r.moment.kind, "account": r.moment.account, "at": r.moment.at.isoformat(), "deciding": list(r.moment.deciding)}

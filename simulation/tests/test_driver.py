@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from accounts.models import Account
 from accounts.tests.factories import AccountFactory
 from signals.models import Signal
-from simulation import driver, service, world
+from simulation import driver, scoring, service, world
 
 
 @pytest.mark.django_db(transaction=True)
@@ -56,3 +58,55 @@ def test_history_gives_existing_accounts_weeks_of_signals_through_the_webhooks()
     assert all(s.received_at >= s.occurred_at for s in stored)
     # nothing of the demo was renamed or marked as the simulation's
     assert not Account.objects.filter(external_id__startswith="sim:").exists()
+
+
+@pytest.mark.django_db
+def test_each_driver_part_delivers_its_own_accounts_and_together_they_deliver_everything():
+    w = world.generate(seed=5, accounts=9, days=3)
+    credentials = driver.set_up(w)
+    parts = [driver.Driver(w, credentials, part=part, parts=3) for part in range(3)]
+    delivered = [[e for _at, _channel, events in d.deliveries() for e in events] for d in parts]
+    accounts = [{e.account for e in events} for events in delivered]
+    assert all(accounts) and not (accounts[0] & accounts[1] or accounts[0] & accounts[2] or accounts[1] & accounts[2])
+    assert sorted(e.id for events in delivered for e in events) == sorted(e.id for e in w.events)
+    for events in delivered:  # each account's events keep their order of delivery
+        assert [e.deliver_at for e in events] == sorted(e.deliver_at for e in events)
+
+
+def _surfaced(observed: driver.Observed) -> set[tuple[str, str]]:
+    return {(s.account, s.action_type) for s in observed.sightings if s.status == "pending"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_driver_processes_in_step_see_what_one_sees(require_postgres):
+    w = world.generate(seed=5, accounts=16, days=5)
+    one = driver.drive(w, progress=False, processes=1)
+    two = driver.drive(w, progress=False, processes=2)
+    assert two.refused == [] and one.refused == []
+    assert two.sweeps == one.sweeps == 5 * 24
+    assert len(two.snapshots) == len(one.snapshots) > 0
+    assert _surfaced(two) == _surfaced(one) != set()
+    scores = [
+        scoring.score(system=name, sightings=o.sightings, snapshots=o.snapshots, moments=w.moments, reps=len(w.reps),
+                      days=w.days, k=10)
+        for name, o in (("one", one), ("two", two))
+    ]  # fmt: skip
+    assert scores[0].recall == scores[1].recall
+    assert scores[0].precision_at_k == scores[1].precision_at_k
+    driver.clean()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_driver_process_stops_the_others_and_its_error_is_raised(require_postgres, monkeypatch):
+    w = world.generate(seed=5, accounts=6, days=2)
+    look = driver.Driver.look
+
+    def failing_look(self, at):
+        if self.part == 1 and at > w.start + dt.timedelta(hours=5):
+            raise RuntimeError("part 1 broke")
+        return look(self, at)
+
+    monkeypatch.setattr(driver.Driver, "look", failing_look)  # inherited by the forked processes
+    with pytest.raises(driver.PartFailed, match="part 1 broke"):
+        driver.drive(w, progress=False, processes=2)
+    driver.clean()

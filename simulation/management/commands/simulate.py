@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from simulation import service
 from simulation.driver import RefusedDatabase
@@ -25,15 +26,22 @@ class Command(BaseCommand):
         parser.add_argument("--report-dir", default=str(Path(settings.BASE_DIR) / "var" / "simulation"))
         parser.add_argument("--force", action="store_true", help="Run even if the database holds other accounts.")
         parser.add_argument("--keep", action="store_true", help="Keep the simulated rows after the run.")
+        parser.add_argument("--processes", type=int, default=None,
+                            help="Driver processes in step (default: 2 on PostgreSQL, 1 on SQLite).")  # fmt: skip
 
     def handle(
-        self, *args, accounts: int, days: int, seed: int, k: int, report_dir: str, force: bool, keep: bool, **options
-    ):
+        self, *args, accounts: int, days: int, seed: int, k: int, report_dir: str, force: bool, keep: bool,
+        processes: int | None, **options
+    ):  # fmt: skip
         if accounts < 1 or days < 1:
             raise CommandError("--accounts and --days must be at least 1.")
+        if processes is not None and processes < 1:
+            raise CommandError("--processes must be at least 1.")
+        if processes and processes > 1 and connection.vendor != "postgresql":
+            raise CommandError("--processes above 1 needs PostgreSQL (SQLite takes one writer at a time).")
         try:
             result = service.simulate(accounts=accounts, days=days, seed=seed, k=k, force=force, keep=keep,
-                                      report_dir=Path(report_dir), log=self.stderr.write)  # fmt: skip
+                                      report_dir=Path(report_dir), processes=processes, log=self.stderr.write)  # fmt: skip
         except RefusedDatabase as exc:
             raise CommandError(str(exc))
         self.stdout.write(result.markdown)
