@@ -127,18 +127,18 @@ def _sql() -> dict[str, str]:
         f"  COUNT(DISTINCT user_id) FILTER (WHERE {week} AND user_id <> ''),\n"
         f"  COUNT(DISTINCT contact_id) FILTER (WHERE {week} AND user_id = ''),\n"
         f"  MIN(occurred_at) FILTER (WHERE {week})\n"
-        f"FROM {signal} WHERE account_id = %s GROUP BY kind",
+        f"FROM {signal} WHERE account_id = %s AND NOT is_bot GROUP BY kind",
         "silence": f"SELECT "
         f"(SELECT id FROM {signal} WHERE account_id = %s AND kind IN ({sql.in_list(INBOUND_KINDS)}) "
-        f"AND occurred_at = %s AND NOT is_auto_reply ORDER BY id LIMIT 1), "
+        f"AND occurred_at = %s AND NOT is_auto_reply AND NOT is_bot ORDER BY id LIMIT 1), "
         f"(SELECT COUNT(*) FROM {signal} WHERE account_id = %s AND kind IN ({sql.in_list(INBOUND_KINDS)}) "
-        f"AND occurred_at > %s AND occurred_at <= %s)",
+        f"AND occurred_at > %s AND occurred_at <= %s AND NOT is_bot)",
         # params: account, now, window start, then one LIKE pattern per pricing path (two placeholders each)
         "conversation": f"SELECT id, kind, name, occurred_at, contact_id, intent, intent_confidence, sentiment, "
         f"is_auto_reply, in_reply_to_id, properties ->> 'path', properties ->> 'url', properties ->> 'form', "
         f"properties ->> 'event', properties ->> 'check_in_at', properties ->> 'subject', "
         f"properties -> 'referral' "
-        f"FROM {signal} WHERE account_id = %s AND occurred_at <= %s AND occurred_at > %s "
+        f"FROM {signal} WHERE account_id = %s AND occurred_at <= %s AND occurred_at > %s AND NOT is_bot "
         f"AND (kind IN ({sql.in_list(CONVERSATION_KINDS)}) OR (kind = 'page_view' AND ({{pricing}}))) "
         f"ORDER BY occurred_at DESC, id DESC LIMIT {DETAIL_LIMIT}",
         # the account's closed recommendations: when each action type was last acted on or turned

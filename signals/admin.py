@@ -100,7 +100,7 @@ def _flat(mapping: dict) -> list[str]:
 @admin.register(Signal)
 class SignalAdmin(admin.ModelAdmin):
     list_display = ("occurred_at", "kind", "name", "account", "contact", "source", "received_at", "analyzed_at")
-    list_filter = ("kind", "source", ("analyzed_at", admin.EmptyFieldListFilter), "is_auto_reply", "intent")
+    list_filter = ("kind", "source", ("analyzed_at", admin.EmptyFieldListFilter), "is_auto_reply", "is_bot", "intent")
     search_fields = ("external_id", "name", "account__domain", "contact__email", "user_id", "anonymous_id")
     list_select_related = ("account", "contact", "source")
     raw_id_fields = ("account", "contact", "in_reply_to")

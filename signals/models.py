@@ -97,6 +97,11 @@ class Signal(models.Model):
     intent_confidence = models.FloatField(null=True, blank=True)
     sentiment = models.FloatField(null=True, blank=True, help_text="VADER compound score, −1 to +1.")
     is_auto_reply = models.BooleanField(default=False)
+    is_bot = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="An automated visitor (crawler, mail gateway's link scanner): stored, left out of analysis.",
+    )
 
     class Meta:
         ordering = ["-occurred_at"]

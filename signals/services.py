@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection, connections, transaction
 
 from accounts.models import Account, Contact
 from salesai import clock
+from signals.bots import is_automated, user_agent_of
 from signals.dispatch import announce_stored
 from signals.models import QuarantinedPayload, Signal, Source, WebhookDelivery
 
@@ -106,6 +107,7 @@ class SignalDraft:
     user_id: str = ""
     anonymous_id: str = ""
     message_id: str = ""
+    is_bot: bool = False
 
 
 @dataclass
@@ -135,6 +137,7 @@ _INSERT_COLUMNS = (
     "received_at",
     "properties",
     "message_id",
+    "is_bot",
     "intent",
     "is_auto_reply",
 )
@@ -176,6 +179,12 @@ def store_signals(*, source: Source, drafts: list[SignalDraft], received_at: dat
     return result
 
 
+def _row_values(source: Source, d: SignalDraft, received_at: datetime) -> tuple:
+    """A draft's values in the order of ``_INSERT_COLUMNS``."""
+    return (source.pk, d.kind, d.name, d.external_id, d.account_id, d.contact_id, d.user_id, d.anonymous_id,
+            d.occurred_at, received_at, d.properties, d.message_id, d.is_bot, "", False)  # fmt: skip
+
+
 def _insert_rows(connection, source: Source, chunk: list[SignalDraft], received_at: datetime) -> list[tuple]:
     """One multi-row ``INSERT … VALUES`` (any database)."""
     fields = _insert_fields()
@@ -183,22 +192,7 @@ def _insert_rows(connection, source: Source, chunk: list[SignalDraft], received_
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
     params: list = []
     for d in chunk:
-        values = (
-            source.pk,
-            d.kind,
-            d.name,
-            d.external_id,
-            d.account_id,
-            d.contact_id,
-            d.user_id,
-            d.anonymous_id,
-            d.occurred_at,
-            received_at,
-            d.properties,
-            d.message_id,
-            "",
-            False,
-        )
+        values = _row_values(source, d, received_at)
         params.extend(f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True))
     sql = (
         f"INSERT INTO {quote(Signal._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
@@ -218,7 +212,7 @@ _array_statements: dict[str, str] = {}
 
 def _insert_arrays(connection, source: Source, chunk: list[SignalDraft], received_at: datetime) -> list[tuple]:
     """PostgreSQL: the chunk as one array per column, ``INSERT … SELECT … FROM unnest(…)``. The
-    statement has 12 parameters whatever the chunk's size, so psycopg parses it once per process;
+    statement has 13 parameters whatever the chunk's size, so psycopg parses it once per process;
     ``VALUES`` with 14 placeholders per row is re-parsed on every call (over 2 ms for 100 rows)."""
     sql = _array_statements.get(connection.alias)
     if sql is None:
@@ -247,6 +241,7 @@ def _insert_arrays(connection, source: Source, chunk: list[SignalDraft], receive
         [occurred_at.get_db_prep_save(d.occurred_at, connection) for d in chunk],
         [properties.get_db_prep_save(d.properties, connection) for d in chunk],
         [d.message_id for d in chunk],
+        [d.is_bot for d in chunk],
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -380,6 +375,7 @@ def ingest_segment(
                     name=name,
                     user_id=event.user_id,
                     anonymous_id=event.anonymous_id,
+                    is_bot=is_automated(user_agent_of(event.properties, event.context)),
                 )
             )
         stored = store_signals(source=source, drafts=drafts, received_at=received_at)
@@ -504,6 +500,7 @@ def _generic_draft(item: dict, *, resolver, domains: dict[str, int | None]) -> S
         user_id=item["user_id"],
         anonymous_id=item["anonymous_id"],
         message_id=item.get("message_id", ""),
+        is_bot=is_automated(user_agent_of(item["properties"])),
     )
 
 
@@ -630,22 +627,7 @@ def _ingest_single_claimed(
     if remembered is not None:
         draft.account_id = remembered
     look_up = bool(domain) and remembered is None
-    values = (
-        source.pk,
-        draft.kind,
-        draft.name,
-        draft.external_id,
-        draft.account_id,
-        draft.contact_id,
-        draft.user_id,
-        draft.anonymous_id,
-        draft.occurred_at,
-        received_at,
-        draft.properties,
-        draft.message_id,
-        "",
-        False,
-    )
+    values = _row_values(source, draft, received_at)
     params = [
         source.pk,
         webhook_id,

@@ -20,15 +20,34 @@ from recommendations.playbooks.base import (
 )
 
 CODE = "pricing_interest"
-DEFAULTS = {"min_visits": 3, "window_days": 7, "path_contains": ["/pricing"], "expires_days": 5}
+DEFAULTS = {
+    "min_visits": 3,
+    "window_days": 7,
+    "path_contains": ["/pricing"],
+    "expires_days": 5,
+    # views of one visitor closer together than this are one visit: a person reads a page for more
+    # than a few seconds; a link scanner posing as a browser opens every link within one
+    "same_visit_seconds": 5,
+}
 
 
 def _counted(picture: PictureFacts, now: dt.datetime, p: Params) -> list[SignalFact]:
+    """The pricing visits that count: in the window, after the last pricing outreach, and not within
+    ``same_visit_seconds`` of the same visitor's previous one (automated visitors are left out before,
+    at ingestion)."""
     since = now - dt.timedelta(days=int(p["window_days"]))
     acted = picture.last_actioned.get(ActionType.PRICING_OUTREACH)
-    return [
-        v for v in picture.pricing_visits if since < v.occurred_at <= now and (acted is None or v.occurred_at > acted)
-    ]
+    gap = dt.timedelta(seconds=float(p["same_visit_seconds"]))
+    counted: list[SignalFact] = []
+    last_seen: dict[int | None, dt.datetime] = {}
+    for v in sorted(picture.pricing_visits, key=lambda v: (v.occurred_at, v.id)):
+        if not (since < v.occurred_at <= now) or (acted is not None and v.occurred_at <= acted):
+            continue
+        previous = last_seen.get(v.contact_id)
+        last_seen[v.contact_id] = v.occurred_at
+        if previous is None or v.occurred_at - previous >= gap:
+            counted.append(v)
+    return counted
 
 
 def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = None) -> Finding | None:
@@ -127,6 +146,8 @@ PLAYBOOK = register(
             "window_days": "Length of the window in days. Example: 7",
             "path_contains": 'A page view is a pricing visit when its path or URL contains one of these. Example: ["/pricing", "/plans"]',
             "expires_days": "Days the recommendation stays open after the burst ages out. Example: 5",
+            "same_visit_seconds": "Views of one visitor closer together than this count as one visit (a mail "
+            "scanner opens every link at once). Example: 5",
         },
         next_check=next_check,
         explain_drop=explain_drop,

@@ -45,6 +45,7 @@ def test_account_page_shows_the_picture_timeline_and_recommendations(client, rep
     ContractFactory(account=account, renewing_soon=True)
     ContactFactory(account=account, name="Gavin Belson", unreachable=True)
     signal = SignalFactory(account=account, pricing_view=True)
+    scanner = SignalFactory(account=account, pricing_view=True, is_bot=True)
     reply = SignalFactory(account=account, positive_reply=True)
     current = RecommendationFactory(account=account, title="Talk pricing with Hooli")
     past = RecommendationFactory(
@@ -67,6 +68,9 @@ def test_account_page_shows_the_picture_timeline_and_recommendations(client, rep
     assert "in 25 days" in html
     assert "Gavin Belson" in html and "do not contact" in html and "Unsubscribed" in html
     assert f'id="signal-{signal.pk}"' in html and "/pricing" in html
+    scanned = html.split(f'id="signal-{scanner.pk}"')[1].split("</li>")[0]
+    assert "automated visit, not counted" in scanned
+    assert "automated visit" not in html.split(f'id="signal-{signal.pk}"')[1].split("</li>")[0]
     assert f'id="signal-{reply.pk}"' in html and "Sounds great" in html
     assert "Talk pricing with Hooli" in html and f"/recommendations/{current.pk}/" in html
     assert "Old follow-up" in html and "Wrong timing" in html

@@ -131,6 +131,37 @@ def test_pricing_visits_become_a_recommendation_naming_dates_and_count(acme, ing
     assert "pricing visits remain within 7 days" in rec.closed_reason
 
 
+SCANNER = "Mozilla/5.0 (compatible; MSIE 9.0; Windows NT 6.1; Trident/5.0) Mimecast-LinkScanner"
+BROWSER = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15"
+)
+
+
+def test_a_mail_scanner_opening_every_pricing_link_is_not_pricing_interest(acme, ingest, on_commit):
+    """Seconds after an outreach e-mail lands, the gateway's scanner opens each of its links."""
+    account, dana, _ = acme
+    for n, path in enumerate(["/pricing", "/pricing#business", "/pricing/compare", "/pricing"]):
+        send(ingest, on_commit, at(0, 1) + dt.timedelta(days=n), "page_view", email=dana.email,
+             properties={"path": path, "user_agent": SCANNER})  # fmt: skip
+    assert not open_recs(account)
+    assert Signal.objects.filter(account=account, kind="page_view", is_bot=True).count() == 4  # stored, flagged
+    assert AccountPicture.objects.get(account=account).features["pricing_visits_7d"] == 0
+
+    # the same clicks a second apart from a browser's user agent are one visit, not three
+    for n, path in enumerate(["/pricing", "/pricing#business", "/pricing/compare"]):
+        send(ingest, on_commit, at(4, 2) + dt.timedelta(milliseconds=400 * n), "page_view", email=dana.email,
+             properties={"path": path, "user_agent": BROWSER})  # fmt: skip
+    assert not open_recs(account)
+    # Dana coming back on two more days is interest: three visits, the burst's first view as evidence
+    for day in (5, 6):
+        send(ingest, on_commit, at(day, 3), "page_view", email=dana.email,
+             properties={"path": "/pricing", "user_agent": BROWSER})  # fmt: skip
+    rec = one(account, ActionType.PRICING_OUTREACH)
+    assert "pricing page 3 times" in rec.reasoning
+    assert rec.evidence.count() == 3
+    assert not rec.evidence.filter(signal__is_bot=True).exists()
+
+
 def test_findings_about_one_account_combine_into_one_story(acme, ingest, on_commit):
     account, dana, _ = acme
     ContractFactory(account=account, value=Decimal("48000"), renewal_date=dt.date(2027, 1, 22))

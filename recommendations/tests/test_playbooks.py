@@ -129,6 +129,19 @@ def test_pricing_threshold_is_configurable():
     assert pricing_interest.evaluate(picture, MON + d(2), {"min_visits": 4}) is None
 
 
+def test_pricing_views_of_one_visitor_seconds_apart_are_one_visit():
+    """A mail gateway's scanner posing as a browser opens /pricing, /pricing#plans … within a second."""
+    s = dt.timedelta(seconds=1)
+    rapid = facts(pricing_visits=(visit(1, MON), visit(2, MON + s), visit(3, MON + 2 * s)))
+    assert pricing_interest.evaluate(rapid, MON + h(1)) is None
+    # two people at the same moment are two visits; a later look by the first is a third
+    people = facts(pricing_visits=(visit(1, MON), visit(2, MON + s, contact_id=2), visit(3, MON + h(0.5))))
+    finding = pricing_interest.evaluate(people, MON + h(1))
+    assert [e.signal_id for e in finding.evidence] == [1, 2, 3]
+    # the gap is a setting
+    assert pricing_interest.evaluate(rapid, MON + h(1), {"same_visit_seconds": 0}) is not None
+
+
 def test_pricing_next_check_is_when_the_oldest_visit_ages_out():
     picture = facts(pricing_visits=(visit(1, MON), visit(2, MON + d(1)), visit(3, MON + d(2))))
     assert pricing_interest.next_check(picture, MON + d(2)) == MON + d(7)
