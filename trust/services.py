@@ -15,15 +15,18 @@ so a domain cannot slide back into autonomy on old evidence alone.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
 import logging
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.forms.models import model_to_dict
 
 from audit.services import audit_record
@@ -191,6 +194,22 @@ def autonomy_allowed(
     return Permission(True, "")
 
 
+@contextlib.contextmanager
+def _daily_cap_lock(domain: str, *, needed: bool) -> Iterator[bool]:
+    """On PostgreSQL, when an autonomous verdict is within reach under a daily cap: hold a
+    transaction-scoped advisory lock per domain until the decision is committed, so two workers
+    deciding at once cannot both take the day's last autonomous slot. Yields whether it is held."""
+    if not needed or connection.vendor != "postgresql":
+        yield False
+        return
+    key = int.from_bytes(
+        hashlib.blake2b(f"trust-daily-cap:{domain}".encode(), digest_size=8).digest(), "big", signed=True
+    )
+    with transaction.atomic():
+        sql.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+        yield True
+
+
 def decide(
     *,
     domain: str,
@@ -237,8 +256,9 @@ def decide(
         blockers.append("Needs review: strategic accounts always get a person's eyes")
     if c_level and policy.review_c_level_contacts:
         blockers.append("Needs review: C-level contacts always get a person's eyes")
+    cap_reached = f"Needs review: the daily cap of {policy.daily_cap} autonomous {label} actions is reached"
     if policy.daily_cap is not None and today >= policy.daily_cap:
-        blockers.append(f"Needs review: the daily cap of {policy.daily_cap} autonomous {label} actions is reached")
+        blockers.append(cap_reached)
 
     rate = f"{record.successes} of {record.total}"
     bound_text = f"lower bound {record.lower_bound:.2f}"
@@ -257,77 +277,82 @@ def decide(
             f"{record.progress_sentence().lower()}"
         )
 
-    would_be_autonomous = record.qualifies
-    sampled = False
-    if not blockers and rng.random() < policy.review_sample_rate:
-        sampled = True
-        blockers.append(
-            f"Needs review: picked at random for a check ({policy.review_sample_rate:.0%} of autonomous "
-            f"{label} actions are reviewed to keep the record honest)"
-        )
-
-    if blockers:
-        verdict = TrustDecision.Verdict.REVIEW
-        reasons = blockers
-        if would_be_autonomous and not sampled:
-            reasons.append(
-                f"Shadow mode: the record alone would allow acting alone ({rate} succeeded, {bound_text} ≥ "
-                f"{record.required:.2f} required)"
+    with _daily_cap_lock(domain, needed=not blockers and policy.daily_cap is not None) as locked:
+        if locked:  # count again, now that no other decision of this domain can be between count and insert
+            today = selectors.kill_switch_and_autonomous_today(domain, now=now)[1]
+            if today >= policy.daily_cap:
+                blockers.append(cap_reached)
+        would_be_autonomous = record.qualifies
+        sampled = False
+        if not blockers and rng.random() < policy.review_sample_rate:
+            sampled = True
+            blockers.append(
+                f"Needs review: picked at random for a check ({policy.review_sample_rate:.0%} of autonomous "
+                f"{label} actions are reviewed to keep the record honest)"
             )
-    else:
-        verdict = TrustDecision.Verdict.AUTONOMOUS
-        cap_text = (
-            f"{money(stakes)} at stake is under the {money(policy.stakes_cap)} cap"
-            if policy.stakes_cap is not None
-            else f"{money(stakes)} at stake (no cap)"
-        )
-        reasons = [
-            f"Auto-send: {label} actions succeeded {rate} times ({bound_text} ≥ {record.required:.2f} required) "
-            f"and {cap_text}",
-            f"Sent after a {policy.undo_window_minutes}-minute undo window; {today + 1} of "
-            f"{policy.daily_cap} autonomous {label} actions today",
-        ]
 
-    numbers = {
-        "successes": record.successes,
-        "failures": record.failures,
-        "reviews": record.reviews,
-        "min_reviews": policy.min_reviews,
-        "effective_successes": round(record.effective_successes, 3),
-        "effective_failures": round(record.effective_failures, 3),
-        "effective_n": round(record.effective_n, 3),
-        "lower_bound": round(record.lower_bound, 4),
-        "required": record.required,
-        "confidence": record.confidence,
-        "clean_approvals_needed": record.clean_needed,
-        "stakes": str(stakes),
-        "stakes_cap": None if policy.stakes_cap is None else str(policy.stakes_cap),
-        "strategic": strategic,
-        "c_level": c_level,
-        "daily_count": today,
-        "daily_cap": policy.daily_cap,
-        "mode": policy.mode,
-        "kill_switch": killed,
-        "demoted": policy.demoted_at is not None,
-        "undo_window_minutes": policy.undo_window_minutes,
-        "half_life_days": policy.half_life_days,
-    }
-    decision = TrustDecision.objects.create(
-        domain=domain,
-        verdict=verdict,
-        would_be_autonomous=would_be_autonomous,
-        sampled_for_review=sampled,
-        stakes=stakes,
-        reasons=reasons,
-        numbers=numbers,
-        reference=reference[:100],
-    )
-    if abs((decision.created_at - now).total_seconds()) > 1:
-        # the one clock is moved (sweep --as-of, the simulator): date the decision in its time, so the
-        # daily cap and the manager page count it on the right day
-        TrustDecision.objects.filter(pk=decision.pk).update(created_at=now)
-        decision.created_at = now
-    return decision
+        if blockers:
+            verdict = TrustDecision.Verdict.REVIEW
+            reasons = blockers
+            if would_be_autonomous and not sampled:
+                reasons.append(
+                    f"Shadow mode: the record alone would allow acting alone ({rate} succeeded, {bound_text} ≥ "
+                    f"{record.required:.2f} required)"
+                )
+        else:
+            verdict = TrustDecision.Verdict.AUTONOMOUS
+            cap_text = (
+                f"{money(stakes)} at stake is under the {money(policy.stakes_cap)} cap"
+                if policy.stakes_cap is not None
+                else f"{money(stakes)} at stake (no cap)"
+            )
+            reasons = [
+                f"Auto-send: {label} actions succeeded {rate} times ({bound_text} ≥ {record.required:.2f} required) "
+                f"and {cap_text}",
+                f"Sent after a {policy.undo_window_minutes}-minute undo window; {today + 1} of "
+                f"{policy.daily_cap} autonomous {label} actions today",
+            ]
+
+        numbers = {
+            "successes": record.successes,
+            "failures": record.failures,
+            "reviews": record.reviews,
+            "min_reviews": policy.min_reviews,
+            "effective_successes": round(record.effective_successes, 3),
+            "effective_failures": round(record.effective_failures, 3),
+            "effective_n": round(record.effective_n, 3),
+            "lower_bound": round(record.lower_bound, 4),
+            "required": record.required,
+            "confidence": record.confidence,
+            "clean_approvals_needed": record.clean_needed,
+            "stakes": str(stakes),
+            "stakes_cap": None if policy.stakes_cap is None else str(policy.stakes_cap),
+            "strategic": strategic,
+            "c_level": c_level,
+            "daily_count": today,
+            "daily_cap": policy.daily_cap,
+            "mode": policy.mode,
+            "kill_switch": killed,
+            "demoted": policy.demoted_at is not None,
+            "undo_window_minutes": policy.undo_window_minutes,
+            "half_life_days": policy.half_life_days,
+        }
+        decision = TrustDecision.objects.create(
+            domain=domain,
+            verdict=verdict,
+            would_be_autonomous=would_be_autonomous,
+            sampled_for_review=sampled,
+            stakes=stakes,
+            reasons=reasons,
+            numbers=numbers,
+            reference=reference[:100],
+        )
+        if abs((decision.created_at - now).total_seconds()) > 1:
+            # the one clock is moved (sweep --as-of, the simulator): date the decision in its time, so the
+            # daily cap and the manager page count it on the right day
+            TrustDecision.objects.filter(pk=decision.pk).update(created_at=now)
+            decision.created_at = now
+        return decision
 
 
 def review_outcome_kind(*, domain: str, decision: str, edit_ratio: float | None = None) -> str:
