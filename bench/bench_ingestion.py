@@ -147,13 +147,22 @@ def _segment_batches(source: dict, count: int) -> list[Request]:
                     "anonymousId": f"anon-{user}",
                     "name": "Pricing",
                     "properties": {"url": "https://salesai.example/pricing", "path": "/pricing", "title": "Pricing"},
+                    # browsers send their user agent (checked for bots): one browser version per user
+                    "userAgent": f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                    f"Chrome/124.0.{user.split('-')[1]}.0 Safari/537.36",
                 }
             else:
                 event = {"type": "track", "userId": user, "event": "Feature Used", "properties": {"feature": "export"}}
+            agent = event.pop("userAgent", None)
+            library = (
+                {"name": "analytics.js", "version": "4.1.0"}
+                if agent
+                else {"name": "analytics-python", "version": "2.4.0"}
+            )
             event.update(
                 messageId=uuid.uuid4().hex,
                 timestamp=sent_at,
-                context={"library": {"name": "analytics-python", "version": "2.4.0"}},
+                context={"library": library, **({"userAgent": agent} if agent else {})},
             )
             events.append(event)
         body = json.dumps({"batch": events, "sentAt": sent_at}).encode()
