@@ -1,15 +1,25 @@
 """The Celery app. Configuration lives in Django settings under the ``CELERY_`` namespace."""
 
+import gc
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, worker_init
+from celery.signals import task_postrun, worker_init, worker_process_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesai.settings")
 
 app = Celery("salesai")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_process_init.connect  # each prefork child, after the fork
+@worker_ready.connect  # the main process (the solo and threads pools run tasks there)
+def freeze_startup_objects(**kwargs) -> None:
+    """Move everything loaded at start-up (Django, the apps, ~100k objects) out of the garbage
+    collector's reach: a full collection then skips them instead of walking them all (about 30 ms on
+    an idle core, paid by whichever tasks were waiting, which showed in the latency's p99)."""
+    gc.freeze()
 
 
 @task_postrun.connect
