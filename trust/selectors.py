@@ -1,16 +1,18 @@
 """Reads of the trust model: a domain's track record, its progress toward autonomy, the manager page.
 
-A track record is computed from ``Outcome`` rows each time (no cached counters to drift): one indexed
-query per domain, then decay weights in Python.
+A track record is computed from ``Outcome`` rows each time (no cached counters to drift): the database
+counts and weighs them in one statement, a second reads the newest few.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import Count, Q
 
 from salesai import clock, sql
@@ -95,51 +97,39 @@ def requalify_reviews(policy: TrustPolicy) -> int:
     return max(5, math.ceil(policy.min_reviews / 2))
 
 
-def track_record(
-    policy: TrustPolicy, *, now: dt.datetime | None = None, outcomes: Iterable | None = None
-) -> TrackRecord:
-    """The record of ``policy.domain`` as of ``now`` (outcomes after ``now`` are ignored)."""
+def track_record(policy: TrustPolicy, *, now: dt.datetime | None = None) -> TrackRecord:
+    """The record of ``policy.domain`` as of ``now`` (outcomes after ``now`` are ignored).
+
+    Two statements whatever the history: the database counts and sums the decay weights of every
+    outcome (reading the rows into Python cost 127 ms a decision at 20,000 outcomes, a year of a busy
+    domain), and the newest few give the current streak of failures and the last ten outcomes. The
+    streak is counted over the newest ``max(10, demote_after_consecutive_failures + 1)``: enough to
+    decide a demotion."""
     now = now or clock.now()
-    if outcomes is None:
-        outcomes = [
-            (kind, bool(success), bool(autonomous), sql.aware(occurred_at))
-            for kind, success, autonomous, occurred_at in sql.rows(
-                f"SELECT kind, success, autonomous, occurred_at FROM {Outcome._meta.db_table} "
-                "WHERE domain = %s AND occurred_at <= %s ORDER BY occurred_at DESC, id DESC",
-                [policy.domain, sql.param(now)],
-            )
-        ]
-    successes = failures = reviews = since_demotion = 0
-    eff_s = eff_f = 0.0
+    demoted_at = policy.demoted_at or now  # nothing is "since" a demotion that did not happen
+    successes, failures, reviews, since_demotion, eff_s, eff_f = sql.rows(
+        _record_sql(), [sql.param(demoted_at), sql.param(now), policy.half_life_days, policy.domain, sql.param(now)]
+    )[0]
+    newest = sql.rows(
+        f"SELECT kind, success FROM {Outcome._meta.db_table} WHERE domain = %s AND occurred_at <= %s "
+        f"ORDER BY occurred_at DESC, id DESC LIMIT {max(10, policy.demote_after_consecutive_failures + 1):d}",
+        [policy.domain, sql.param(now)],
+    )
     consecutive = 0
-    streak_open = True
-    last: list[str] = []
-    for kind, success, _autonomous, occurred_at in outcomes:  # newest first
-        weight = decay_weight((now - occurred_at).total_seconds() / 86400, policy.half_life_days)
+    for _kind, success in newest:
         if success:
-            successes += 1
-            eff_s += weight
-            streak_open = False
-        else:
-            failures += 1
-            eff_f += weight
-            if streak_open:
-                consecutive += 1
-        if kind in REVIEW_KINDS:
-            reviews += 1
-            if policy.demoted_at and occurred_at > policy.demoted_at:
-                since_demotion += 1
-        if len(last) < 10:
-            last.append(kind)
+            break
+        consecutive += 1
+    eff_s, eff_f = float(eff_s or 0.0), float(eff_f or 0.0)
     required, confidence = policy.required_reliability, policy.confidence_level
     lower = bounds.reliability_lower_bound(eff_s, eff_f, confidence=confidence, required=required)
     clean = bounds.clean_successes_needed(eff_s, eff_f, confidence=confidence, required=required)
     return TrackRecord(
         domain=policy.domain,
-        successes=successes,
-        failures=failures,
-        reviews=reviews,
-        reviews_since_demotion=since_demotion,
+        successes=successes or 0,
+        failures=failures or 0,
+        reviews=reviews or 0,
+        reviews_since_demotion=since_demotion or 0,
         effective_successes=eff_s,
         effective_failures=eff_f,
         lower_bound=lower,
@@ -147,8 +137,27 @@ def track_record(
         confidence=confidence,
         consecutive_failures=consecutive,
         clean_needed=clean,
-        reviews_needed=max(0, policy.min_reviews - reviews),
-        last_outcomes=last,
+        reviews_needed=max(0, policy.min_reviews - (reviews or 0)),
+        last_outcomes=[kind for kind, _ in newest[:10]],
+    )
+
+
+@functools.cache
+def _record_sql() -> str:
+    """Counts and decayed sums of one domain's outcomes up to an instant. Params: demoted at, now,
+    half-life in days, domain, now. ``POWER`` is native on PostgreSQL; Django registers it on SQLite."""
+    if connection.vendor == "postgresql":  # in floats: EXTRACT gives numeric, whose POWER is 13× slower
+        age_days = "EXTRACT(EPOCH FROM (%s::timestamptz - occurred_at))::float8 / 86400.0"
+        weight = f"POWER(0.5::float8, {age_days} / %s::float8)"
+    else:
+        weight = "POWER(0.5, (julianday(%s) - julianday(occurred_at)) / %s)"
+    reviews = f"kind IN ({sql.in_list(sorted(REVIEW_KINDS))})"
+    return (
+        f"SELECT COUNT(*) FILTER (WHERE success), COUNT(*) FILTER (WHERE NOT success), "
+        f"COUNT(*) FILTER (WHERE {reviews}), COUNT(*) FILTER (WHERE {reviews} AND occurred_at > %s), "
+        f"SUM(w) FILTER (WHERE success), SUM(w) FILTER (WHERE NOT success) "
+        f"FROM (SELECT kind, success, occurred_at, {weight} AS w FROM {Outcome._meta.db_table} "
+        f"WHERE domain = %s AND occurred_at <= %s) AS record"
     )
 
 

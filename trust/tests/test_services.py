@@ -231,3 +231,37 @@ def test_decisions_are_dated_by_the_one_clock():
         first = services.decide(domain="follow_up", stakes=1, rng=NEVER)
     assert first.created_at == past
     assert services.decide(domain="follow_up", stakes=1, rng=NEVER).verdict == "autonomous"
+
+
+def test_the_track_record_is_two_statements_and_agrees_with_its_outcomes_one_by_one(django_assert_num_queries):
+    """Counts, decayed weights, the streak and the last ten, however long the history."""
+    now = clock.now()
+    rng = random.Random(7)
+    kinds = ["approved", "edited_minor", "edited_major", "rejected", "positive_reply", "negative_reply", "bounce"]
+    rows = [
+        OutcomeFactory(domain="follow_up", kind=rng.choice(kinds), occurred_at=now - dt.timedelta(hours=rng.uniform(1, 9000)))
+        for _ in range(150)
+    ]  # fmt: skip
+    rows.append(OutcomeFactory(domain="follow_up", kind="approved", occurred_at=now - dt.timedelta(minutes=30)))
+    for kind in ("rejected", "bounce", "negative_reply"):  # then the newest three fail in a row
+        rows.append(OutcomeFactory(domain="follow_up", kind=kind, occurred_at=now - dt.timedelta(seconds=len(rows))))
+    OutcomeFactory(domain="follow_up", kind="approved", occurred_at=now + dt.timedelta(days=1))  # after now
+    OutcomeFactory(domain="renewal_outreach", kind="rejected")  # another domain
+    policy = services.policy_for("follow_up")
+    policy.demoted_at = now - dt.timedelta(days=100)
+
+    with django_assert_num_queries(2):
+        record = selectors.track_record(policy, now=now)
+
+    newest = sorted(rows, key=lambda o: (o.occurred_at, o.pk), reverse=True)
+    weight = {o.pk: 0.5 ** ((now - o.occurred_at).total_seconds() / 86400 / policy.half_life_days) for o in rows}
+    assert record.successes == sum(o.success for o in rows)
+    assert record.failures == sum(not o.success for o in rows)
+    assert record.reviews == sum(o.kind in selectors.REVIEW_KINDS for o in rows)
+    assert record.reviews_since_demotion == sum(
+        o.kind in selectors.REVIEW_KINDS and o.occurred_at > policy.demoted_at for o in rows
+    )
+    assert record.effective_successes == pytest.approx(sum(weight[o.pk] for o in rows if o.success), rel=1e-6)
+    assert record.effective_failures == pytest.approx(sum(weight[o.pk] for o in rows if not o.success), rel=1e-6)
+    assert record.consecutive_failures == 3
+    assert record.last_outcomes == [o.kind for o in newest[:10]]
