@@ -1,5 +1,6 @@
-"""The simulator at a fixed size: salesai's quality figures beside the reactive baseline (and naive
-alerting) scored on the same world in the same run.
+"""The simulator at a fixed size, with the reps' morning reviews: salesai's quality figures beside the
+reactive baseline (and naive alerting) scored on the same world in the same run, and how many actions
+the trust model took alone once the reviews had built its record (and how many met a moment).
 
 Runs in a throwaway database created like the test runner does (``test_…`` on PostgreSQL, in-memory
 on SQLite), so the configured database is never written to. Size: 100 accounts × 14 days, seed 1
@@ -30,7 +31,9 @@ def run(ctx: BenchContext) -> list[Figure]:
     connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
         print(f"   simulating {accounts} accounts × {days} days …", file=sys.stderr, flush=True)
-        result = service.simulate(accounts=accounts, days=days, seed=SEED, report_dir=REPORT_DIR / "simulation")
+        # with the reps' morning reviews: the trust model earns (or not) the right to act alone
+        result = service.simulate(accounts=accounts, days=days, seed=SEED, report_dir=REPORT_DIR / "simulation",
+                                  reviews=True)  # fmt: skip
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
@@ -59,7 +62,12 @@ def run(ctx: BenchContext) -> list[Figure]:
                notes=f"naive alerting: {naive.false_alarms_per_rep_day:.2f}"),
         figure("evidence cites the deciding signals", s.evidence_rate, reactive.evidence_rate, "", "", higher=True,
                naive_value=naive.evidence_rate),
+        Figure(bench="simulation", metric=f"autonomous actions that met a moment ({size})",
+               value=float(s.autonomous_right), unit="actions", ceiling=float(s.autonomous_actions),
+               ceiling_label="autonomous actions in all", higher_is_better=True,
+               notes=f"the reps reviewed {result.report['run']['reviews']['approved']} approved, "
+               f"{result.report['run']['reviews']['rejected']} rejected; the baselines never act alone"),
         Figure(bench="simulation", metric=f"wall clock ({size})", value=result.report["run"]["seconds"], unit="s",
-               higher_is_better=False, target="1,000 × 60 in < 600 s",
+               higher_is_better=False, target="1,000 × 60 (no reviews) in < 600 s",
                notes=f"{result.report['run']['requests']} webhook requests, {result.report['run']['sweeps']} sweeps"),
     ]  # fmt: skip

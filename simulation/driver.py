@@ -13,6 +13,14 @@ everything before it, sweep together (``SKIP LOCKED`` shares the due accounts ou
 before going on, so no account is analysed out of its time. Each account's events stay in one process,
 in order; the morning inbox snapshots are taken by the first while the others wait.
 
+Simulated reps review (``reviews=True``, the scored run): every morning, after the inbox snapshot,
+each rep works through the first ``k`` of their inbox through the REST API with their token, approving
+what the hidden truth says is worth doing (an open moment of a fitting kind) and rejecting the rest; their decisions build
+the trust model's track record, as real reviews do. What salesai sends (approved, or on its own once
+trusted) reaches the market: :func:`simulation.world.react_to_email` answers it from the account's
+hidden state, and the answer (a reply through the inbound webhook, or silence that makes a follow-up
+due) joins the world. Autonomous actions run when the beat's due-actions task runs, each simulated hour.
+
 Set-up data (reps, accounts, contacts, contracts, seat goals) is written through the ORM, as a CRM
 import would; every *event* goes through a webhook. Simulation rows are marked (accounts'
 ``external_id`` starts with ``sim:``, sources' and reps' names with ``sim-``) and are removed before
@@ -23,7 +31,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import heapq
 import io
+import itertools
 import json
 import multiprocessing
 import queue
@@ -32,7 +42,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
@@ -40,10 +50,12 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import connection, connections, transaction
 from django.test import Client, override_settings
+from rest_framework.authtoken.models import Token
 from standardwebhooks import Webhook
 from tqdm import tqdm
 
 from accounts.models import Account, AccountPicture, Contact, Contract, Goal
+from recommendations.executor import execute_due_actions_task
 from recommendations.models import Evidence, Execution, Recommendation
 from salesai import clock
 from salesai.celery import app as celery_app
@@ -51,13 +63,14 @@ from signals.auth import create_source
 from signals.models import Signal, Source
 from simulation.baselines import mornings
 from simulation.scoring import InboxSnapshot, Sighting
-from simulation.world import Event, World
+from simulation.world import ACCEPTABLE, Event, Moment, World, react_to_email
 
 SIM_PREFIX = "sim-"
 SIM_EXTERNAL_PREFIX = "sim:"
 SEGMENT_BATCH = 100
 BATCH_WINDOW = dt.timedelta(seconds=10)
 SWEEP_EVERY = dt.timedelta(hours=1)
+FOLLOW_UP_KINDS = ("follow_up_due", "sequence_exhausted")
 PART_POLL_SECONDS = 2.0
 
 
@@ -73,6 +86,9 @@ class Observed:
     refused: list[str] = field(default_factory=list)
     sweeps: int = 0
     seconds: float = 0.0
+    reviews: dict[str, int] = field(default_factory=lambda: {"approved": 0, "rejected": 0})
+    moments: list[Moment] = field(default_factory=list)  # the market's answers to what salesai sent
+    ended: dict[str, Moment | None] = field(default_factory=dict)  # world moments an answer ended (None: dropped)
 
 
 @contextmanager
@@ -125,6 +141,8 @@ def set_up(world: World, *, create_rows: bool = True) -> Credentials:
     _segment, segment_key = create_source(name=f"{tag}-segment", kind=Source.Kind.SEGMENT)
     generic, generic_key = create_source(name=f"{tag}-outreach", kind=Source.Kind.GENERIC)
     _email, email_key = create_source(name=f"{tag}-email", kind=Source.Kind.EMAIL)
+    for user in get_user_model().objects.filter(username__in=world.reps):
+        Token.objects.get_or_create(user=user)  # the reps review through the API
     Source.objects.filter(name__startswith=tag).update(rate_limit_per_minute=1_000_000)  # outpace no limit
     return Credentials(segment_key, generic_key, generic.signing_secret, email_key)
 
@@ -212,10 +230,39 @@ class Driver:
     """Delivers a world's events in order of delivery and records what salesai surfaced."""
 
     def __init__(self, world: World, credentials: Credentials, *, observe: bool = True, k: int = 10,
-                 part: int = 0, parts: int = 1, sync: Callable[[], object] | None = None) -> None:  # fmt: skip
+                 part: int = 0, parts: int = 1, sync: Callable[[], object] | None = None,
+                 reviews: bool = False) -> None:  # fmt: skip
         """``part`` of ``parts``: this driver delivers the events of every ``parts``-th account only and
-        calls ``sync`` (a barrier shared with the others) around each sweep and morning snapshot."""
+        calls ``sync`` (a barrier shared with the others) around each sweep and morning snapshot. With
+        ``reviews`` the reps review their inbox each morning and the market answers what is sent."""
         self.world = world
+        self.reviews = reviews and observe
+        self._tokens = dict(Token.objects.filter(user__username__in=world.reps).values_list("user__username", "key"))
+        self._accounts = {a.domain: a for a in world.accounts}
+        self._moments: dict[str, list[Moment]] = {}
+        for m in world.moments:
+            self._moments.setdefault(m.account, []).append(m)
+        self._reacted: set[int] = set()
+        # per person: when e-mails went to them and when they answered (a reply or a meeting), the world's
+        # and then salesai's: a touch is counted as salesai counts it, e-mails since their last answer
+        self._sent_to: dict[str, list[dt.datetime]] = {}
+        self._answered: dict[str, list[dt.datetime]] = {}
+        sent_by_id: dict[str, str] = {}
+        for e in world.events:
+            if e.duplicate or not e.contact:
+                continue
+            if e.kind == "email_sent":
+                sent_by_id[e.id] = e.contact
+                self._sent_to.setdefault(e.contact, []).append(e.occurred_at)
+            elif e.kind == "meeting_booked" or (e.kind == "email_reply" and e.intent != "auto_reply"):
+                self._answered.setdefault(e.contact, []).append(e.occurred_at)
+        # follow-ups due per person (the world's and those of salesai's own e-mails): an answer ends them
+        self._follow_ups: dict[str, set[str]] = {}
+        for m in world.moments:
+            if m.kind in FOLLOW_UP_KINDS and m.deciding and m.deciding[0] in sent_by_id:
+                self._follow_ups.setdefault(sent_by_id[m.deciding[0]], set()).add(m.id)
+        self._arrivals: list[tuple] = []  # heap: the market's answers, delivered in time order
+        self._arrival_order = itertools.count()
         self.part, self.parts = part, parts
         self._sync = sync or (lambda: None)
         self.creds = credentials
@@ -306,19 +353,33 @@ class Driver:
         steps = sorted([(at, 0, kind, None) for at, kind in ticks] + [(at, 1, ch, evs) for at, ch, evs in deliveries],
                        key=lambda s: (s[0], s[1]))  # fmt: skip
         desc = "simulating" if self.parts == 1 else f"simulating (part 1 of {self.parts})"
-        bar = tqdm(steps, desc=desc, unit="step", file=sys.stderr, disable=None if progress else True)
+        bar = tqdm(total=len(steps), desc=desc, unit="step", file=sys.stderr, disable=None if progress else True)
+        index = 0
         with eager_celery() if analyse_at_simulated_time else nullcontext():
-            for at, _order, kind, events in bar:
+            while index < len(steps) or self._arrivals:
+                # the market's answers to what salesai sent join the stream at their own time
+                if self._arrivals and (index >= len(steps) or self._arrivals[0][:2] < steps[index][:2]):
+                    at, _order, _seq, kind, events = heapq.heappop(self._arrivals)
+                else:
+                    at, _order, kind, events = steps[index]
+                    index += 1
+                    bar.update()
                 with clock.as_of(at):
                     if kind == "sweep":
                         self._sync()  # every part has delivered everything before `at`
                         call_command("sweep", as_of=_iso(at), stdout=io.StringIO())
+                        if self.reviews and self.part == 0:  # the beat's due actions: autonomous sends
+                            execute_due_actions_task.apply()
                         self.out.sweeps += 1
                         self._sync()  # every sweep is done before anyone delivers at `at`
                     elif kind == "morning":
                         if self.part == 0:
                             self.snapshot(at)
+                        todo = self.inbox_tops() if self.reviews else []  # read by all before anyone acts
                         self._sync()  # the inboxes are read before the hour goes on
+                        if self.reviews:
+                            self.review(at, todo)
+                            self.look(at)
                         continue
                     elif kind == "segment":
                         for start in range(0, len(events), SEGMENT_BATCH):
@@ -329,8 +390,112 @@ class Driver:
                         self.send_email(events[0], at)
                     if self.observe:
                         self.look(at)
+        bar.close()
         self.out.seconds = time.perf_counter() - started
         return self.out
+
+    # -- the reps and the market
+    def fitting_moment(self, account: str, action_type: str, at: dt.datetime) -> Moment | None:
+        """An open moment of this account that this kind of action answers, by the hidden truth."""
+        return next(
+            (m for m in self._moments.get(account, ()) if action_type in ACCEPTABLE[m.kind] and m.opens_at <= at <= m.closes_at),
+            None,
+        )  # fmt: skip
+
+    def inbox_tops(self) -> list[tuple[int, str, str, str]]:
+        """The first ``k`` of each rep's inbox (what a rep gets through in a morning), as the rep sees
+        it, limited to this part's accounts: (id, account, action type, rep)."""
+        from recommendations.selectors import recommendations_for
+
+        tops = []
+        for name, user in self._reps.items():
+            rows = (
+                recommendations_for(user=user)
+                .filter(status=Recommendation.Status.PENDING)
+                .order_by("-priority", "-created_at")
+                .values_list("id", "account__domain", "action_type")[: self.k]
+            )
+            tops += [(pk, domain, action_type, name) for pk, domain, action_type in rows if domain in self._domains]
+        return tops
+
+    def review(self, at: dt.datetime, todo: list[tuple[int, str, str, str]]) -> None:
+        """The reps work through the first ``k`` of their inbox through the API: approve what fits an
+        open moment by the hidden truth, reject the rest (gone by: "already handled"; never was: "not
+        relevant"). The rest waits for another morning, as in a real inbox."""
+        for pk, domain, action_type, rep in todo:
+            token = self._tokens.get(rep)
+            if token is None:
+                continue
+            auth = {"HTTP_AUTHORIZATION": f"Token {token}"}
+            if self.fitting_moment(domain, action_type, at):
+                response = self.client.post(
+                    f"/api/v1/recommendations/{pk}/approve", {}, content_type="application/json", **auth
+                )
+                decision = "approved"
+            else:
+                earlier = any(
+                    action_type in ACCEPTABLE[m.kind] and m.opens_at <= at for m in self._moments.get(domain, ())
+                )
+                reason = "already_handled" if earlier else "not_relevant"
+                response = self.client.post(f"/api/v1/recommendations/{pk}/reject", {"reason": reason},
+                                            content_type="application/json", **auth)  # fmt: skip
+                decision = "rejected"
+            if response.status_code == 409:  # an earlier approval's e-mail changed the account: decided already
+                continue
+            self._check(response, f"review {decision}")
+            if response.status_code == 200:
+                self.out.reviews[decision] += 1
+
+    def react(self, rec: Recommendation, message_id: str, at: dt.datetime) -> None:
+        """The market answers an e-mail salesai sent: a reply joins the stream, silence makes a moment."""
+        account = self._accounts.get(rec.account.domain)
+        if account is None or rec.contact is None or not message_id:
+            return
+        contact = rec.contact.email
+        self.follow_ups_end(rec.account.domain, contact, at)  # e-mailed again: that is the follow-up
+        self._sent_to.setdefault(contact, []).append(at)
+        last_answer = max((t for t in self._answered.get(contact, ()) if t <= at), default=None)
+        touch = sum(1 for t in self._sent_to[contact] if t <= at and (last_answer is None or t > last_answer))
+        events, moments = react_to_email(self.world, account, contact_email=contact, message_id=message_id,
+                                         subject=rec.draft_subject, body=rec.draft_body, sent_at=at, touch=touch,
+                                         action=rec.action_type)  # fmt: skip
+        for moment in moments:
+            if moment.kind in FOLLOW_UP_KINDS:  # an answer already known (the world's) ends it
+                answer = min((t for t in self._answered.get(contact, ()) if t > at), default=None)
+                if answer is not None and answer < moment.opens_at:
+                    continue
+                if answer is not None and answer < moment.closes_at:
+                    moment = replace(moment, closes_at=answer)
+                self._follow_ups.setdefault(contact, set()).add(moment.id)
+            if moment.at < self.world.end:
+                self.out.moments.append(moment)
+                self._moments.setdefault(moment.account, []).append(moment)
+        for event in events:
+            if event.deliver_at < self.world.end:
+                if event.intent != "auto_reply":
+                    self._answered.setdefault(contact, []).append(event.occurred_at)
+                    self.follow_ups_end(rec.account.domain, contact, event.occurred_at)
+                heapq.heappush(self._arrivals, (event.deliver_at, 1, next(self._arrival_order), event.channel, [event]))
+
+    def follow_ups_end(self, domain: str, contact: str, at: dt.datetime) -> None:
+        """The person answered, or was e-mailed again, at ``at``: a follow-up of theirs not yet due is
+        never needed, an open one ends (as the world's own sequences end theirs at the next touch)."""
+        ids = self._follow_ups.get(contact, set())
+        kept: list[Moment] = []
+        for moment in self._moments.get(domain, ()):
+            ended: Moment | None = moment
+            if moment.id in ids and moment.closes_at > at:
+                # before it opens it is never needed; at its very opening (the follow-up itself went
+                # out then) it still counts as met
+                ended = None if at < moment.opens_at else replace(moment, closes_at=at)
+            if ended is not moment:
+                if any(m.id == moment.id for m in self.out.moments):
+                    self.out.moments = [m for m in self.out.moments if m.id != moment.id] + ([ended] if ended else [])
+                else:
+                    self.out.ended[moment.id] = ended
+            if ended is not None:
+                kept.append(ended)
+        self._moments[domain] = kept
 
     # -- watching
     def look(self, at: dt.datetime) -> None:
@@ -340,8 +505,9 @@ class Driver:
         changed = [
             r
             for r in Recommendation.objects.filter(updated_at__gte=self._watermark)
-            .select_related("account", "account__owner")
-            .only("id", "status", "version", "action_type", "priority", "updated_at", "account__domain", "account__owner__username")
+            .select_related("account", "account__owner", "contact")
+            .only("id", "status", "version", "action_type", "priority", "updated_at", "account__domain",
+                  "account__owner__username", "contact__email", "draft_subject", "draft_body")
             if r.account.domain in self._domains
         ]  # fmt: skip
         self._watermark = at
@@ -358,11 +524,13 @@ class Driver:
                 evidence.setdefault(rec_id, set()).add(external_id.strip("<>"))
             if fact_type:
                 facts.setdefault(rec_id, set()).add(fact_type)
-        autonomous = set(
-            Execution.objects.filter(recommendation_id__in=ids, autonomous=True).values_list(
-                "recommendation_id", flat=True
-            )
-        )
+        executions = {
+            rec_id: (is_autonomous, message_id if (result or {}).get("kind") == "email" else "")
+            for rec_id, is_autonomous, message_id, result in Execution.objects.filter(
+                recommendation_id__in=ids, status=Execution.Status.SUCCEEDED
+            ).values_list("recommendation_id", "autonomous", "message_id", "result")
+        }  # only an e-mail to the person reaches the market (not a notice to the rep or the managers)
+        autonomous = {rec_id for rec_id, (is_autonomous, _) in executions.items() if is_autonomous}
         for r in fresh:
             self._versions[r.pk] = (r.version, r.status)
             self.out.sightings.append(
@@ -371,6 +539,9 @@ class Driver:
                          evidence=frozenset(evidence.get(r.pk, ())), facts=frozenset(facts.get(r.pk, ())),
                          autonomous=r.pk in autonomous, priority=r.priority)
             )  # fmt: skip
+            if self.reviews and r.status == Recommendation.Status.EXECUTED and r.pk not in self._reacted:
+                self._reacted.add(r.pk)
+                self.react(r, executions.get(r.pk, (False, ""))[1], min(r.updated_at, at) if r.updated_at else at)
 
     def snapshot(self, at: dt.datetime) -> None:
         """Each rep's inbox this morning, read through the one scoping selector, in inbox order."""
@@ -399,10 +570,10 @@ class PartFailed(RuntimeError):
 
 
 def _drive_part(world: World, credentials: Credentials, part: int, parts: int, k: int, progress: bool,
-                barrier, results) -> None:  # fmt: skip
+                reviews: bool, barrier, results) -> None:  # fmt: skip
     """One forked driver process: deliver its share, send back what it observed (or its traceback)."""
     try:
-        driver = Driver(world, credentials, k=k, part=part, parts=parts, sync=barrier.wait)
+        driver = Driver(world, credentials, k=k, part=part, parts=parts, sync=barrier.wait, reviews=reviews)
         results.put((part, driver.run(progress=progress and part == 0), None))
     except BaseException:
         barrier.abort()  # the others stop waiting for this one
@@ -411,8 +582,8 @@ def _drive_part(world: World, credentials: Credentials, part: int, parts: int, k
         connections.close_all()
 
 
-def drive_in_parts(world: World, credentials: Credentials, *, parts: int, k: int = 10,
-                   progress: bool = True) -> Observed:  # fmt: skip
+def drive_in_parts(world: World, credentials: Credentials, *, parts: int, k: int = 10, progress: bool = True,
+                   reviews: bool = False) -> Observed:  # fmt: skip
     """Drive one world with ``parts`` forked processes in step (see the module docstring) and merge
     what they observed. A process that fails or dies breaks the others' barrier; the error is raised."""
     started = time.perf_counter()
@@ -420,7 +591,7 @@ def drive_in_parts(world: World, credentials: Credentials, *, parts: int, k: int
     barrier, results = context.Barrier(parts), context.Queue()
     connections.close_all()  # each process opens its own
     processes = [
-        context.Process(target=_drive_part, args=(world, credentials, part, parts, k, progress, barrier, results),
+        context.Process(target=_drive_part, args=(world, credentials, part, parts, k, progress, reviews, barrier, results),
                         name=f"simulation-part-{part}", daemon=True)
         for part in range(parts)
     ]  # fmt: skip
@@ -455,19 +626,24 @@ def drive_in_parts(world: World, credentials: Credentials, *, parts: int, k: int
         merged.sightings += observed[part].sightings
         merged.requests += observed[part].requests
         merged.refused += observed[part].refused
+        merged.moments += observed[part].moments
+        merged.ended.update(observed[part].ended)
+        for decision, count in observed[part].reviews.items():
+            merged.reviews[decision] += count
     merged.seconds = time.perf_counter() - started
     return merged
 
 
 def drive(world: World, *, force: bool = False, progress: bool = True, k: int = 10, processes: int | None = None,
-          on_ready: Callable[[], None] | None = None) -> Observed:  # fmt: skip
+          reviews: bool = False, on_ready: Callable[[], None] | None = None) -> Observed:  # fmt: skip
     """Clean, set up and drive one world; return what was observed. ``processes`` (default: see
-    :func:`default_processes`) above one splits the drive over forked processes in step."""
+    :func:`default_processes`) above one splits the drive over forked processes in step; ``reviews``:
+    the reps review every morning and the market answers what salesai sends."""
     clean(force=force)
     credentials = set_up(world)
     if on_ready:
         on_ready()
     parts = processes or default_processes()
     if parts > 1:
-        return drive_in_parts(world, credentials, parts=parts, k=k, progress=progress)
-    return Driver(world, credentials, k=k).run(progress=progress)
+        return drive_in_parts(world, credentials, parts=parts, k=k, progress=progress, reviews=reviews)
+    return Driver(world, credentials, k=k, reviews=reviews).run(progress=progress)

@@ -42,7 +42,13 @@ def markdown(report: dict) -> str:
         f"{w['days']} days from {report['start'][:10]}; {w['events']} events ({w['duplicates']} duplicate deliveries, "
         f"{w['late']} late, {w['bot_events']} from bots); {w['moments']} should-act moments.",
         f"Run: {_fmt(run.get('seconds'))} s wall clock, {run.get('requests', 0)} webhook requests, "
-        f"{run.get('sweeps', 0)} sweeps, {run.get('processes', 1)} driver process(es), database `{run.get('database', '')}`.",
+        f"{run.get('sweeps', 0)} sweeps, {run.get('processes', 1)} driver process(es), database `{run.get('database', '')}`. "
+        + (
+            f"Simulated reps reviewed every morning: {run['reviews']['approved']} approved, "
+            f"{run['reviews']['rejected']} rejected."
+            if run.get("reviews_on")
+            else "Reviews off: no track record builds, so the trust model never acts alone (`--reviews`)."
+        ),
         "",
         "| figure | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),

@@ -40,14 +40,21 @@ def simulate(
     report_dir: Path | None = None,
     progress: bool = True,
     processes: int | None = None,
+    reviews: bool = False,
     log: Callable[[str], object] = lambda _m: None,
 ) -> SimulationResult:
     """Generate the world, drive salesai with it, score salesai and both baselines on the same world.
-    ``processes``: driver processes in step (default: two on PostgreSQL, one on SQLite)."""
+    ``processes``: driver processes in step (default: two on PostgreSQL, one on SQLite). ``reviews``:
+    the reps review every morning, the trust model earns autonomy and the market answers what salesai
+    sends (about three times the work: every approved e-mail makes more of the world)."""
     w = world.generate(seed=seed, accounts=accounts, days=days)
     processes = processes or driver.default_processes()
     log(f"World: {w.summary()['events']} events, {len(w.moments)} should-act moments; {processes} driver process(es).")
-    observed = driver.drive(w, force=force, progress=progress, k=k, processes=processes)
+    observed = driver.drive(w, force=force, progress=progress, k=k, processes=processes, reviews=reviews)
+    # the market's answers to what salesai sent are moments too (a reply to answer, a follow-up due)
+    # and an answer to one of its e-mails ends the follow-ups the person no longer needs
+    kept = [observed.ended.get(m.id, m) for m in w.moments]
+    w.moments = sorted([m for m in kept if m is not None] + observed.moments, key=lambda m: (m.at, m.id))
     common = {"moments": w.moments, "reps": len(w.reps), "days": w.days, "k": k}
     scores = {
         "salesai": scoring.score(system="salesai", sightings=observed.sightings, snapshots=observed.snapshots, **common)
@@ -56,7 +63,8 @@ def simulate(
         sightings, snapshots = baseline(w, k=k)
         scores[name] = scoring.score(system=name, sightings=sightings, snapshots=snapshots, **common)
     run = {"seconds": observed.seconds, "requests": observed.requests, "sweeps": observed.sweeps,
-           "refused": observed.refused, "database": _database(), "processes": processes}  # fmt: skip
+           "refused": observed.refused, "database": _database(), "processes": processes,
+           "reviews": observed.reviews, "reviews_on": reviews}  # fmt: skip
     data = report.build(world=w, scores=list(scores.values()), run=run)
     data["missed_examples"] = [
         {"kind": r.moment.kind, "account": r.moment.account, "at": r.moment.at.isoformat(), "deciding": list(r.moment.deciding)}

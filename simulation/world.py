@@ -60,6 +60,18 @@ CHURN_USAGE_DROP = 0.7  # 7-day active users below 70 % of the account's healthy
 DARK_AFTER_DAYS = 21
 ENGAGED_DAYS_IN_28 = 4
 
+# How an outreach e-mail is answered, by the hidden state of the day it arrives.
+REPLY_PROBABILITY = {"cold": 0.06, "researching": 0.18, "evaluating": 0.35, "ready_to_buy": 0.45}
+CUSTOMER_REPLY_PROBABILITY = 0.3
+REPLY_MIX: dict[str, dict[str, float]] = {
+    "cold": {"not_interested": 0.3, "not_now": 0.2, "unsubscribe": 0.15, "wrong_person": 0.12, "referral": 0.08,
+             "question": 0.05, "interested": 0.05, "objection": 0.05},
+    "researching": {"interested": 0.2, "question": 0.25, "not_now": 0.2, "objection": 0.1, "referral": 0.08,
+                    "not_interested": 0.1, "wrong_person": 0.04, "unsubscribe": 0.03},
+}  # fmt: skip
+DEFAULT_REPLY_MIX = {"interested": 0.35, "question": 0.3, "objection": 0.15, "not_now": 0.08, "referral": 0.05,
+                     "not_interested": 0.04, "wrong_person": 0.02, "unsubscribe": 0.01}  # fmt: skip
+
 ACCEPTABLE: dict[str, tuple[str, ...]] = {
     "pricing_interest": ("pricing_outreach",),
     "reply_needs_answer": ("reply",),
@@ -524,7 +536,7 @@ class _AccountStory:
                 self.emit("page_view", "segment", t, t + dt.timedelta(seconds=2), contact=contact.email, user_id=contact.user_id, is_bot=True,
                           properties={"path": path, "url": f"https://salesai.example{path}?utm_source=email", "title": path, "user_agent": agent})  # fmt: skip
                 t += dt.timedelta(milliseconds=rng.randint(80, 600))
-        p_reply = {"cold": 0.06, "researching": 0.18, "evaluating": 0.35, "ready_to_buy": 0.45}[state]
+        p_reply = REPLY_PROBABILITY.get(state, CUSTOMER_REPLY_PROBABILITY)
         if rng.random() < 0.07:
             self.auto_reply(sent, contact)
         if rng.random() < p_reply:
@@ -556,23 +568,8 @@ class _AccountStory:
 
     def reply(self, sent: Event, contact: SimContact, state: str) -> None:
         rng = self.rng
-        mix = {
-            "cold": {"not_interested": 0.3, "not_now": 0.2, "unsubscribe": 0.15, "wrong_person": 0.12, "referral": 0.08,
-                     "question": 0.05, "interested": 0.05, "objection": 0.05},
-            "researching": {"interested": 0.2, "question": 0.25, "not_now": 0.2, "objection": 0.1, "referral": 0.08,
-                            "not_interested": 0.1, "wrong_person": 0.04, "unsubscribe": 0.03},
-        }.get(state, {"interested": 0.35, "question": 0.3, "objection": 0.15, "not_now": 0.08, "referral": 0.05,
-                      "not_interested": 0.04, "wrong_person": 0.02, "unsubscribe": 0.01})  # fmt: skip
-        intent = _pick(rng, mix)
-        at = sent.occurred_at + dt.timedelta(minutes=rng.randint(20, 60 * 40))
-        if not is_business_day(at.date()):
-            at = add_business_days(at, 1)
-        deliver = at + dt.timedelta(seconds=rng.randint(1, 45))
-        colleague = rng.choice([c for c in self.a.contacts if c != contact] or [contact])
-        weeks = rng.choice([2, 3, 4, 6])
-        body = texts.reply_text(rng, intent=intent, rep=self.a.rep.replace("sim-", "").title(), first=contact.first_name,
-                                company=self.a.name, seats=self.a.seats or 20, colleague=colleague.name,
-                                colleague_email=colleague.email, weeks=weeks, quoted=sent.body)  # fmt: skip
+        intent, at, deliver, weeks, body = _compose_reply(rng, self.a, contact, state, sent_at=sent.occurred_at,
+                                                          quoted=sent.body)  # fmt: skip
         reply = self.emit("email_reply", "email", at, deliver, contact=contact.email, subject="Re: " + sent.subject,
                           body=body, in_reply_to=sent.id, intent=intent,
                           id=f"{self._id()}@{self.a.domain}")  # fmt: skip
@@ -678,6 +675,64 @@ class _AccountStory:
                 at = dt.datetime.combine(day, dt.time(0), tzinfo=UTC)
                 self.moment("going_dark", at=at, days=14)
                 self.dark_reported = True
+
+
+def _compose_reply(rng: random.Random, account: SimAccount, contact: SimContact, state: str, *, sent_at: dt.datetime,
+                   quoted: str) -> tuple[str, dt.datetime, dt.datetime, int, str]:  # fmt: skip
+    """A person's answer to an e-mail: (intent, written at, delivered at, weeks for a "not now", text)."""
+    intent = _pick(rng, REPLY_MIX.get(state, DEFAULT_REPLY_MIX))
+    at = sent_at + dt.timedelta(minutes=rng.randint(20, 60 * 40))
+    if not is_business_day(at.date()):
+        at = add_business_days(at, 1)
+    deliver = at + dt.timedelta(seconds=rng.randint(1, 45))
+    colleague = rng.choice([c for c in account.contacts if c != contact] or [contact])
+    weeks = rng.choice([2, 3, 4, 6])
+    body = texts.reply_text(rng, intent=intent, rep=account.rep.replace("sim-", "").title(), first=contact.first_name,
+                            company=account.name, seats=account.seats or 20, colleague=colleague.name,
+                            colleague_email=colleague.email, weeks=weeks, quoted=quoted)  # fmt: skip
+    return intent, at, deliver, weeks, body
+
+
+def state_on(world: World, account: SimAccount, instant: dt.datetime) -> str:
+    """The account's hidden state on the day of ``instant``."""
+    day = min(max((instant.date() - world.start.date()).days, 0), len(account.states) - 1)
+    return account.states[day] if account.states else "cold"
+
+
+def react_to_email(world: World, account: SimAccount, *, contact_email: str, message_id: str, subject: str,
+                   body: str, sent_at: dt.datetime, touch: int, action: str = "") -> tuple[list[Event], list[Moment]]:  # fmt: skip
+    """How the market answers an e-mail salesai sent (a rep approved it, or the trust model sent it):
+    by the same rules as the rep's own outreach, from the account's hidden state that day. A reply
+    (threaded to ``message_id``) makes the moments a reply makes; silence makes a follow-up due after
+    three business days, or, after the ``touch``-th unanswered e-mail, another contact. Deterministic:
+    the randomness is seeded by the world, the account, the person, the instant and the ``action``."""
+    contact = next((c for c in account.contacts if c.email == contact_email), None)
+    if contact is None:
+        return [], []
+    rng = random.Random(f"{world.seed}:react:{account.index}:{contact_email}:{sent_at.isoformat()}:{action}")
+    state = state_on(world, account, sent_at)
+    key = f"{account.index}-{contact.user_id}-{sent_at:%Y%m%d%H%M%S}-{action}-{touch}"
+    sent_id = message_id.strip("<>")
+
+    def moment(kind: str, at: dt.datetime, days: float, deciding: list[str], opens_at: dt.datetime | None = None):
+        return Moment(id=f"m{world.seed}-react-{key}", account=account.domain, rep=account.rep, kind=kind,
+                      opens_at=opens_at or at, at=at, closes_at=at + dt.timedelta(days=days), deciding=tuple(deciding))  # fmt: skip
+
+    if rng.random() < REPLY_PROBABILITY.get(state, CUSTOMER_REPLY_PROBABILITY):
+        intent, at, deliver, weeks, text = _compose_reply(rng, account, contact, state, sent_at=sent_at, quoted=body)
+        reply = Event(id=f"sim{world.seed}-react-{key}@{account.domain}", account=account.domain, kind="email_reply",
+                      channel="email", occurred_at=at, deliver_at=deliver, contact=contact.email,
+                      subject="Re: " + subject, body=text, in_reply_to=sent_id, intent=intent)  # fmt: skip
+        if intent in ("unsubscribe", "not_interested", "wrong_person"):
+            return [reply], []
+        if intent == "not_now":
+            due = at + dt.timedelta(weeks=weeks)
+            return [reply], [moment("check_in_due", due, 5, [reply.id], opens_at=due - dt.timedelta(days=1))]
+        return [reply], [moment("referral" if intent == "referral" else "reply_needs_answer", deliver, 5, [reply.id])]
+    due = add_business_days(sent_at, FOLLOW_UP_AFTER_BUSINESS_DAYS)
+    if touch < SEQUENCE_TOUCHES:
+        return [], [moment("follow_up_due", due, 5, [sent_id])]
+    return [], [moment("sequence_exhausted", due, 7, [sent_id])]
 
 
 def identify_events(world: World, account: SimAccount, rng: random.Random) -> list[Event]:

@@ -110,3 +110,25 @@ def test_a_failing_driver_process_stops_the_others_and_its_error_is_raised(requi
     with pytest.raises(driver.PartFailed, match="part 1 broke"):
         driver.drive(w, progress=False, processes=2)
     driver.clean()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reps_review_every_morning_and_the_market_answers_what_salesai_sends(require_postgres):
+    from trust.models import Outcome
+    from trust.selectors import REVIEW_KINDS
+
+    w = world.generate(seed=5, accounts=24, days=8)
+    observed = driver.drive(w, progress=False, processes=2, reviews=True)
+    assert observed.refused == []
+    approved, rejected = observed.reviews["approved"], observed.reviews["rejected"]
+    assert approved > 0 and approved >= rejected
+    # each review went through the API as the account's rep and became a trust outcome
+    assert Outcome.objects.filter(kind__in=REVIEW_KINDS).count() == approved + rejected
+    # salesai's e-mails reached the market: answers threaded to them, or follow-ups due for silence
+    ours = Signal.objects.filter(kind="email_sent", external_id__startswith="<rec.")
+    assert ours.exists()
+    answers = Signal.objects.filter(kind="email_reply", in_reply_to__in=ours)
+    assert answers.exists()
+    assert {m.kind for m in observed.moments} & {"follow_up_due", "reply_needs_answer", "sequence_exhausted"}
+    assert all(m.account in {a.domain for a in w.accounts} for m in observed.moments)
+    driver.clean()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import statistics
 from collections import Counter, defaultdict
 
@@ -157,3 +158,55 @@ def test_renewals_need_the_rep_from_each_window_until_the_next(worlds):
             assert m.closes_at.date() <= renewals[m.account]
         inside = [a for a in w.accounts if a.customer and 0 < (a.renewal_date - w.start.date()).days <= 90]
         assert {a.domain for a in inside} <= {m.account for m in w.moments if m.at == w.start}
+
+
+# --- the market answers what salesai sends ---------------------------------------------------------
+
+
+def _sends(w: world.World, states: set[str]):
+    """(account, instant) of a 10:00 send on every weekday an account is in one of ``states``."""
+    for a in w.accounts:
+        for day, state in enumerate(a.states):
+            at = w.start + dt.timedelta(days=day, hours=10)
+            if state in states and world.is_business_day(at.date()):
+                yield a, at
+
+
+def _react(w, a, at, touch=1, action="pricing_outreach"):
+    return world.react_to_email(w, a, contact_email=a.contacts[0].email, message_id="<m1@salesai.example>",
+                                subject="Plans", body="Hi", sent_at=at, touch=touch, action=action)  # fmt: skip
+
+
+def test_ready_buyers_answer_salesai_s_e_mails_far_more_often_than_cold_accounts(worlds):
+    w = worlds[0]
+    rate = {}
+    for label, states in (("cold", {"cold"}), ("warm", {"evaluating", "ready_to_buy"})):
+        outcomes = [bool(_react(w, a, at)[0]) for a, at in _sends(w, states) if not a.customer]
+        rate[label] = sum(outcomes) / len(outcomes)
+    assert rate["cold"] < 0.12 < 0.3 < rate["warm"]
+
+
+def test_an_answer_is_threaded_to_salesai_s_e_mail_and_silence_makes_a_follow_up_due(worlds):
+    w = worlds[0]
+    replies = silences = 0
+    for a, at in list(_sends(w, {"evaluating", "ready_to_buy", "cold"}))[:400]:
+        events, moments = _react(w, a, at)
+        assert (events, moments) == _react(w, a, at)  # deterministic
+        if events:
+            replies += 1
+            assert events[0].kind == "email_reply" and events[0].in_reply_to == "m1@salesai.example"
+            assert events[0].deliver_at > at and events[0].contact == a.contacts[0].email
+            assert all(m.deciding == (events[0].id,) for m in moments)
+        else:
+            silences += 1
+            (due,) = moments
+            assert due.kind == "follow_up_due" and due.deciding == ("m1@salesai.example",)
+            assert due.at == world.add_business_days(at, world.FOLLOW_UP_AFTER_BUSINESS_DAYS)
+    assert replies and silences
+
+
+def test_after_the_last_unanswered_touch_the_market_wants_another_contact(worlds):
+    w = worlds[0]
+    silent = next((a, at) for a, at in _sends(w, {"cold"}) if not _react(w, a, at, touch=3)[0])
+    _events, (moment,) = _react(w, *silent, touch=3)
+    assert moment.kind == "sequence_exhausted"

@@ -26,12 +26,15 @@ class Command(BaseCommand):
         parser.add_argument("--report-dir", default=str(Path(settings.BASE_DIR) / "var" / "simulation"))
         parser.add_argument("--force", action="store_true", help="Run even if the database holds other accounts.")
         parser.add_argument("--keep", action="store_true", help="Keep the simulated rows after the run.")
+        parser.add_argument("--reviews", action="store_true",
+                            help="Simulated reps review their inbox every morning; the trust model earns autonomy "
+                            "and the market answers what salesai sends (about three times the work).")  # fmt: skip
         parser.add_argument("--processes", type=int, default=None,
                             help="Driver processes in step (default: 2 on PostgreSQL, 1 on SQLite).")  # fmt: skip
 
     def handle(
         self, *args, accounts: int, days: int, seed: int, k: int, report_dir: str, force: bool, keep: bool,
-        processes: int | None, **options
+        processes: int | None, reviews: bool, **options
     ):  # fmt: skip
         if accounts < 1 or days < 1:
             raise CommandError("--accounts and --days must be at least 1.")
@@ -41,7 +44,8 @@ class Command(BaseCommand):
             raise CommandError("--processes above 1 needs PostgreSQL (SQLite takes one writer at a time).")
         try:
             result = service.simulate(accounts=accounts, days=days, seed=seed, k=k, force=force, keep=keep,
-                                      report_dir=Path(report_dir), processes=processes, log=self.stderr.write)  # fmt: skip
+                                      report_dir=Path(report_dir), processes=processes, reviews=reviews,
+                                      log=self.stderr.write)  # fmt: skip
         except RefusedDatabase as exc:
             raise CommandError(str(exc))
         self.stdout.write(result.markdown)
