@@ -100,7 +100,7 @@ def requalify_reviews(policy: TrustPolicy) -> int:
 def track_record(policy: TrustPolicy, *, now: dt.datetime | None = None) -> TrackRecord:
     """The record of ``policy.domain`` as of ``now`` (outcomes after ``now`` are ignored).
 
-    Two statements whatever the history: the database counts and sums the decay weights of every
+    At most two statements whatever the history: the database counts and sums the decay weights of every
     outcome (reading the rows into Python cost 127 ms a decision at 20,000 outcomes, a year of a busy
     domain), and the newest few give the current streak of failures and the last ten outcomes. The
     streak is counted over the newest ``max(10, demote_after_consecutive_failures + 1)``: enough to
@@ -110,10 +110,14 @@ def track_record(policy: TrustPolicy, *, now: dt.datetime | None = None) -> Trac
     successes, failures, reviews, since_demotion, eff_s, eff_f = sql.rows(
         _record_sql(), [sql.param(demoted_at), sql.param(now), policy.half_life_days, policy.domain, sql.param(now)]
     )[0]
-    newest = sql.rows(
-        f"SELECT kind, success FROM {Outcome._meta.db_table} WHERE domain = %s AND occurred_at <= %s "
-        f"ORDER BY occurred_at DESC, id DESC LIMIT {max(10, policy.demote_after_consecutive_failures + 1):d}",
-        [policy.domain, sql.param(now)],
+    newest = (
+        sql.rows(
+            f"SELECT kind, success FROM {Outcome._meta.db_table} WHERE domain = %s AND occurred_at <= %s "
+            f"ORDER BY occurred_at DESC, id DESC LIMIT {max(10, policy.demote_after_consecutive_failures + 1):d}",
+            [policy.domain, sql.param(now)],
+        )
+        if successes or failures
+        else []  # no record yet (a new installation, a new domain): nothing to read
     )
     consecutive = 0
     for _kind, success in newest:
