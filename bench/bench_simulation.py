@@ -13,9 +13,10 @@ import sys
 
 from bench.common import REPORT_DIR, BenchContext, Figure
 
-# A fixed size that keeps `make bench` short (about a minute); the full 1,000 × 60 world is the
-# `simulate` command's (about 6 minutes on a 2-core machine, two driver processes).
-ACCOUNTS, DAYS, SEED = 100, 14, 1
+# A fixed size that keeps `make bench` short (about two and a half minutes with the reviews) yet long
+# enough for the reviews to earn the trust model some autonomy (a domain needs ~46 clean approvals);
+# the full 1,000 × 60 world is the `simulate` command's (about 7 minutes on a 2-core machine).
+ACCOUNTS, DAYS, SEED = 200, 30, 1
 
 
 def run(ctx: BenchContext) -> list[Figure]:

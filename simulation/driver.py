@@ -64,6 +64,7 @@ from signals.models import Signal, Source
 from simulation.baselines import mornings
 from simulation.scoring import InboxSnapshot, Sighting
 from simulation.world import ACCEPTABLE, Event, Moment, World, react_to_email
+from trust.models import Outcome, TrustDecision
 
 SIM_PREFIX = "sim-"
 SIM_EXTERNAL_PREFIX = "sim:"
@@ -116,7 +117,15 @@ def clean(*, force: bool = False) -> None:
         )
     sim_sources = Source.objects.filter(name__startswith=SIM_PREFIX)
     with transaction.atomic():
-        Recommendation.objects.filter(account__external_id__startswith=SIM_EXTERNAL_PREFIX).delete()
+        # the trust model's record of them too: a next run on this database must start without it
+        # (the same simulated days would otherwise count the last run's autonomous actions in the cap)
+        recs = Recommendation.objects.filter(account__external_id__startswith=SIM_EXTERNAL_PREFIX)
+        ids = list(recs.values_list("pk", flat=True))
+        for start in range(0, len(ids), 500):
+            references = [f"recommendation:{pk}" for pk in ids[start : start + 500]]
+            Outcome.objects.filter(reference__in=references).delete()
+            TrustDecision.objects.filter(reference__in=references).delete()
+        recs.delete()
         Signal.objects.filter(source__in=sim_sources).delete()
         Signal.objects.filter(account__external_id__startswith=SIM_EXTERNAL_PREFIX).delete()
         Account.objects.filter(external_id__startswith=SIM_EXTERNAL_PREFIX).delete()

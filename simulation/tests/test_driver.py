@@ -131,4 +131,8 @@ def test_reps_review_every_morning_and_the_market_answers_what_salesai_sends(req
     assert answers.exists()
     assert {m.kind for m in observed.moments} & {"follow_up_due", "reply_needs_answer", "sequence_exhausted"}
     assert all(m.account in {a.domain for a in w.accounts} for m in observed.moments)
-    driver.clean()
+    driver.clean()  # the trust model's record of the run goes with it: the next run starts fresh
+    assert not Outcome.objects.exists()
+    from trust.models import TrustDecision
+
+    assert not TrustDecision.objects.exists()
