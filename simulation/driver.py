@@ -270,6 +270,7 @@ class Driver:
         for m in world.moments:
             if m.kind in FOLLOW_UP_KINDS and m.deciding and m.deciding[0] in sent_by_id:
                 self._follow_ups.setdefault(sent_by_id[m.deciding[0]], set()).add(m.id)
+        self._reaction_moments: dict[str, Moment] = {}  # id → the market's answers (as they stand now)
         self._arrivals: list[tuple] = []  # heap: the market's answers, delivered in time order
         self._arrival_order = itertools.count()
         self.part, self.parts = part, parts
@@ -382,12 +383,13 @@ class Driver:
                         self.out.sweeps += 1
                         self._sync()  # every sweep is done before anyone delivers at `at`
                     elif kind == "morning":
+                        # read by every part that needs them before anyone acts on them
+                        inboxes = self.inboxes() if self.part == 0 or self.reviews else {}
                         if self.part == 0:
-                            self.snapshot(at)
-                        todo = self.inbox_tops() if self.reviews else []  # read by all before anyone acts
+                            self.snapshot(at, inboxes)
                         self._sync()  # the inboxes are read before the hour goes on
                         if self.reviews:
-                            self.review(at, todo)
+                            self.review(at, inboxes)
                             self.look(at)
                         continue
                     elif kind == "segment":
@@ -400,6 +402,7 @@ class Driver:
                     if self.observe:
                         self.look(at)
         bar.close()
+        self.out.moments = list(self._reaction_moments.values())
         self.out.seconds = time.perf_counter() - started
         return self.out
 
@@ -411,30 +414,15 @@ class Driver:
             None,
         )  # fmt: skip
 
-    def inbox_tops(self) -> list[tuple[int, str, str, str]]:
-        """The first ``k`` of each rep's inbox (what a rep gets through in a morning), as the rep sees
-        it, limited to this part's accounts: (id, account, action type, rep)."""
-        from recommendations.selectors import recommendations_for
-
-        tops = []
-        for name, user in self._reps.items():
-            rows = (
-                recommendations_for(user=user)
-                .filter(status=Recommendation.Status.PENDING)
-                .order_by("-priority", "-created_at")
-                .values_list("id", "account__domain", "action_type")[: self.k]
-            )
-            tops += [(pk, domain, action_type, name) for pk, domain, action_type in rows if domain in self._domains]
-        return tops
-
-    def review(self, at: dt.datetime, todo: list[tuple[int, str, str, str]]) -> None:
-        """The reps work through the first ``k`` of their inbox through the API: approve what fits an
-        open moment by the hidden truth, reject the rest (gone by: "already handled"; never was: "not
-        relevant"). The rest waits for another morning, as in a real inbox."""
+    def review(self, at: dt.datetime, inboxes: dict[str, list[tuple[int, str, str]]]) -> None:
+        """The reps work through the first ``k`` of their inbox (what a rep gets through in a morning)
+        through the API, each part those of its own accounts: approve what fits an open moment by the
+        hidden truth, reject the rest (gone by: "already handled"; never was: "not relevant"). The rest
+        waits for another morning, as in a real inbox."""
+        todo = [(pk, domain, action_type, rep) for rep, rows in inboxes.items() for pk, domain, action_type in rows
+                if domain in self._domains and rep in self._tokens]  # fmt: skip
         for pk, domain, action_type, rep in todo:
-            token = self._tokens.get(rep)
-            if token is None:
-                continue
+            token = self._tokens[rep]
             auth = {"HTTP_AUTHORIZATION": f"Token {token}"}
             if self.fitting_moment(domain, action_type, at):
                 response = self.client.post(
@@ -477,7 +465,7 @@ class Driver:
                     moment = replace(moment, closes_at=answer)
                 self._follow_ups.setdefault(contact, set()).add(moment.id)
             if moment.at < self.world.end:
-                self.out.moments.append(moment)
+                self._reaction_moments[moment.id] = moment
                 self._moments.setdefault(moment.account, []).append(moment)
         for event in events:
             if event.deliver_at < self.world.end:
@@ -498,10 +486,12 @@ class Driver:
                 # out then) it still counts as met
                 ended = None if at < moment.opens_at else replace(moment, closes_at=at)
             if ended is not moment:
-                if any(m.id == moment.id for m in self.out.moments):
-                    self.out.moments = [m for m in self.out.moments if m.id != moment.id] + ([ended] if ended else [])
+                if moment.id not in self._reaction_moments:
+                    self.out.ended[moment.id] = ended  # one of the world's
+                elif ended is None:
+                    del self._reaction_moments[moment.id]
                 else:
-                    self.out.ended[moment.id] = ended
+                    self._reaction_moments[moment.id] = ended
             if ended is not None:
                 kept.append(ended)
         self._moments[domain] = kept
@@ -552,20 +542,25 @@ class Driver:
                 self._reacted.add(r.pk)
                 self.react(r, executions.get(r.pk, (False, ""))[1], min(r.updated_at, at) if r.updated_at else at)
 
-    def snapshot(self, at: dt.datetime) -> None:
-        """Each rep's inbox this morning, read through the one scoping selector, in inbox order."""
+    def inboxes(self) -> dict[str, list[tuple[int, str, str]]]:
+        """The first ``k`` of each rep's inbox, read through the one scoping selector, in inbox order:
+        rep → (id, account, action type)."""
         from recommendations.selectors import recommendations_for
 
+        return {
+            name: list(
+                recommendations_for(user=user)
+                .filter(status=Recommendation.Status.PENDING)
+                .order_by("-priority", "-created_at")
+                .values_list("id", "account__domain", "action_type")[: self.k]
+            )
+            for name, user in self._reps.items()
+        }
+
+    def snapshot(self, at: dt.datetime, inboxes: dict[str, list[tuple[int, str, str]]]) -> None:
+        """Each rep's inbox this morning."""
         for name in self.world.reps:
-            user = self._reps.get(name)
-            rows = []
-            if user is not None:
-                rows = list(
-                    recommendations_for(user=user)
-                    .filter(status=Recommendation.Status.PENDING)
-                    .order_by("-priority", "-created_at")
-                    .values_list("id", "account__domain", "action_type")[: self.k]
-                )
+            rows = inboxes.get(name, [])
             self.out.snapshots.append(InboxSnapshot(rep=name, at=at, items=tuple((str(i), d, t) for i, d, t in rows)))
 
 
