@@ -69,6 +69,8 @@ REPLY_MIX: dict[str, dict[str, float]] = {
     "researching": {"interested": 0.2, "question": 0.25, "not_now": 0.2, "objection": 0.1, "referral": 0.08,
                     "not_interested": 0.1, "wrong_person": 0.04, "unsubscribe": 0.03},
 }  # fmt: skip
+#: Replies after which nobody writes to that person again.
+SUPPRESSING_INTENTS = frozenset({"unsubscribe", "not_interested", "wrong_person"})
 DEFAULT_REPLY_MIX = {"interested": 0.35, "question": 0.3, "objection": 0.15, "not_now": 0.08, "referral": 0.05,
                      "not_interested": 0.04, "wrong_person": 0.02, "unsubscribe": 0.01}  # fmt: skip
 
@@ -576,7 +578,7 @@ class _AccountStory:
         if rng.random() < 0.02:
             self.duplicate(reply, dt.timedelta(minutes=rng.randint(1, 10)))
         self.sequence.update(done=True, resume_on=(at + dt.timedelta(days=45)).date())
-        if intent in ("unsubscribe", "not_interested", "wrong_person"):
+        if intent in SUPPRESSING_INTENTS:
             self.suppressed.add(contact.email)
             return
         if intent == "not_now":
@@ -584,7 +586,7 @@ class _AccountStory:
             if due < self.world.end:
                 self.moment("check_in_due", at=due, opens_at=due - dt.timedelta(days=1), days=5, deciding=[reply.id])
             return
-        kind = "referral" if intent == "referral" else "reply_needs_answer"
+        kind = answer_kind(intent)
         closes = deliver + dt.timedelta(days=5)
         if rng.random() < 0.8:  # the rep answers on their own within hours to a day or two
             answer_at = add_business_days(deliver, 0) + dt.timedelta(hours=rng.randint(2, 40))
@@ -677,6 +679,11 @@ class _AccountStory:
                 self.dark_reported = True
 
 
+def answer_kind(intent: str) -> str:
+    """The moment a reply that wants an answer makes (not a "not now", not a suppressing one)."""
+    return "referral" if intent == "referral" else "reply_needs_answer"
+
+
 def _compose_reply(rng: random.Random, account: SimAccount, contact: SimContact, state: str, *, sent_at: dt.datetime,
                    quoted: str) -> tuple[str, dt.datetime, dt.datetime, int, str]:  # fmt: skip
     """A person's answer to an e-mail: (intent, written at, delivered at, weeks for a "not now", text)."""
@@ -723,12 +730,12 @@ def react_to_email(world: World, account: SimAccount, *, contact_email: str, mes
         reply = Event(id=f"sim{world.seed}-react-{key}@{account.domain}", account=account.domain, kind="email_reply",
                       channel="email", occurred_at=at, deliver_at=deliver, contact=contact.email,
                       subject="Re: " + subject, body=text, in_reply_to=sent_id, intent=intent)  # fmt: skip
-        if intent in ("unsubscribe", "not_interested", "wrong_person"):
+        if intent in SUPPRESSING_INTENTS:
             return [reply], []
         if intent == "not_now":
             due = at + dt.timedelta(weeks=weeks)
             return [reply], [moment("check_in_due", due, 5, [reply.id], opens_at=due - dt.timedelta(days=1))]
-        return [reply], [moment("referral" if intent == "referral" else "reply_needs_answer", deliver, 5, [reply.id])]
+        return [reply], [moment(answer_kind(intent), deliver, 5, [reply.id])]
     due = add_business_days(sent_at, FOLLOW_UP_AFTER_BUSINESS_DAYS)
     if touch < SEQUENCE_TOUCHES:
         return [], [moment("follow_up_due", due, 5, [sent_id])]
