@@ -148,8 +148,8 @@ def track_record(policy: TrustPolicy, *, now: dt.datetime | None = None) -> Trac
 
 @functools.cache
 def _record_sql() -> str:
-    """Counts and decayed sums of one domain's outcomes up to an instant. Params: demoted at, now,
-    half-life in days, domain, now. ``POWER`` is native on PostgreSQL; Django registers it on SQLite."""
+    """Counts and decayed sums (:func:`decay_weight` in SQL) of one domain's outcomes up to an instant.
+    Params: demoted at, now, half-life in days, domain, now. ``POWER`` is native on PostgreSQL; Django registers it on SQLite."""
     if connection.vendor == "postgresql":  # in floats: EXTRACT gives numeric, whose POWER is 13× slower
         age_days = "EXTRACT(EPOCH FROM (%s::timestamptz - occurred_at))::float8 / 86400.0"
         weight = f"POWER(0.5::float8, {age_days} / %s::float8)"
@@ -190,7 +190,7 @@ def reliability_series(policy: TrustPolicy, *, days: int = 60, now: dt.datetime 
         t = now - dt.timedelta(days=day)
         while index < len(rows) and rows[index][1] <= t:
             success, occurred_at = rows[index]
-            base = 0.5 ** ((now - occurred_at).total_seconds() / 86400 / h)
+            base = decay_weight((now - occurred_at).total_seconds() / 86400, h)
             if success:
                 base_s += base
                 raw_s += 1
