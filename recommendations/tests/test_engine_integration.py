@@ -17,7 +17,7 @@ from django.db import connection
 from django.test import Client
 
 from accounts.tests.factories import AccountFactory, ContactFactory
-from conftest import CeleryWorker, free_port, wait_until
+from conftest import CeleryWorker, free_port, in_threads, wait_until
 from recommendations import services
 from recommendations.models import ActionType, Recommendation
 from recommendations.tests.engine import Ingest
@@ -53,22 +53,12 @@ def test_concurrent_analyses_never_create_duplicate_open_recommendations(require
     _pricing_signals(account, contact)
     workers = 8
     barrier = threading.Barrier(workers)
-    errors: list[BaseException] = []
 
     def analyse():
-        try:
-            barrier.wait()
-            services.analyze_account(account_id=account.pk, force=True)
-        except BaseException as exc:  # noqa: BLE001 (reported below)
-            errors.append(exc)
-        finally:
-            connection.close()
+        barrier.wait()
+        services.analyze_account(account_id=account.pk, force=True)
 
-    threads = [threading.Thread(target=analyse) for _ in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    errors = in_threads(analyse, workers)
     assert not errors, errors
     recs = Recommendation.objects.filter(account=account, action_type=ActionType.PRICING_OUTREACH)
     assert recs.count() == 1

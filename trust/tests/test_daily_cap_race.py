@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 import threading
 
-from django.db import connection, transaction
+from django.db import transaction
 
+from conftest import in_threads
 from trust import selectors, services
 from trust.models import TrustDecision
 from trust.tests.factories import TrustPolicyFactory, give_record
@@ -31,22 +32,12 @@ def test_workers_deciding_at_once_never_pass_the_daily_cap(require_postgres, tra
 
     monkeypatch.setattr(selectors, "kill_switch_and_autonomous_today", count_then_wait)
     verdicts: list[str] = []
-    errors: list[BaseException] = []
 
     def decide():
-        try:
-            with transaction.atomic():  # as in an analysis: the decision commits with the recommendation
-                verdicts.append(services.decide(domain="follow_up", stakes=1, rng=random.Random(1)).verdict)
-        except BaseException as exc:  # noqa: BLE001 (reported below)
-            errors.append(exc)
-        finally:
-            connection.close()
+        with transaction.atomic():  # as in an analysis: the decision commits with the recommendation
+            verdicts.append(services.decide(domain="follow_up", stakes=1, rng=random.Random(1)).verdict)
 
-    threads = [threading.Thread(target=decide) for _ in range(WORKERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    errors = in_threads(decide, WORKERS)
     assert not errors, errors
     assert sorted(verdicts) == ["autonomous"] + ["review"] * (WORKERS - 1)
     assert TrustDecision.objects.filter(verdict="autonomous").count() == 1
