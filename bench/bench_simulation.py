@@ -3,7 +3,7 @@ reactive baseline (and naive alerting) scored on the same world in the same run,
 the trust model took alone once the reviews had built its record (and how many met a moment).
 
 Runs in a throwaway database created like the test runner does (``test_…`` on PostgreSQL, in-memory
-on SQLite), so the configured database is never written to. Size: 100 accounts × 14 days, seed 1
+on SQLite), so the configured database is never written to. Size: 200 accounts × 30 days, seed 1
 (``BENCH_QUICK=1``: 40 × 7). The full quality report is written to ``bench/reports/simulation/``."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 
 from bench.common import REPORT_DIR, BenchContext, Figure
 
-# A fixed size that keeps `make bench` short (about two and a half minutes with the reviews) yet long
+# A fixed size that keeps `make bench` short (about a minute and a half with the reviews) yet long
 # enough for the reviews to earn the trust model some autonomy (a domain needs ~46 clean approvals);
 # the full 1,000 × 60 world is the `simulate` command's (about 7 minutes on a 2-core machine).
 ACCOUNTS, DAYS, SEED = 200, 30, 1
