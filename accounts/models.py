@@ -42,6 +42,12 @@ class Account(models.Model):
     )
     strategic = models.BooleanField(default=False, help_text="Strategic accounts can be set to always need review.")
     external_id = models.CharField(max_length=200, blank=True, help_text="The account's id in the CRM.")
+    traits = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What the website's tracking said about the company (Segment group traits), kept apart: "
+        "the CRM and the admin own the fields above, the website only fills what is empty.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -62,6 +68,16 @@ class Account(models.Model):
 
 
 class Contact(models.Model):
+    class Origin(models.TextChoices):
+        """Who vouched for this person being at this account: only the first two are authoritative."""
+
+        CRM = "crm", "CRM sync or import"
+        ADMIN = "admin", "Entered by a person"
+        SIGNAL = "signal", "A website or webhook signal"
+        EMAIL = "email", "An inbound e-mail"
+
+    AUTHORITATIVE_ORIGINS = (Origin.CRM, Origin.ADMIN)
+
     class Seniority(models.TextChoices):
         C_LEVEL = "c_level", "C-level"
         VP = "vp", "VP"
@@ -87,6 +103,18 @@ class Contact(models.Model):
     )
     do_not_contact = models.BooleanField(default=False)
     do_not_contact_reason = models.CharField(max_length=200, blank=True)
+    origin = models.CharField(
+        max_length=10,
+        choices=Origin.choices,
+        default=Origin.SIGNAL,
+        help_text="Where this person came from. salesai e-mails on its own only people from the CRM or a "
+        "person, or at the account's own domain.",
+    )
+    traits = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What the website's tracking said about the person (Segment identify traits), kept apart.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -113,6 +141,16 @@ class Contact(models.Model):
     @property
     def first_name(self) -> str:
         return self.display_name.split()[0] if self.display_name else ""
+
+    @property
+    def email_domain(self) -> str:
+        return self.email.rsplit("@", 1)[-1]
+
+    def is_at_domain(self, domain: str) -> bool:
+        """Whether the address is at ``domain`` or one of its subdomains (``ada@eu.acme.com`` → acme.com)."""
+        own = self.email_domain
+        domain = (domain or "").lower()
+        return bool(domain) and (own == domain or own.endswith("." + domain))
 
 
 class Opportunity(models.Model):

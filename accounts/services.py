@@ -66,11 +66,11 @@ def account_upsert(*, domain: str, values: dict) -> tuple[Account, bool, list[st
 
 @transaction.atomic
 def contact_upsert(*, account: Account, email: str, values: dict) -> tuple[Contact, bool, list[str]]:
-    """Create or update a person by e-mail; the CRM's account wins over one guessed from the domain."""
-    contact, created = Contact.objects.select_for_update().get_or_create(
-        email=email.strip().lower(), defaults={"account": account, **values}
-    )
-    changed = [] if created else _apply_changes(contact, {"account": account, **values})
+    """Create or update a person by e-mail; the CRM's account wins over one guessed from the domain,
+    and the person counts as vouched for by the CRM from now on (``origin``)."""
+    values = {"account": account, **values, "origin": Contact.Origin.CRM}
+    contact, created = Contact.objects.select_for_update().get_or_create(email=email.strip().lower(), defaults=values)
+    changed = [] if created else _apply_changes(contact, values)
     if changed:
         contact.save(update_fields=[*changed, "updated_at"])
     return contact, created, changed
