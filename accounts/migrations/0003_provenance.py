@@ -4,25 +4,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_groups'),
+        ("accounts", "0002_groups"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='account',
-            name='traits',
-            field=models.JSONField(blank=True, default=dict, help_text="What the website's tracking said about the company (Segment group traits), kept apart: the CRM and the admin own the fields above, the website only fills what is empty."),
+            model_name="account",
+            name="traits",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="What the website's tracking said about the company (Segment group traits), kept apart: the CRM and the admin own the fields above, the website only fills what is empty.",
+            ),
         ),
         migrations.AddField(
-            model_name='contact',
-            name='origin',
-            field=models.CharField(choices=[('crm', 'CRM sync or import'), ('admin', 'Entered by a person'), ('signal', 'A website or webhook signal'), ('email', 'An inbound e-mail')], default='signal', help_text="Where this person came from. salesai e-mails on its own only people from the CRM or a person, or at the account's own domain.", max_length=10),
+            model_name="contact",
+            name="origin",
+            field=models.CharField(
+                choices=[
+                    ("crm", "CRM sync or import"),
+                    ("admin", "Entered by a person"),
+                    ("signal", "A website or webhook signal"),
+                    ("email", "An inbound e-mail"),
+                ],
+                default="signal",
+                help_text="Where this person came from. salesai e-mails on its own only people from the CRM or a person, or at the account's own domain.",
+                max_length=10,
+            ),
         ),
         migrations.AddField(
-            model_name='contact',
-            name='traits',
-            field=models.JSONField(blank=True, default=dict, help_text="What the website's tracking said about the person (Segment identify traits), kept apart."),
+            model_name="contact",
+            name="traits",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="What the website's tracking said about the person (Segment identify traits), kept apart.",
+            ),
         ),
     ]
