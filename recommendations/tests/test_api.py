@@ -153,7 +153,12 @@ def test_approve_with_an_edited_draft(world, django_capture_on_commit_callbacks,
     url = f"/api/v1/recommendations/{world['mine'].pk}/approve"
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            url, {"draft": {"subject": "Plans for Acme", "body": "Hi Dana,\n\nShort note.\n"}}, format="json"
+            url,
+            {
+                "version": world["mine"].version,
+                "draft": {"subject": "Plans for Acme", "body": "Hi Dana,\n\nShort note.\n"},
+            },
+            format="json",
         )
     assert response.status_code == 200, response.content
     review = Review.objects.get(recommendation=world["mine"])
@@ -188,6 +193,7 @@ def test_schema_documents_the_api(world):
         "/api/v1/recommendations/{id}/approve",
         "/api/v1/recommendations/{id}/reject",
         "/api/v1/recommendations/{id}/snooze",
+        "/api/v1/recommendations/{id}/cancel",
         "/api/v1/accounts/{id}/picture",
     ):
         assert path in schema["paths"], path

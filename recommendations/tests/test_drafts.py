@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from recommendations import drafts
-from recommendations.drafts import Draft, parse_draft
+from recommendations.drafts import Draft
 from recommendations.tests.factories import RecommendationFactory
 
 
@@ -71,10 +71,6 @@ def llm_settings(settings):
 
 
 DRAFT = Draft("Plans for Acme", "Hi Dana,\n\nA short note.\n")
-
-
-def test_template_draft_parses_subject_and_body():
-    assert parse_draft("Subject: Hello\n\nHi Dana,\n\nBody") == Draft("Hello", "Hi Dana,\n\nBody\n")
 
 
 def test_llm_is_off_by_default(settings):
