@@ -199,3 +199,16 @@ def test_schema_documents_the_api(world):
         assert path in schema["paths"], path
     params = {p["name"] for p in schema["paths"]["/api/v1/recommendations"]["get"]["parameters"]}
     assert {"status", "account_domain", "action_type"} <= params
+
+
+def test_cancel_undoes_a_scheduled_action_through_the_api(world):
+    rec = world["mine"]
+    Recommendation.objects.filter(pk=rec.pk).update(
+        status=Recommendation.Status.SCHEDULED, scheduled_for=clock.now() + dt.timedelta(minutes=10)
+    )
+    response = client_for(world["rep"]).post(f"/api/v1/recommendations/{rec.pk}/cancel")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "pending"
+    assert Review.objects.get(recommendation=rec).decision == Review.Decision.CANCELLED
+    again = client_for(world["rep"]).post(f"/api/v1/recommendations/{rec.pk}/cancel")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "invalid_transition"
