@@ -191,7 +191,14 @@ def build_demo_accounts(*, seed: int = 7, count: int = 36) -> list[Account]:
             title, seniority = _TITLES[rng.randrange(len(_TITLES))] if position else _TITLES[rng.randrange(2, 6)]
             Contact.objects.update_or_create(
                 email=f"{first}.{last}@{domain}".lower(),
-                defaults={"account": account, "name": f"{first} {last}", "title": title, "seniority": seniority},
+                # the demo stands in for a CRM import: these people are vouched for
+                defaults={
+                    "account": account,
+                    "name": f"{first} {last}",
+                    "title": title,
+                    "seniority": seniority,
+                    "origin": Contact.Origin.CRM,
+                },
             )
         Contract.objects.update_or_create(
             external_id=f"demo-contract-{domain}",

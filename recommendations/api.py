@@ -8,7 +8,8 @@ from __future__ import annotations
 import django_filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -22,7 +23,9 @@ from recommendations.serializers import (
     RecommendationSerializer,
     RejectSerializer,
     SnoozeSerializer,
+    StaleVersionSerializer,
 )
+from salesai.api_errors import error_body
 from signals.serializers import ErrorSerializer
 
 ERRORS = {
@@ -50,6 +53,32 @@ class RecommendationFilter(django_filters.FilterSet):
         fields = ["status", "account_domain", "action_type"]
 
 
+class RecommendationPagination(LimitOffsetPagination):
+    """``?limit=`` up to :attr:`max_limit`; more (or not a whole number) is a 400 naming the field,
+    rather than a page as large as the caller likes (each row carries its evidence)."""
+
+    default_limit = 50
+    max_limit = 200
+
+    def get_limit(self, request) -> int:
+        raw = request.query_params.get(self.limit_query_param)
+        if raw is None:
+            return self.default_limit
+        try:
+            limit = int(raw)
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= self.max_limit:
+            raise ValidationError({self.limit_query_param: f"A whole number from 1 to {self.max_limit}."})
+        return limit
+
+    def get_offset(self, request) -> int:
+        raw = request.query_params.get(self.offset_query_param, "0")
+        if not raw.isdigit():
+            raise ValidationError({self.offset_query_param: "A whole number from 0."})
+        return int(raw)
+
+
 @extend_schema_view(
     get=extend_schema(
         operation_id="recommendations_list",
@@ -61,6 +90,7 @@ class RecommendationFilter(django_filters.FilterSet):
 class RecommendationListView(generics.ListAPIView):
     serializer_class = RecommendationSerializer
     filterset_class = RecommendationFilter
+    pagination_class = RecommendationPagination
 
     def get_queryset(self):
         # scoped BEFORE filtering: filters can only narrow what this person may see
@@ -110,14 +140,30 @@ class ApproveView(_ActionView):
     @extend_schema(
         operation_id="recommendations_approve",
         tags=["recommendations"],
-        summary="Approve (optionally with an edited draft): the action is performed once",
+        summary="Approve the version you saw (optionally with an edited draft): it is performed once, as approved",
         request=ApproveSerializer,
-        responses={200: RecommendationSerializer, **ACTION_ERRORS},
+        responses={
+            200: RecommendationSerializer,
+            **ACTION_ERRORS,
+            409: OpenApiResponse(
+                StaleVersionSerializer,
+                description="Stale `version` (code `stale_version`, with the current recommendation), or not "
+                "allowed in its current status (code `invalid_transition`). Nothing was approved.",
+            ),
+        },
     )
     def post(self, request, pk: int):
         rec = self.recommendation(request, pk)
         data = self.validated(request)
-        review.approve_recommendation(recommendation=rec, user=request.user, **data)
+        try:
+            review.approve_recommendation(recommendation=rec, user=request.user, **data)
+        except review.StaleVersion as exc:
+            current = self.recommendation(request, pk)
+            body = {
+                **error_body(exc.code, exc.message, exc.fields),
+                "recommendation": RecommendationSerializer(current).data,
+            }
+            return Response(body, status=status.HTTP_409_CONFLICT)
         return self.answer(request, pk)
 
 
@@ -152,6 +198,20 @@ class SnoozeView(_ActionView):
         rec = self.recommendation(request, pk)
         data = self.validated(request)
         review.snooze_recommendation(recommendation=rec, user=request.user, **data)
+        return self.answer(request, pk)
+
+
+class CancelView(_ActionView):
+    @extend_schema(
+        operation_id="recommendations_cancel",
+        tags=["recommendations"],
+        summary="Undo a scheduled action inside its window: nothing is sent, it goes back to review",
+        request=None,
+        responses={200: RecommendationSerializer, **ACTION_ERRORS},
+    )
+    def post(self, request, pk: int):
+        rec = self.recommendation(request, pk)
+        review.cancel_scheduled(recommendation=rec, user=request.user)
         return self.answer(request, pk)
 
 

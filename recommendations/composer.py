@@ -3,7 +3,13 @@
 New findings update the open recommendation (evidence added, reasoning rewritten, priority
 recomputed, version + 1) instead of duplicating it; an open recommendation whose conditions no longer
 hold is withdrawn with the reason recorded; a finding whose dedupe key was already decided (executed,
-rejected, expired, withdrawn) is not proposed again. Runs inside the analysis transaction, under the
+rejected, expired, withdrawn) is not proposed again.
+
+A ``scheduled`` recommendation (approved by a person, or by autonomy and inside its undo window) is
+never changed: what was approved is what is sent (DESIGN.md §7). A newer finding for it waits: once
+it is executed, the next analysis proposes the finding as a new recommendation unless its dedupe key
+is the one just executed (then it was answered). Withdrawing a scheduled one whose conditions no longer
+hold is still allowed: it stops a send, it never changes one. Runs inside the analysis transaction, under the
 row lock on the account's picture, so concurrent analyses of one account cannot race here (and the
 partial unique constraint ``one_open_recommendation_per_account_action`` backs it up)."""
 
@@ -214,7 +220,7 @@ def compose(
         r.action_type: r
         for r in Recommendation.objects.raw(
             # only what the comparison needs (the rest loads on access): the stored findings can be long
-            "SELECT id, account_id, contact_id, action_type, playbook, status, dedupe_key, version, "
+            "SELECT id, account_id, contact_id, action_type, playbook, status, dedupe_key, version, awaiting_polish, "
             "findings -> 0 ->> 'fingerprint' AS fingerprint "
             f"FROM {Recommendation._meta.db_table} WHERE account_id = %s "
             f"AND status IN ({sql.in_list(Recommendation.OPEN_STATUSES)}){sql.for_update()}",
@@ -240,6 +246,9 @@ def compose(
     for action_type, finding in lead_by_action.items():
         rec = open_recs.get(action_type)
         if rec is None and finding.dedupe_key in decided_keys:
+            continue
+        if rec is not None and rec.status == Recommendation.Status.SCHEDULED:
+            result.unchanged.append(rec)  # approved (by a person or autonomy): frozen until it runs or is cancelled
             continue
         reasoning = story(finding, all_findings, facts, now)
         fingerprint = _fingerprint(finding, finding.title, reasoning)
@@ -267,6 +276,7 @@ def compose(
             "expires_at": finding.expires_at,
             "updated_at": now,
         }
+        polish = drafts.llm_enabled()  # the LLM rewrites first, then trust decides (in the polish task)
         if rec is None:
             rec = Recommendation.objects.create(
                 account=account,
@@ -274,6 +284,7 @@ def compose(
                 status=Recommendation.Status.PENDING,
                 draft_subject=draft.subject[:300],
                 draft_body=draft.body,
+                awaiting_polish=polish,
                 created_at=now,
                 **fields,
             )
@@ -283,8 +294,12 @@ def compose(
                 reference=f"recommendation:{rec.pk}",
                 data={"account_id": account.pk, "action_type": action_type, "dedupe_key": rec.dedupe_key},
             )
-            route_recommendation(recommendation=rec, new=True, c_level=bool(contact and contact.seniority == "c_level"))
-            drafts.queue_polish(rec)
+            if polish:
+                drafts.queue_polish(rec)
+            else:
+                route_recommendation(
+                    recommendation=rec, new=True, c_level=bool(contact and contact.seniority == "c_level")
+                )
             if notifications.is_urgent(rec):
                 # Proactive: the rep hears of a demo request or a hot reply without opening the inbox.
                 notifications.notify_urgent_task.delay_on_commit(rec.pk)
@@ -299,6 +314,8 @@ def compose(
             setattr(rec, name, value)
         if material:
             rec.draft_subject, rec.draft_body = draft.subject[:300], draft.body
+            if polish and rec.status == Recommendation.Status.PENDING:
+                rec.awaiting_polish = True
         rec.version += 1
         rec.save(
             update_fields=[
@@ -306,6 +323,7 @@ def compose(
                 "draft_subject",
                 "draft_body",
                 "version",
+                "awaiting_polish",
             ]
         )
         Evidence.objects.bulk_create(_evidence_rows(rec, finding.evidence, evidence_seen().setdefault(rec.pk, set())))
@@ -314,9 +332,10 @@ def compose(
             reference=f"recommendation:{rec.pk}",
             data={"version": rec.version, "material": material, "dedupe_key": rec.dedupe_key},
         )
-        if material and rec.status in (Recommendation.Status.PENDING, Recommendation.Status.SCHEDULED):
+        if rec.awaiting_polish:
+            drafts.queue_polish(rec)  # this version's rewrite routes it (the older version's task stands down)
+        elif material and rec.status == Recommendation.Status.PENDING:
             route_recommendation(recommendation=rec)
-            drafts.queue_polish(rec)
         result.updated.append(rec)
 
     for action_type, rec in open_recs.items():

@@ -17,7 +17,11 @@ it up in the mail server's log). The only case released for a retry is a failure
 mail server, when provably nothing was sent.
 
 The kill switch, a pause, review-only and a demotion are re-checked at execution time for autonomous
-actions: a scheduled action they stop goes back to review (``pending``) with the reason kept.
+actions: a scheduled action they stop goes back to review (``pending``) with the reason kept. So is
+the recipient (only people at the account's domain or vouched for by the CRM or a person are e-mailed
+on autonomy). An action a person approved is sent only as approved: the same version (subject and
+body) to the same recipient; an approval of anything else is not a person's decision about what
+would be sent, so the action goes back to review rather than being sent on that approval.
 """
 
 from __future__ import annotations
@@ -39,15 +43,19 @@ from django.template.loader import render_to_string
 
 from audit.services import audit_record
 from recommendations.models import ActionType, Execution, Recommendation
-from recommendations.review import approved_by_person, idempotency_key
+from recommendations.review import (
+    approval_matches,
+    idempotency_key,
+    latest_approval,
+    unvouched_recipient,
+)
 from salesai import clock
+from salesai.text import has_line_break
 from signals.services import internal_source, record_signal
 from trust import services as trust
 
 logger = logging.getLogger(__name__)
 
-#: Action types whose execution notifies people inside the company rather than e-mailing the customer.
-INTERNAL_ACTIONS = {ActionType.CHURN_ESCALATION, ActionType.CHANGE_CONTACT}
 DUE_BATCH = 100
 _CONNECT_ERRORS = (ConnectionError, smtplib.SMTPConnectError, socket.timeout, socket.gaierror)
 
@@ -92,7 +100,7 @@ def _build_message(rec: Recommendation, message_id: str) -> tuple[EmailMessage |
     """The e-mail to send, or (None, reason) when it must not be sent."""
     from_header, from_address = _sender(rec)
     headers = {"Message-ID": message_id, "X-Salesai-Recommendation": str(rec.pk)}
-    if rec.action_type in INTERNAL_ACTIONS:
+    if rec.is_internal:
         owner_email = rec.account.owner.email if rec.account.owner_id else ""
         if rec.action_type == ActionType.CHURN_ESCALATION:
             to = _managers() or ([owner_email] if owner_email else [])
@@ -130,6 +138,8 @@ def _build_message(rec: Recommendation, message_id: str) -> tuple[EmailMessage |
         return None, reason + ": nothing was sent.", {}
     if not rec.draft_body.strip():
         return None, "The draft is empty: nothing was sent.", {}
+    if has_line_break(rec.draft_subject):
+        return None, "The subject has a line break, which no e-mail header may carry: nothing was sent.", {}
     to = formataddr((contact.name, contact.email)) if contact.name else contact.email
     message = EmailMessage(
         subject=rec.draft_subject or rec.title,
@@ -167,7 +177,13 @@ def _claim(recommendation_id: int, *, autonomous: bool, user_id: int | None) -> 
         now = clock.now()
         if rec.scheduled_for and rec.scheduled_for > now:
             return None, "not due yet"
-        approval = approved_by_person(rec)
+        approval = latest_approval(rec)
+        if approval is not None and not approval_matches(rec, approval):
+            reason = (
+                f"Not sent: it changed after it was approved (version {approval.version} to "
+                f"{approval.recipient or 'nobody'} was approved; now version {rec.version}). Review it again."
+            )
+            return None, _back_to_review(rec, reason, now=now)
         autonomous = approval is None  # the data decides, whatever the caller believed
         if autonomous:
             permission = trust.autonomy_allowed(
@@ -176,18 +192,11 @@ def _claim(recommendation_id: int, *, autonomous: bool, user_id: int | None) -> 
                 strategic=bool(rec.account.strategic),
                 c_level=bool(rec.contact and rec.contact.seniority == "c_level"),
             )
+            recipient_problem = unvouched_recipient(rec)
             if not permission.allowed:
-                rec.status = Recommendation.Status.PENDING
-                rec.scheduled_for = None
-                rec.closed_reason = f"Not sent on its own: {permission.reason}"[:300]
-                rec.updated_at = now
-                rec.save(update_fields=["status", "scheduled_for", "closed_reason", "updated_at"])
-                audit_record(
-                    action="recommendation.execution_stopped",
-                    reference=_reference(rec),
-                    data={"reason": permission.reason},
-                )
-                return None, permission.reason
+                return None, _back_to_review(rec, f"Not sent on its own: {permission.reason}", now=now)
+            if recipient_problem:
+                return None, _back_to_review(rec, f"Not sent on its own. {recipient_problem}.", now=now)
         owner = rec.account.owner
         domain = _mail_domain(owner.email if owner is not None and owner.email else settings.DEFAULT_FROM_EMAIL)
         # Short enough that the header is never folded (some clients copy a folded id badly into
@@ -209,6 +218,17 @@ def _claim(recommendation_id: int, *, autonomous: bool, user_id: int | None) -> 
             data={"idempotency_key": key, "message_id": message_id, "autonomous": autonomous},
         )
     return execution, ""
+
+
+def _back_to_review(rec: Recommendation, reason: str, *, now: dt.datetime) -> str:
+    """Stop a scheduled action before anything is claimed: it waits for a person, the reason kept."""
+    rec.status = Recommendation.Status.PENDING
+    rec.scheduled_for = None
+    rec.closed_reason = reason[:300]
+    rec.updated_at = now
+    rec.save(update_fields=["status", "scheduled_for", "closed_reason", "updated_at"])
+    audit_record(action="recommendation.execution_stopped", reference=_reference(rec), data={"reason": reason})
+    return reason
 
 
 def _handle_existing(rec: Recommendation, execution: Execution) -> str:

@@ -14,7 +14,9 @@ from django.contrib.auth import get_user_model
 from accounts.models import RepProfile
 from accounts.roles import MANAGER_GROUP, REP_GROUP
 from recommendations.models import ActionType, Recommendation, Review
+from recommendations.review import SUBJECT_LINE_BREAK
 from salesai import clock
+from salesai.text import has_line_break
 
 INBOX_STATUSES = [
     (Recommendation.Status.PENDING, "Awaiting review"),
@@ -67,11 +69,28 @@ class InboxFilterForm(forms.Form):
         return data
 
 
-class ApproveForm(forms.Form):
+class VersionForm(forms.Form):
+    """Approve: the version of the recommendation the rep saw (a hidden field of the card), so a
+    recommendation that changed meanwhile is not approved in its new form unseen."""
+
+    version = forms.IntegerField(
+        min_value=1,
+        widget=forms.HiddenInput,
+        error_messages={"required": "This form did not say which version you saw: reload the page and try again."},
+    )
+
+
+class ApproveForm(VersionForm):
     """Edit then approve: the draft as the rep wants it sent."""
 
     subject = forms.CharField(label="Subject", max_length=300, strip=True)
     body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 8}), strip=True)
+
+    def clean_subject(self) -> str:
+        subject = self.cleaned_data["subject"]
+        if has_line_break(subject):
+            raise forms.ValidationError(SUBJECT_LINE_BREAK)
+        return subject
 
     def clean_body(self) -> str:
         body = self.cleaned_data["body"]

@@ -24,6 +24,10 @@ class ActionType(models.TextChoices):
     SPEED_TO_LEAD = "speed_to_lead", "Answer a new lead fast"
 
 
+#: Action types whose execution notifies people inside the company rather than e-mailing the customer.
+INTERNAL_ACTIONS = frozenset({ActionType.CHURN_ESCALATION, ActionType.CHANGE_CONTACT})
+
+
 class Recommendation(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Awaiting review"
@@ -63,7 +67,14 @@ class Recommendation(models.Model):
     snoozed_until = models.DateTimeField(null=True, blank=True)
     scheduled_for = models.DateTimeField(null=True, blank=True, help_text="When an autonomous action executes.")
     closed_reason = models.CharField(max_length=300, blank=True, help_text="Why it was withdrawn, expired or failed.")
-    version = models.PositiveIntegerField(default=1)
+    version = models.PositiveIntegerField(
+        default=1, help_text="Goes up whenever what a person would approve changes (draft, recipient, evidence)."
+    )
+    awaiting_polish = models.BooleanField(
+        default=False,
+        help_text="The optional LLM rewrite is under way: trust decides once it is done (or the sweep gives up "
+        "waiting), so what trust judged is what would be sent.",
+    )
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
@@ -95,6 +106,10 @@ class Recommendation(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
+
+    @property
+    def is_internal(self) -> bool:
+        return self.action_type in INTERNAL_ACTIONS
 
 
 class Evidence(models.Model):
@@ -141,6 +156,12 @@ class Review(models.Model):
     edited_subject = models.CharField(max_length=300, blank=True)
     edited_body = models.TextField(blank=True)
     edit_ratio = models.FloatField(null=True, blank=True, help_text="Share of the draft the edit changed (0–1).")
+    version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The recommendation's version the person saw and decided on."
+    )
+    recipient = models.EmailField(
+        blank=True, help_text="Whom the approved e-mail goes to: the executor sends to no one else on this approval."
+    )
     snoozed_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
 

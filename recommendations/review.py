@@ -3,8 +3,9 @@
 Public contract (used by the engine's composer, the API and the inbox):
 - ``route_recommendation(*, recommendation)``: ask ``trust.decide`` and set the status to ``pending``
   (a person decides) or ``scheduled`` (autonomous, after the undo window).
-- ``approve_recommendation(*, recommendation, user, subject=None, body=None)``: record the review
-  (edited when the draft changed), then execute through the one executor.
+- ``approve_recommendation(*, recommendation, user, version, subject=None, body=None)``: record the
+  review of the version the person saw (edited when the draft changed), then execute through the one
+  executor. A stale ``version`` raises :class:`StaleVersion` (409) and approves nothing.
 - ``reject_recommendation(*, recommendation, user, reason, reason_text="")``
 - ``snooze_recommendation(*, recommendation, user, until)``
 - ``cancel_scheduled(*, recommendation, user)``: undo an autonomous action inside its window.
@@ -15,7 +16,13 @@ API answers 409 in the one error shape) when the transition is not allowed.
 Approving does not send inside the request: it marks the recommendation ``scheduled`` for *now* and
 queues the executor on commit; the executor's beat sweep (``recommendations.execute_due_actions``) is
 the safety net if that message is lost. Whether an execution is autonomous is decided by the data: a
-recommendation with an approving review for its current version is a person's decision.
+recommendation with an approving review *of its current version and recipient* is a person's decision
+(:func:`approved_by_person`); an approval of another version is nobody's, and the executor sends it
+back to review instead of sending.
+
+Whom salesai may e-mail on its own (:func:`unvouched_recipient`): a contact at the account's own
+domain, or one the CRM or a person vouched for. Anyone else (a person an inbound e-mail or a public
+tracking key introduced) needs a person, checked when routing and again at execution.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from audit.services import audit_record
 from recommendations.models import Execution, Recommendation, Review
 from salesai import clock
 from salesai.api_errors import DomainError
+from salesai.text import has_line_break
 from trust import services as trust
 from trust.models import Outcome, TrustDecision
 
@@ -41,12 +49,27 @@ class ReviewError(DomainError):
     code = "invalid_transition"
 
 
+class StaleVersion(ReviewError):
+    """The person decided on a version that is no longer the current one: nothing was recorded.
+    ``current`` is the recommendation as it is now, for the caller to show."""
+
+    code = "stale_version"
+
+    def __init__(self, *, seen: int, current: Recommendation):
+        super().__init__(
+            f"This recommendation changed since you saw it (you saw version {seen}, it is now version "
+            f"{current.version}): review the current version before approving.",
+            fields={"version": f"Stale: the current version is {current.version}."},
+        )
+        self.current = current
+
+
 def _reference(recommendation: Recommendation) -> str:
     return f"recommendation:{recommendation.pk}"
 
 
-def _locked(recommendation: Recommendation) -> Recommendation:
-    """Re-read under a row lock, and refresh the caller's instance too."""
+def locked(recommendation: Recommendation) -> Recommendation:
+    """Re-read under a row lock, with its account and contact (callers copy back what changed: ``_sync``)."""
     fresh = (
         Recommendation.objects.select_for_update(of=("self",))
         .select_related("account", "contact")
@@ -56,7 +79,16 @@ def _locked(recommendation: Recommendation) -> Recommendation:
 
 
 def _sync(target: Recommendation, source: Recommendation) -> None:
-    for field in ("status", "scheduled_for", "snoozed_until", "trust_decision_id", "closed_reason", "updated_at"):
+    for field in (
+        "status",
+        "scheduled_for",
+        "snoozed_until",
+        "trust_decision_id",
+        "closed_reason",
+        "updated_at",
+        "version",
+        "awaiting_polish",
+    ):
         setattr(target, field, getattr(source, field))
     target.draft_subject, target.draft_body = source.draft_subject, source.draft_body
 
@@ -68,8 +100,30 @@ def edit_ratio(before: str, after: str) -> float:
     return round(1.0 - difflib.SequenceMatcher(None, before, after, autojunk=False).ratio(), 4)
 
 
+def unvouched_recipient(recommendation: Recommendation) -> str:
+    """Why salesai may not e-mail this recommendation's contact on its own, as a sentence ('' if it may).
+
+    Only people at the account's own domain, or whom the CRM or a person vouched for
+    (``Contact.origin``), may get an e-mail no person looked at: anyone can make salesai *know* an
+    address (a forged inbound e-mail, the public website key), and no one outside may choose whom it
+    writes to."""
+    if recommendation.is_internal or recommendation.contact_id is None:
+        return ""
+    contact, domain = recommendation.contact, recommendation.account.domain
+    if contact.origin in Contact.AUTHORITATIVE_ORIGINS or contact.is_at_domain(domain):
+        return ""
+    return (
+        f"Needs review: {contact.email} is not at {domain} and was not vouched for by the CRM or a person "
+        f"(it came from {Contact.Origin(contact.origin).label.lower()}), so salesai never e-mails it on its own"
+    )
+
+
 def route_recommendation(
-    *, recommendation: Recommendation, new: bool = False, c_level: bool | None = None
+    *,
+    recommendation: Recommendation,
+    new: bool = False,
+    c_level: bool | None = None,
+    review_reasons: tuple[str, ...] = (),
 ) -> Recommendation:
     """Ask trust whether the system may act alone; set ``pending`` or ``scheduled`` (undo window).
 
@@ -77,9 +131,10 @@ def route_recommendation(
     material update would restart the undo window or flip it back to review under the user's eyes);
     closed ones are left alone. ``new``: the caller created it in its still-open transaction, so no one
     else can see it yet; no need to lock it, look for reviews or open a savepoint. ``c_level``: the
-    contact's seniority when the caller knows it already."""
+    contact's seniority when the caller knows it already. ``review_reasons``: the caller's own reasons
+    for a person's eyes (kept among the decision's reasons), besides :func:`unvouched_recipient`."""
     with transaction.atomic(savepoint=not new):
-        rec = recommendation if new else _locked(recommendation)
+        rec = recommendation if new else locked(recommendation)
         cancelled_before = not new and rec.reviews.filter(decision=Review.Decision.CANCELLED).exists()
         if rec.status != Recommendation.Status.PENDING or cancelled_before:
             # a person cancelled autopilot on this one: it stays with people
@@ -87,15 +142,18 @@ def route_recommendation(
             return recommendation
         if c_level is None:
             c_level = bool(rec.contact_id and rec.contact.seniority == Contact.Seniority.C_LEVEL)
+        recipient_reason = unvouched_recipient(rec)
         decision = trust.decide(
             domain=rec.action_type,
             stakes=rec.stakes,
             strategic=bool(rec.account.strategic),
             c_level=c_level,
             reference=_reference(rec),
+            review_reasons=(*review_reasons, *([recipient_reason] if recipient_reason else [])),
         )
         now = clock.now()
         rec.trust_decision = decision
+        rec.awaiting_polish = False
         if decision.verdict == TrustDecision.Verdict.AUTONOMOUS:
             policy = trust.policy_for(rec.action_type)
             rec.status = Recommendation.Status.SCHEDULED
@@ -104,7 +162,7 @@ def route_recommendation(
             rec.status = Recommendation.Status.PENDING
             rec.scheduled_for = None
         rec.updated_at = now
-        rec.save(update_fields=["trust_decision", "status", "scheduled_for", "updated_at"])
+        rec.save(update_fields=["trust_decision", "awaiting_polish", "status", "scheduled_for", "updated_at"])
         audit_record(
             action="recommendation.scheduled"
             if rec.status == Recommendation.Status.SCHEDULED
@@ -121,26 +179,44 @@ def route_recommendation(
     return recommendation
 
 
-def approve_recommendation(
-    *, recommendation: Recommendation, user, subject: str | None = None, body: str | None = None
-) -> Recommendation:
-    """A person approves (edited when the draft changed): the review, its trust label, then the executor.
+SUBJECT_LINE_BREAK = "A subject is one line: remove the line breaks and other control characters."
 
-    The edit ratio compares subject + body before and after; the policy's ``minor_edit_max_ratio``
-    decides whether the edit still counts as a success for the track record."""
+
+def approve_recommendation(
+    *,
+    recommendation: Recommendation,
+    user,
+    version: int,
+    subject: str | None = None,
+    body: str | None = None,
+) -> Recommendation:
+    """A person approves ``version``, the one they saw (edited when the draft changed): the review, its
+    trust label, then the executor.
+
+    A stale ``version`` approves nothing (:class:`StaleVersion`): what the person judged is what is
+    sent, or nothing is. An edited subject with a line break is refused before anything is recorded
+    (it could never be sent, and must not count in the track record). An edit makes a new version,
+    the one the review binds. The edit ratio compares subject + body before and after; the policy's
+    ``minor_edit_max_ratio`` decides whether the edit still counts as a success for the track record."""
     from recommendations import executor
 
+    if subject is not None and has_line_break(subject.strip()):
+        raise ReviewError(SUBJECT_LINE_BREAK, code="invalid", status_code=400, fields={"subject": SUBJECT_LINE_BREAK})
     with transaction.atomic():
-        rec = _locked(recommendation)
+        rec = locked(recommendation)
         if rec.status not in (Recommendation.Status.PENDING, Recommendation.Status.SNOOZED):
             raise ReviewError(
                 f"This recommendation is {rec.get_status_display().lower()}; only one awaiting review can be approved."
             )
+        if rec.version != version:
+            raise StaleVersion(seen=version, current=rec)
         now = clock.now()
         new_subject = rec.draft_subject if subject is None else subject.strip()
         new_body = rec.draft_body if body is None else body.strip()
         ratio = edit_ratio(f"{rec.draft_subject}\n{rec.draft_body}", f"{new_subject}\n{new_body}")
         edited = ratio > 0
+        if edited:
+            rec.version += 1
         Review.objects.create(
             recommendation=rec,
             reviewer=user,
@@ -148,6 +224,8 @@ def approve_recommendation(
             edited_subject=new_subject if edited else "",
             edited_body=new_body if edited else "",
             edit_ratio=ratio,
+            version=rec.version,
+            recipient=_recipient(rec),
             created_at=now,
         )
         kind = trust.review_outcome_kind(domain=rec.action_type, decision="approved", edit_ratio=ratio)
@@ -160,13 +238,21 @@ def approve_recommendation(
         rec.snoozed_until = None
         rec.updated_at = now
         rec.save(
-            update_fields=["draft_subject", "draft_body", "status", "scheduled_for", "snoozed_until", "updated_at"]
+            update_fields=[
+                "draft_subject",
+                "draft_body",
+                "version",
+                "status",
+                "scheduled_for",
+                "snoozed_until",
+                "updated_at",
+            ]
         )
         audit_record(
             action="recommendation.edited" if edited else "recommendation.approved",
             actor=user,
             reference=_reference(rec),
-            data={"edit_ratio": ratio, "trust_outcome": kind},
+            data={"edit_ratio": ratio, "trust_outcome": kind, "version": rec.version, "recipient": _recipient(rec)},
         )
         executor.execute_recommendation_task.delay_on_commit(
             recommendation_id=rec.pk, autonomous=False, user_id=user.pk
@@ -184,7 +270,7 @@ def reject_recommendation(
             f"Unknown reason {reason!r}.", code="invalid", status_code=400, fields={"reason": "Not a valid choice."}
         )
     with transaction.atomic():
-        rec = _locked(recommendation)
+        rec = locked(recommendation)
         if rec.status not in (Recommendation.Status.PENDING, Recommendation.Status.SNOOZED):
             raise ReviewError(
                 f"This recommendation is {rec.get_status_display().lower()}; only one awaiting review can be rejected."
@@ -231,7 +317,7 @@ def snooze_recommendation(*, recommendation: Recommendation, user, until: dt.dat
             fields={"until": "Must be in the future."},
         )
     with transaction.atomic():
-        rec = _locked(recommendation)
+        rec = locked(recommendation)
         if rec.status not in (Recommendation.Status.PENDING, Recommendation.Status.SNOOZED):
             raise ReviewError(
                 f"This recommendation is {rec.get_status_display().lower()}; only one awaiting review can be snoozed."
@@ -256,7 +342,7 @@ def cancel_scheduled(*, recommendation: Recommendation, user) -> Recommendation:
     For an autonomous action this is an UNDONE outcome (a failure in the record); cancelling a
     person's own approval before it ran is not a label. Refused once the executor has claimed it."""
     with transaction.atomic():
-        rec = _locked(recommendation)
+        rec = locked(recommendation)
         if rec.status != Recommendation.Status.SCHEDULED:
             raise ReviewError(
                 f"This recommendation is {rec.get_status_display().lower()}; only a scheduled one can be cancelled."
@@ -293,8 +379,15 @@ def idempotency_key(recommendation: Recommendation) -> str:
     return f"rec:{recommendation.pk}:v{recommendation.version}"
 
 
-def approved_by_person(recommendation: Recommendation) -> Review | None:
-    """The approving review since the last cancel, if a person approved the current draft."""
+def _recipient(recommendation: Recommendation) -> str:
+    """The address a customer e-mail of this recommendation goes to ('' for internal notices)."""
+    if recommendation.is_internal or recommendation.contact_id is None:
+        return ""
+    return recommendation.contact.email
+
+
+def latest_approval(recommendation: Recommendation) -> Review | None:
+    """The approving review since the last cancel, whatever version it approved."""
     latest = (
         recommendation.reviews.filter(
             decision__in=[Review.Decision.APPROVED, Review.Decision.EDITED, Review.Decision.CANCELLED]
@@ -305,3 +398,17 @@ def approved_by_person(recommendation: Recommendation) -> Review | None:
     if latest is None or latest.decision == Review.Decision.CANCELLED:
         return None
     return latest
+
+
+def approval_matches(recommendation: Recommendation, approval: Review) -> bool:
+    """Whether ``approval`` is of exactly what would be sent now: the same version, the same recipient."""
+    return approval.version == recommendation.version and approval.recipient == _recipient(recommendation)
+
+
+def approved_by_person(recommendation: Recommendation) -> Review | None:
+    """The approving review since the last cancel, if a person approved the current version for the
+    current recipient; an approval of anything else is nobody's approval of what would be sent."""
+    approval = latest_approval(recommendation)
+    if approval is None or not approval_matches(recommendation, approval):
+        return None
+    return approval

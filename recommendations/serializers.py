@@ -7,6 +7,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from recommendations.models import Evidence, Recommendation, Review
+from recommendations.review import SUBJECT_LINE_BREAK
+from salesai.text import has_line_break
+from signals.serializers import ErrorSerializer
 
 
 class AccountBriefSerializer(serializers.Serializer):
@@ -94,16 +97,31 @@ class RecommendationSerializer(serializers.ModelSerializer):
 
 
 class ApproveSerializer(serializers.Serializer):
+    version = serializers.IntegerField(
+        min_value=1,
+        help_text="The recommendation's `version` the person saw: a stale one answers 409 and approves nothing.",
+        error_messages={
+            "required": "Approve carries the version you saw (the recommendation's `version` field).",
+        },
+    )
     draft = DraftSerializer(required=False, help_text="The edited draft, when the rep changed it.")
-    subject = serializers.CharField(required=False, allow_blank=False, max_length=300, help_text="Edited subject.")
+    subject = serializers.CharField(
+        required=False, allow_blank=False, max_length=300, help_text="Edited subject (one line)."
+    )
     body = serializers.CharField(required=False, allow_blank=False, help_text="Edited body.")
 
     def validate(self, attrs: dict) -> dict:
         draft = attrs.pop("draft", None) or {}
-        return {
-            "subject": attrs.get("subject", draft.get("subject")) or None,
-            "body": attrs.get("body", draft.get("body")) or None,
-        }
+        subject = attrs.get("subject", draft.get("subject")) or None
+        if subject is not None and has_line_break(subject.strip()):
+            raise serializers.ValidationError({"subject": SUBJECT_LINE_BREAK})
+        return {"version": attrs["version"], "subject": subject, "body": attrs.get("body", draft.get("body")) or None}
+
+
+class StaleVersionSerializer(ErrorSerializer):
+    """409 on approve: the error, and the recommendation as it is now (to show the person instead)."""
+
+    recommendation = RecommendationSerializer()
 
 
 class RejectSerializer(serializers.Serializer):
@@ -124,7 +142,7 @@ class TimelineItemSerializer(serializers.Serializer):
     intent = serializers.CharField()
     sentiment = serializers.FloatField(allow_null=True)
     is_auto_reply = serializers.BooleanField()
-    properties = serializers.DictField()
+    properties = serializers.DictField(source="properties_shown")
 
 
 class ScoresSerializer(serializers.Serializer):

@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 SWEEP_BATCH_SIZE = 200
 UNANALYSED_LIMIT = 5000  # a larger backlog is marked over several analyses (each re-queued by the outbox)
 SWEEP_TIME_BUDGET_SECONDS = 50.0
+#: How long a recommendation waits for its LLM rewrite before trust decides on the template draft.
+POLISH_GRACE = dt.timedelta(minutes=5)
 
 
 @dataclass
@@ -226,6 +228,7 @@ class SweepResult:
     analysed: int = 0
     expired: int = 0
     woken: int = 0
+    routed: int = 0
     batches: int = 0
     seconds: float = 0.0
 
@@ -267,6 +270,33 @@ def expire_and_wake(*, now: dt.datetime) -> tuple[int, int]:
     return expired, woken
 
 
+def route_unpolished(*, now: dt.datetime) -> int:
+    """Let trust decide on the template draft of recommendations whose LLM rewrite never came (the
+    task was lost, or the endpoint is down): they must not wait for a person's eyes forever for want
+    of a decision. A rewrite arriving later still sends them back to review (``drafts``)."""
+    from recommendations.review import route_recommendation
+
+    routed = 0
+    waiting = list(
+        Recommendation.objects.filter(
+            status=Recommendation.Status.PENDING, awaiting_polish=True, updated_at__lte=now - POLISH_GRACE
+        ).values_list("pk", flat=True)[:1000]
+    )
+    for pk in waiting:
+        with transaction.atomic():
+            rec = (
+                Recommendation.objects.select_for_update(
+                    skip_locked=connection.features.has_select_for_update_skip_locked
+                )
+                .filter(pk=pk, awaiting_polish=True)
+                .first()
+            )
+            if rec is not None:
+                route_recommendation(recommendation=rec)
+                routed += 1
+    return routed
+
+
 def sweep_due_accounts(
     *, batch_size: int = SWEEP_BATCH_SIZE, time_budget: float | None = SWEEP_TIME_BUDGET_SECONDS
 ) -> SweepResult:
@@ -281,6 +311,7 @@ def sweep_due_accounts(
     now = clock.now()
     result = SweepResult()
     result.expired, result.woken = expire_and_wake(now=now)
+    result.routed = route_unpolished(now=now)
     after: tuple[dt.datetime, int] | None = None  # keyset: the last (next_check_at, account) taken
     while time_budget is None or time.perf_counter() - started < time_budget:
         # the index picks the due pictures; each is then locked only for its own analysis (skip if busy).

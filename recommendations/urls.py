@@ -17,5 +17,6 @@ urlpatterns = [
     path("api/v1/recommendations/<int:pk>/approve", api.ApproveView.as_view(), name="api-approve"),
     path("api/v1/recommendations/<int:pk>/reject", api.RejectView.as_view(), name="api-reject"),
     path("api/v1/recommendations/<int:pk>/snooze", api.SnoozeView.as_view(), name="api-snooze"),
+    path("api/v1/recommendations/<int:pk>/cancel", api.CancelView.as_view(), name="api-cancel"),
     path("api/v1/accounts/<int:pk>/picture", api.AccountPictureView.as_view(), name="api-picture"),
 ]

@@ -28,12 +28,13 @@ from django_htmx.http import trigger_client_event
 from accounts.roles import is_manager
 from accounts.selectors import accounts_for
 from recommendations import review
-from recommendations.forms import ApproveForm, InboxFilterForm, PreferencesForm, RejectForm, SnoozeForm
+from recommendations.forms import ApproveForm, InboxFilterForm, PreferencesForm, RejectForm, SnoozeForm, VersionForm
 from recommendations.models import Evidence, Recommendation, Review
 from recommendations.notifications import profile_for, update_notification_preferences
-from recommendations.selectors import recommendations_for
+from recommendations.selectors import recommendations_for, shown_json, timeline, with_shown_json
 from salesai import clock
 from salesai.api_errors import DomainError
+from salesai.text import single_line
 
 PAGE_SIZE = 20  # infinite scroll fetches the next page as the last card comes into view
 ACTIONS = ("approve", "edit", "reject", "snooze", "cancel")
@@ -223,13 +224,18 @@ def act(request: HttpRequest, pk: int) -> HttpResponse:
         return _card_response(request, pk, error="Choose approve, edit, reject, snooze or cancel.", status=400)
     try:
         if action == "approve":
-            review.approve_recommendation(recommendation=recommendation, user=request.user)
+            form = VersionForm(request.POST)
+            if form.is_valid():
+                review.approve_recommendation(
+                    recommendation=recommendation, user=request.user, version=form.cleaned_data["version"]
+                )
         elif action == "edit":
             form = ApproveForm(request.POST)
             if form.is_valid():
                 review.approve_recommendation(
                     recommendation=recommendation,
                     user=request.user,
+                    version=form.cleaned_data["version"],
                     subject=form.cleaned_data["subject"],
                     body=form.cleaned_data["body"],
                 )
@@ -255,7 +261,11 @@ def act(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"{recommendation.title}: {exc.message}")
         return HttpResponseRedirect(_safe_next(request))
     if form is not None and not form.is_valid():
-        return _card_response(request, pk, form=form, form_action=action, status=200 if request.htmx else 400)
+        # the hidden version has no panel of its own: its error is the card's
+        error = " ".join(form.errors.get("version", [])) if action in ("approve", "edit") else ""
+        return _card_response(
+            request, pk, form=form, form_action=action, error=error, status=200 if request.htmx else 400
+        )
     done = DONE_MESSAGES[action].format(title=recommendation.title, **extra)
     if request.htmx:
         response = _card_response(request, pk, notice=done)
@@ -295,10 +305,15 @@ def _card_response(
 def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The account's shared picture: scores, key facts, renewal, suppressed contacts, the signal
     timeline (anchors ``#signal-<id>``) and its recommendations past and present."""
-    account = get_object_or_404(accounts_for(user=request.user).select_related("owner", "picture"), pk=pk)
+    # What outside sources sent (signal properties, website traits) is read as text and decoded only
+    # when shallow enough (selectors.shown_json): one deeply nested payload must not break the page.
+    account = get_object_or_404(
+        with_shown_json(accounts_for(user=request.user).select_related("owner", "picture"), "traits"), pk=pk
+    )
+    account.traits_shown = shown_json(account.traits_text)
     picture = getattr(account, "picture", None)
     features = picture.features if picture else {}
-    signals = account.signals.select_related("contact").order_by("-occurred_at", "-pk")[:100]
+    signals = timeline(account=account, limit=100)
     recommendations = (
         recommendations_for(user=request.user)
         .filter(account=account)
@@ -312,7 +327,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # Suppressed by the flag or by the contact's own words (unsubscribe, not interested, wrong
     # person, a bounce): the engine keeps the reason in the picture.
     reasons = {row.get("contact_id"): row.get("reason", "") for row in features.get("suppressed", [])}
-    contacts = list(account.contacts.order_by("do_not_contact", "name"))
+    contacts = list(account.contacts.defer("traits").order_by("do_not_contact", "name"))
     for contact in contacts:
         flag = contact.do_not_contact_reason or "do not contact" if contact.do_not_contact else ""
         contact.suppressed_reason = reasons.get(contact.pk) or flag
@@ -326,8 +341,19 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "suppressed": [c for c in contacts if c.suppressed_reason],
         "signals": signals,
         "recommendations": recommendations,
+        "website_traits": _website_traits(account.traits_shown),
     }
     return render(request, "accounts/account_detail.html", context)
+
+
+def _website_traits(traits: dict) -> list[tuple[str, str]]:
+    """What the website's tracking said about the company, one line per plain value (never authoritative:
+    the CRM and the admin own the account's fields; these only filled blanks)."""
+    return [
+        (single_line(key, max_length=60), single_line(str(value), max_length=200))
+        for key, value in sorted(traits.items())[:30]
+        if isinstance(value, str | int | float | bool) and not isinstance(key, bool)
+    ]
 
 
 #: Features that are the engine's bookkeeping rather than facts a person reads.

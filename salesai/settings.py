@@ -7,6 +7,7 @@ and ``REDIS_URL`` and the same code runs on PostgreSQL and Redis (see README.md)
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "template_partials",
     "anymail",
     "django_structlog",
+    "axes",
     # ours, lowest first (DESIGN.md §2)
     "audit",
     "accounts",
@@ -69,6 +71,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
+    # last, as django-axes documents: it turns a locked-out login into its 429 answer
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "salesai.urls"
@@ -175,6 +179,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes): its backend first, so a locked-out login is refused before the
+# password is even checked. Failures count per (user name, client address) pair: guessing one person's
+# password from one place stops after AXES_FAILURE_LIMIT tries for AXES_COOLOFF_MINUTES, while a
+# stranger cannot lock a rep out from elsewhere. A success clears the count. API tokens are not logins.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -247,7 +265,13 @@ SALESAI = {
 }
 
 # --- security (production) ------------------------------------------------------------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Trusted only when configured: behind a proxy that sets the header (and drops it from clients), e.g.
+# SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto. Trusting it unconditionally would let any client that
+# reaches the app directly claim HTTPS (secure cookies, CSRF's referer check and redirects follow it).
+_proxy_header = env.str("SECURE_PROXY_SSL_HEADER", default="").strip()
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_header.upper().removeprefix("HTTP_").replace("-", "_"), "https") if _proxy_header else None
+)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)

@@ -414,20 +414,21 @@ class Driver:
             None,
         )  # fmt: skip
 
-    def review(self, at: dt.datetime, inboxes: dict[str, list[tuple[int, str, str]]]) -> None:
+    def review(self, at: dt.datetime, inboxes: dict[str, list[tuple[int, str, str, int]]]) -> None:
         """The reps work through the first ``k`` of their inbox (what a rep gets through in a morning)
         through the API, each part those of its own accounts: approve what fits an open moment by the
         hidden truth, reject the rest (gone by: "already handled"; never was: "not relevant"). The rest
         waits for another morning, as in a real inbox."""
-        todo = [(pk, domain, action_type, rep) for rep, rows in inboxes.items() for pk, domain, action_type in rows
-                if domain in self._domains and rep in self._tokens]  # fmt: skip
-        for pk, domain, action_type, rep in todo:
+        todo = [(pk, domain, action_type, version, rep) for rep, rows in inboxes.items()
+                for pk, domain, action_type, version in rows if domain in self._domains and rep in self._tokens]  # fmt: skip
+        for pk, domain, action_type, version, rep in todo:
             token = self._tokens[rep]
             auth = {"HTTP_AUTHORIZATION": f"Token {token}"}
             if self.fitting_moment(domain, action_type, at):
                 response = self.client.post(
-                    f"/api/v1/recommendations/{pk}/approve", {}, content_type="application/json", **auth
-                )
+                    f"/api/v1/recommendations/{pk}/approve", {"version": version}, content_type="application/json",
+                    **auth,
+                )  # fmt: skip
                 decision = "approved"
             else:
                 earlier = any(
@@ -437,7 +438,7 @@ class Driver:
                 response = self.client.post(f"/api/v1/recommendations/{pk}/reject", {"reason": reason},
                                             content_type="application/json", **auth)  # fmt: skip
                 decision = "rejected"
-            if response.status_code == 409:  # an earlier approval's e-mail changed the account: decided already
+            if response.status_code == 409:  # decided already, or changed since the rep read it: another morning
                 continue
             self._check(response, f"review {decision}")
             if response.status_code == 200:
@@ -542,9 +543,9 @@ class Driver:
                 self._reacted.add(r.pk)
                 self.react(r, executions.get(r.pk, (False, ""))[1], min(r.updated_at, at) if r.updated_at else at)
 
-    def inboxes(self) -> dict[str, list[tuple[int, str, str]]]:
+    def inboxes(self) -> dict[str, list[tuple[int, str, str, int]]]:
         """The first ``k`` of each rep's inbox, read through the one scoping selector, in inbox order:
-        rep → (id, account, action type)."""
+        rep → (id, account, action type, the version the rep sees, which approving carries)."""
         from recommendations.selectors import recommendations_for
 
         return {
@@ -552,16 +553,18 @@ class Driver:
                 recommendations_for(user=user)
                 .filter(status=Recommendation.Status.PENDING)
                 .order_by("-priority", "-created_at")
-                .values_list("id", "account__domain", "action_type")[: self.k]
+                .values_list("id", "account__domain", "action_type", "version")[: self.k]
             )
             for name, user in self._reps.items()
         }
 
-    def snapshot(self, at: dt.datetime, inboxes: dict[str, list[tuple[int, str, str]]]) -> None:
+    def snapshot(self, at: dt.datetime, inboxes: dict[str, list[tuple[int, str, str, int]]]) -> None:
         """Each rep's inbox this morning."""
         for name in self.world.reps:
             rows = inboxes.get(name, [])
-            self.out.snapshots.append(InboxSnapshot(rep=name, at=at, items=tuple((str(i), d, t) for i, d, t in rows)))
+            self.out.snapshots.append(
+                InboxSnapshot(rep=name, at=at, items=tuple((str(i), d, t) for i, d, t, _ in rows))
+            )
 
 
 def default_processes() -> int:

@@ -20,7 +20,7 @@ import datetime as dt
 import hashlib
 import logging
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -217,6 +217,7 @@ def decide(
     strategic: bool = False,
     c_level: bool = False,
     reference: str = "",
+    review_reasons: Sequence[str] = (),
     rng: random.Random | None = None,
 ) -> TrustDecision:
     """Decide whether the system may act alone, store the verdict with its numbers and sentences.
@@ -225,7 +226,9 @@ def decide(
     the anytime-valid lower bound ≥ the required reliability, the stakes are under the cap, the
     strategic/C-level rules do not apply, the daily cap is not reached, and the action is not drawn
     for the review sample. ``would_be_autonomous`` records what the track record alone would allow
-    (shadow mode), whatever the other rules say."""
+    (shadow mode), whatever the other rules say. ``review_reasons``: sentences of the caller's own rules
+    that need a person whatever the record says (trust does not know what they are about, e.g. a
+    recipient nobody vouched for); each is kept among the reasons."""
     rng = rng or random.Random()
     now = clock.now()
     stakes = Decimal(stakes or 0)
@@ -234,7 +237,7 @@ def decide(
     label = domain_label(domain)
     killed, today = selectors.kill_switch_and_autonomous_today(domain, now=now)
 
-    blockers: list[str] = []  # sentences, in the order a person reads them
+    blockers: list[str] = [*review_reasons]  # sentences, in the order a person reads them
     if killed:
         blockers.append("Needs review: the global kill switch is on, nothing is sent on its own")
     if policy.mode == TrustPolicy.Mode.PAUSED:

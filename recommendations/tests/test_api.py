@@ -153,7 +153,12 @@ def test_approve_with_an_edited_draft(world, django_capture_on_commit_callbacks,
     url = f"/api/v1/recommendations/{world['mine'].pk}/approve"
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            url, {"draft": {"subject": "Plans for Acme", "body": "Hi Dana,\n\nShort note.\n"}}, format="json"
+            url,
+            {
+                "version": world["mine"].version,
+                "draft": {"subject": "Plans for Acme", "body": "Hi Dana,\n\nShort note.\n"},
+            },
+            format="json",
         )
     assert response.status_code == 200, response.content
     review = Review.objects.get(recommendation=world["mine"])
@@ -188,8 +193,22 @@ def test_schema_documents_the_api(world):
         "/api/v1/recommendations/{id}/approve",
         "/api/v1/recommendations/{id}/reject",
         "/api/v1/recommendations/{id}/snooze",
+        "/api/v1/recommendations/{id}/cancel",
         "/api/v1/accounts/{id}/picture",
     ):
         assert path in schema["paths"], path
     params = {p["name"] for p in schema["paths"]["/api/v1/recommendations"]["get"]["parameters"]}
     assert {"status", "account_domain", "action_type"} <= params
+
+
+def test_cancel_undoes_a_scheduled_action_through_the_api(world):
+    rec = world["mine"]
+    Recommendation.objects.filter(pk=rec.pk).update(
+        status=Recommendation.Status.SCHEDULED, scheduled_for=clock.now() + dt.timedelta(minutes=10)
+    )
+    response = client_for(world["rep"]).post(f"/api/v1/recommendations/{rec.pk}/cancel")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "pending"
+    assert Review.objects.get(recommendation=rec).decision == Review.Decision.CANCELLED
+    again = client_for(world["rep"]).post(f"/api/v1/recommendations/{rec.pk}/cancel")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "invalid_transition"

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from recommendations import drafts
-from recommendations.drafts import Draft, parse_draft
+from recommendations.drafts import Draft
 from recommendations.tests.factories import RecommendationFactory
 
 
@@ -71,10 +71,6 @@ def llm_settings(settings):
 
 
 DRAFT = Draft("Plans for Acme", "Hi Dana,\n\nA short note.\n")
-
-
-def test_template_draft_parses_subject_and_body():
-    assert parse_draft("Subject: Hello\n\nHi Dana,\n\nBody") == Draft("Hello", "Hi Dana,\n\nBody\n")
 
 
 def test_llm_is_off_by_default(settings):
@@ -156,3 +152,22 @@ def test_analysis_queues_the_polish_after_commit(llm_settings, django_capture_on
     assert (rec.draft_subject, rec.draft_body) == ("Your demo", "Hi Dana, when suits you?\n")
     assert "Dana Lee submitted “Demo Requested”" in rec.reasoning
     assert len(llm.requests) == 1
+
+
+@pytest.mark.django_db
+def test_a_recommendation_whose_rewrite_never_came_is_routed_by_the_sweep(llm_settings):
+    import datetime as dt
+
+    from recommendations.models import Recommendation
+    from recommendations.services import POLISH_GRACE, route_unpolished
+    from salesai import clock
+
+    llm_settings("http://127.0.0.1:9")  # the task was lost; nothing answers either
+    waiting = RecommendationFactory(awaiting_polish=True, updated_at=clock.now() - POLISH_GRACE)
+    fresh = RecommendationFactory(awaiting_polish=True, action_type="re_engage", playbook="going_dark")
+    assert route_unpolished(now=clock.now()) == 1
+    waiting.refresh_from_db()
+    assert waiting.trust_decision is not None and not waiting.awaiting_polish
+    assert waiting.status == Recommendation.Status.PENDING  # no track record yet: a person decides
+    assert Recommendation.objects.get(pk=fresh.pk).awaiting_polish  # still inside its grace
+    assert route_unpolished(now=clock.now() + dt.timedelta(minutes=10)) == 1

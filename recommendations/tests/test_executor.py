@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 import time_machine
 
-from accounts.tests.factories import ContactFactory, ManagerFactory, UserFactory
+from accounts.tests.factories import ManagerFactory, UserFactory
 from audit.models import AuditEvent
 from recommendations import executor
 from recommendations.models import Execution, Recommendation
@@ -82,7 +82,7 @@ def test_pause_stops_scheduled_actions(due_autonomous, mailoutbox):
 
 
 def test_do_not_contact_is_refused_and_marked_failed(mailoutbox):
-    rec = RecommendationFactory(scheduled=True, scheduled_for=clock.now(), contact=ContactFactory(unreachable=True))
+    rec = RecommendationFactory(scheduled=True, scheduled_for=clock.now(), contact__unreachable=True)
     trust.update_policy(policy=trust.policy_for(rec.action_type), user=None, changes={"mode": "autonomous"})
     executor.execute_recommendation(recommendation_id=rec.pk, autonomous=True)
     rec.refresh_from_db()
@@ -129,7 +129,7 @@ def test_churn_escalation_notifies_the_managers(mailoutbox, django_capture_on_co
     from recommendations.review import approve_recommendation
 
     with django_capture_on_commit_callbacks(execute=True):
-        approve_recommendation(recommendation=rec, user=owner)
+        approve_recommendation(recommendation=rec, user=owner, version=rec.version)
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == ["head@vendor.example"] and mailoutbox[0].cc == ["rep@vendor.example"]
     assert mailoutbox[0].body.startswith(f"Churn risk on {rec.account.name} — escalated by salesai.")
@@ -144,7 +144,7 @@ def test_change_contact_becomes_a_task_for_the_owner(mailoutbox, django_capture_
     from recommendations.review import approve_recommendation
 
     with django_capture_on_commit_callbacks(execute=True):
-        approve_recommendation(recommendation=rec, user=owner)
+        approve_recommendation(recommendation=rec, user=owner, version=rec.version)
     assert [m.to for m in mailoutbox] == [["rep@vendor.example"]]
     assert "A task for you on" in mailoutbox[0].body and "Try the CFO instead" in mailoutbox[0].body
 

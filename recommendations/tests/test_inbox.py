@@ -271,7 +271,7 @@ def test_autopilot_tab_lists_scheduled_actions_with_countdown_and_cancel(rep_cli
 def test_approve_with_htmx_swaps_only_that_card(rep_client, rep, django_capture_on_commit_callbacks):
     rec = _rec_for(rep, title="Send it")
     with django_capture_on_commit_callbacks(execute=True):
-        response = rep_client.post(act_url(rec), {"action": "approve", "next": HOME}, **HTMX)
+        response = rep_client.post(act_url(rec), {"action": "approve", "version": rec.version, "next": HOME}, **HTMX)
 
     body = response.content.decode()
     assert response.status_code == 200
@@ -286,7 +286,9 @@ def test_approve_with_htmx_swaps_only_that_card(rep_client, rep, django_capture_
 def test_approve_without_javascript_redirects_with_a_message(rep_client, rep, django_capture_on_commit_callbacks):
     rec = _rec_for(rep, title="Plain approve")
     with django_capture_on_commit_callbacks(execute=True):
-        response = rep_client.post(act_url(rec), {"action": "approve", "next": f"{HOME}?status=pending"})
+        response = rep_client.post(
+            act_url(rec), {"action": "approve", "version": rec.version, "next": f"{HOME}?status=pending"}
+        )
 
     assert response.status_code == 302 and response["Location"] == f"{HOME}?status=pending"
     assert [str(m) for m in get_messages(response.wsgi_request)] == ["Approved: Plain approve"]
@@ -310,7 +312,12 @@ def test_edit_then_approve_sends_the_edited_draft(rep_client, rep, django_captur
     with django_capture_on_commit_callbacks(execute=True):
         response = rep_client.post(
             act_url(rec),
-            {"action": "edit", "subject": "Pricing, quickly", "body": "Hi Dana,\n\nHere are the plans.\n\nAlice"},
+            {
+                "action": "edit",
+                "version": rec.version,
+                "subject": "Pricing, quickly",
+                "body": "Hi Dana,\n\nHere are the plans.\n\nAlice",
+            },
             **HTMX,
         )
     assert response.status_code == 200 and "Edited and approved" in response.content.decode()
@@ -395,8 +402,8 @@ def test_cancel_an_autopilot_action_both_ways(rep_client, rep):
 def test_a_refused_transition_is_explained_not_a_500(rep_client, rep):
     rec = _rec_for(rep, status=Recommendation.Status.REJECTED)
 
-    htmx = rep_client.post(act_url(rec), {"action": "approve"}, **HTMX)
-    plain = rep_client.post(act_url(rec), {"action": "approve"})
+    htmx = rep_client.post(act_url(rec), {"action": "approve", "version": rec.version}, **HTMX)
+    plain = rep_client.post(act_url(rec), {"action": "approve", "version": rec.version})
 
     assert htmx.status_code == 200 and 'role="alert"' in htmx.content.decode()
     assert "only one awaiting review can be approved" in htmx.content.decode()

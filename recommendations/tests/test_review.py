@@ -73,7 +73,7 @@ def test_approve_unchanged_sends_once_and_labels_success(mailoutbox, django_capt
     rep = UserFactory()
     rec = RecommendationFactory(account__owner=rep)
     with django_capture_on_commit_callbacks(execute=True):
-        approve_recommendation(recommendation=rec, user=rep)
+        approve_recommendation(recommendation=rec, user=rep, version=rec.version)
     rec.refresh_from_db()
     assert rec.status == Recommendation.Status.EXECUTED
     assert len(mailoutbox) == 1
@@ -92,9 +92,15 @@ def test_minor_edit_is_a_success_major_edit_a_failure(django_capture_on_commit_c
     minor = RecommendationFactory(account__owner=rep)
     major = RecommendationFactory(account__owner=rep, action_type="follow_up")
     with django_capture_on_commit_callbacks(execute=True):
-        approve_recommendation(recommendation=minor, user=rep, body=minor.draft_body.replace("Best", "Best regards"))
         approve_recommendation(
-            recommendation=major, user=rep, subject="Totally new", body="A rewritten message entirely."
+            recommendation=minor, user=rep, version=minor.version, body=minor.draft_body.replace("Best", "Best regards")
+        )
+        approve_recommendation(
+            recommendation=major,
+            user=rep,
+            version=major.version,
+            subject="Totally new",
+            body="A rewritten message entirely.",
         )
     assert Outcome.objects.get(reference=f"recommendation:{minor.pk}").kind == "edited_minor"
     assert Outcome.objects.get(reference=f"recommendation:{major.pk}").kind == "edited_major"
@@ -113,7 +119,7 @@ def test_approving_an_executed_one_is_refused(django_capture_on_commit_callbacks
     rep = UserFactory()
     rec = RecommendationFactory(account__owner=rep, status=Recommendation.Status.EXECUTED)
     with pytest.raises(ReviewError) as excinfo:
-        approve_recommendation(recommendation=rec, user=rep)
+        approve_recommendation(recommendation=rec, user=rep, version=rec.version)
     assert excinfo.value.status_code == 409 and excinfo.value.code == "invalid_transition"
     assert not Review.objects.exists()
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from accounts.demo import DEMO_LOGINS, build_demo_accounts, ensure_demo_users
 from accounts.models import Account
@@ -18,6 +19,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--if-empty", action="store_true", help="Do nothing if accounts exist already.")
         parser.add_argument("--print-logins", action="store_true", help="Only print the demo logins.")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Seed even with DEBUG off. The demo logins have a published password and the manager is staff: "
+            "never on a database real people use.",
+        )
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument(
             "--history-days",
@@ -27,10 +34,26 @@ class Command(BaseCommand):
             "webhooks (e.g. 21). Analysis is queued for the worker.",
         )
 
-    def handle(self, *args, if_empty: bool, print_logins: bool, seed: int, history_days: int = 0, **options):
+    def handle(
+        self,
+        *args,
+        if_empty: bool,
+        print_logins: bool,
+        seed: int,
+        history_days: int = 0,
+        force: bool = False,
+        **options,
+    ):
         if print_logins:
             self.stdout.write(_logins())
             return
+        if not settings.DEBUG and not force:
+            # --if-empty too: it (re)creates the demo logins, a staff manager among them, whose password
+            # is in this very file. On a production database that is a door anyone can open.
+            raise CommandError(
+                "seed_demo creates logins with a published password (a staff manager among them): it runs "
+                "only with DEBUG=true (make run sets it), or with --force on a database no real person uses."
+            )
         if if_empty and Account.objects.exists():
             ensure_demo_users()
             self.stdout.write("Demo data present already; logins: " + _logins())
