@@ -453,10 +453,20 @@ class _HTMLText(HTMLParser):
             self.parts.append(data)
 
 
-def html_to_text(html: str) -> str:
+_HTML_CHUNK = 64_000
+
+
+def html_to_text(html: str, *, limit: int | None = None) -> str:
+    """The visible text of an HTML body. With ``limit``, reading stops once that much text was seen
+    (a multi-megabyte body costs no more than its first screens); a huge invisible head (styles,
+    quoted blocks) is still read through, so the reply behind it is not lost."""
     parser = _HTMLText()
+    html = html or ""
     try:
-        parser.feed(html or "")
+        for start in range(0, len(html), _HTML_CHUNK):
+            parser.feed(html[start : start + _HTML_CHUNK])
+            if parser.stopped or (limit is not None and sum(map(len, parser.parts)) >= limit):
+                break
         parser.close()
     except Exception:  # noqa: BLE001 — malformed HTML still yields what was read
         logger.debug("html_to_text: malformed HTML")
@@ -492,9 +502,15 @@ def _all_quoted(text: str) -> bool:
 
 
 def reply_text_of(email: InboundEmail) -> str:
-    """The person's own words: the de-quoted plain text, else the de-quoted HTML, else the provider's."""
-    plain = email.text.strip()
-    text = strip_reply(plain) if plain else strip_reply(html_to_text(email.html))
+    """The person's own words: the de-quoted plain text, else the de-quoted HTML, else the provider's.
+
+    The body is cut to ``MAX_TEXT_CHARS`` *before* quotes and signatures are looked for: the newest
+    reply is at the top, and the parser's cost grows with everything below it."""
+    plain = email.text.strip()[:MAX_TEXT_CHARS]
+    if plain:
+        text = strip_reply(plain)
+    else:
+        text = strip_reply(html_to_text(email.html, limit=MAX_TEXT_CHARS)[:MAX_TEXT_CHARS])
     if not text and email.provider_stripped_text:
         text = email.provider_stripped_text.strip()
     return text[:MAX_TEXT_CHARS]
@@ -792,7 +808,7 @@ def _record_bounce(*, source: Source, email: InboundEmail, occurred_at: datetime
     properties = _base_properties(email) | {
         "bounce": details,
         "threaded_by": threaded_by,
-        "text": (email.text or html_to_text(email.html))[:2000],
+        "text": (email.text or html_to_text(email.html, limit=2000))[:2000],
     }
     return record_signal(
         source=source,
