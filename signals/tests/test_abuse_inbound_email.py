@@ -249,6 +249,23 @@ def test_verified_colleague_at_the_domain_may_name_another(client, auth, outreac
     assert Contact.objects.get(email="lee.park@eu.acme.com").account == outreach.account
 
 
+@time_machine.travel(dt.datetime(2026, 11, 26, 10, 5, tzinfo=dt.UTC), tick=False)
+def test_outside_referral_is_shown_to_the_rep_and_kept_out_of_the_draft(
+    client, auth, outreach, django_capture_on_commit_callbacks
+):
+    text = "Not me. Please talk to Bob Stone (bob@other.com), our agency handles this."
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, auth, sendgrid_payload(text=text))
+    rec = Recommendation.objects.get(account=outreach.account, action_type=ActionType.REPLY)
+    assert rec.contact == outreach.contact
+    statements = list(rec.evidence.values_list("statement", flat=True))
+    assert any(
+        s.endswith("Jane Doe suggested talking to Bob Stone <bob@other.com>: not added, as it is outside acme.com")
+        for s in statements
+    ), statements
+    assert "bob@other.com" not in rec.draft_body and "Bob Stone" not in rec.draft_body
+
+
 # --- finding 5: Mailgun routes: the verdict headers of a signed post ----------------------------------------
 
 
