@@ -10,9 +10,16 @@ source's write key; Mailgun's HMAC signature), parses the provider's fields into
 2. strips quoted history and signatures (mail-parser-reply, several languages),
 3. recognises bounces (delivery-status notifications) and auto-replies (RFC 3834 and friends),
 4. classifies a human reply's intent and sentiment (``signals.intent.classify_reply``),
-5. stores one signal with ``record_signal`` (dedupe on the Message-ID; analysis announced on commit),
-6. and acts on what the person said: an unsubscribe marks them do-not-contact, a referral creates
-   or updates the named colleague on the same account.
+5. checks who sent it (``signals.mailauth``: the provider's SPF/DKIM verdicts aligned with the From
+   domain, or an answer from the very address our outreach went to, threaded by Message-ID),
+6. stores one signal with ``record_signal`` (dedupe on the Message-ID; analysis announced on commit),
+7. and acts on what the person said, only when the sender is verified: an unsubscribe marks them
+   do-not-contact, a referral adds the named colleague when their address is at the account's domain.
+   An unverified e-mail is stored all the same, with its intent; what it would have done is kept on
+   the signal as ``effect_withheld`` for a rep to see, and a referral elsewhere stays a suggestion.
+
+Outside text that may reach a draft's subject or a line of its own (the Subject, the From name, a
+referral's name) is made one line (``salesai.text.single_line``) before it is stored.
 
 The HTTP answer is sent only after the transaction committed, so an accepted e-mail is never lost.
 """
@@ -29,6 +36,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.header import Header, decode_header
 from email.parser import HeaderParser
 from email.policy import default as default_policy
 from email.utils import getaddresses, parsedate_to_datetime
@@ -54,9 +62,16 @@ from accounts.services import contact_mark_do_not_contact
 from audit.services import audit_record
 from salesai import clock
 from salesai.api_errors import DomainError, error_response
+from salesai.text import single_line
 from signals.auth import hash_write_key, source_for_write_key
 from signals.autoreply import is_delivery_status_notification, normalise_headers
 from signals.intent import ReplyClassification, classify_reply
+from signals.mailauth import (
+    SenderVerdict,
+    authentication_results_verdict,
+    mailgun_verdict,
+    sendgrid_verdict,
+)
 from signals.models import QuarantinedPayload, Signal, Source
 from signals.services import record_signal
 from signals.throttling import limit_for, seconds_until_allowed
@@ -111,6 +126,9 @@ class InboundEmail:
     event_id: str = ""  # the provider's id of this delivery (Mailgun token), when there is one
     provider_stripped_text: str = ""
     envelope_from: str = ""
+    # SendGrid's own verdict fields ("SPF", "dkim"), posted beside the message where no sender can write
+    provider_verdicts: dict[str, str] = field(default_factory=dict)
+    signed: bool = False  # the post carried a valid provider signature (a Mailgun route)
     message: AnymailInboundMessage | None = None
 
     @property
@@ -124,6 +142,7 @@ class InboundEmail:
         self.to, self.references, self.headers = no_nul(self.to), no_nul(self.references), no_nul(self.headers)
         self.event_id, self.provider_stripped_text = no_nul(self.event_id), no_nul(self.provider_stripped_text)
         self.envelope_from = no_nul(self.envelope_from)
+        self.provider_verdicts = no_nul(self.provider_verdicts)
         return self
 
 
@@ -193,6 +212,42 @@ def _address(value: str | None, field_name: str, *, required: bool = True) -> tu
     return addr, name.strip()
 
 
+def _without_decoded_line_breaks(raw: str) -> str:
+    """``raw`` with every RFC 2047 encoded word re-encoded from its one-line text.
+
+    An encoded word may decode to anything, line breaks included; the email package then refuses the
+    whole address header. Decoding it loosely instead would let ``=?utf-8?q?Eve=0A<ceo@acme.com>?=
+    <eve@evil.example>`` read as from ceo@acme.com, so the text is re-encoded and parsed properly."""
+    pieces: list[str] = []
+    previous_encoded = False
+    for chunk, charset in decode_header(raw):
+        if charset is None:
+            pieces.append(chunk.decode("ascii", "replace") if isinstance(chunk, bytes) else chunk)
+            previous_encoded = False
+            continue
+        text = chunk.decode(charset, "replace") if isinstance(chunk, bytes) else chunk
+        encoded = Header(single_line(text), "utf-8").encode()
+        pieces.append((" " if previous_encoded else "") + encoded)
+        previous_encoded = True
+    return "".join(pieces)
+
+
+def header_value(name: str, raw: str) -> str:
+    """One header's value as one line of text: encoded words decoded, folding and any line break they
+    decoded to made spaces (a header is one logical line; DESIGN.md §7)."""
+    for attempt in (lambda: raw, lambda: _without_decoded_line_breaks(raw)):
+        try:
+            return single_line(str(default_policy.header_fetch_parse(name, attempt())))
+        except Exception:  # noqa: BLE001 — the email package raises many kinds on odd headers
+            continue
+    return single_line(raw)  # undecoded: its encoded words stay opaque, so they cannot make an address
+
+
+def header_items(message) -> list[tuple[str, str]]:
+    """A parsed message's headers, in order, as ``(name, one-line text)``."""
+    return [(str(name), header_value(str(name), str(raw))) for name, raw in message.raw_items()]
+
+
 def _from_message(message: AnymailInboundMessage, **kwargs) -> InboundEmail:
     """:func:`_read_message`, with any failure of the email package on odd headers made a 400."""
     try:
@@ -222,7 +277,7 @@ def _read_message(
     from_field: str = "from",
     fallback_from: str = "",
 ) -> InboundEmail:
-    headers = headers if headers is not None else [(k, str(v)) for k, v in message.items()]
+    headers = headers if headers is not None else header_items(message)
     h = normalise_headers(headers)
     from_value = h.get("from") or message.get("From") or fallback_from
     from_email, from_name = _address(from_value, from_field)
@@ -324,7 +379,7 @@ def parse_sendgrid(post, *, raw_body: bytes | None = None, content_type: str = "
     else:
         raw_headers = post.get("headers", "")
         try:
-            headers = [(k, str(v)) for k, v in HeaderParser(policy=default_policy).parsestr(raw_headers).items()]
+            headers = header_items(HeaderParser(policy=default_policy).parsestr(raw_headers))
         except Exception as exc:  # noqa: BLE001 — the email package raises many kinds on bad headers
             raise InboundError(
                 "The headers field could not be parsed.", code="malformed_headers", fields={"headers": str(exc)[:200]}
@@ -341,21 +396,25 @@ def parse_sendgrid(post, *, raw_body: bytes | None = None, content_type: str = "
             )
         bodies = {"text": post.get("text"), "html": post.get("html")}
         bodies |= _sendgrid_bodies_in_their_charsets(post, raw_body=raw_body, content_type=content_type)
+        # The form's own from/subject (what SendGrid decoded for us) win over the raw headers; decoded,
+        # they may hold line breaks, which no header may.
+        sender = single_line(post.get("from"))
+        subject = single_line(post["subject"]) if "subject" in post else None
         message = _construct(
             raw_headers=raw_headers or None,
-            from_email=post.get("from") or None,
-            to=post.get("to") or None,
-            subject=post.get("subject") if "subject" in post else None,
+            from_email=sender or None,
+            to=single_line(post.get("to")) or None,
+            subject=subject,
             text=bodies["text"] or None,
             html=bodies["html"] or None,
         )
-        # The form's own from/subject win over the raw headers (what SendGrid decoded for us).
-        if post.get("from"):
-            headers = [(k, v) for k, v in headers if k.lower() != "from"] + [("From", post["from"])]
-        if "subject" in post:
-            headers = [(k, v) for k, v in headers if k.lower() != "subject"] + [("Subject", post["subject"])]
+        if sender:
+            headers = [(k, v) for k, v in headers if k.lower() != "from"] + [("From", sender)]
+        if subject is not None:
+            headers = [(k, v) for k, v in headers if k.lower() != "subject"] + [("Subject", subject)]
         email = _from_message(message, provider="sendgrid", headers=headers)
     email.envelope_from = envelope_from.lower()
+    email.provider_verdicts = {"spf": post.get("SPF", ""), "dkim": post.get("dkim", "")}
     return email
 
 
@@ -374,7 +433,7 @@ def parse_mailgun(post) -> InboundEmail:
             )
         try:
             pairs = json.loads(post["message-headers"])
-            headers = [(str(name), str(value)) for name, value in pairs]
+            headers = [(str(name), header_value(str(name), str(value))) for name, value in pairs]
         except (ValueError, TypeError) as exc:
             raise InboundError(
                 "message-headers is not a JSON list of [name, value] pairs.",
@@ -386,7 +445,7 @@ def parse_mailgun(post) -> InboundEmail:
                 "The e-mail has no body.", code="missing_body", fields={"body-plain": "Send body-plain or body-html."}
             )
         if post.get("from") and not normalise_headers(headers).get("from"):
-            headers.append(("From", post["from"]))
+            headers.append(("From", header_value("From", post["from"])))
         try:
             message = AnymailInboundMessage.construct(
                 headers=headers, text=post.get("body-plain") or None, html=post.get("body-html") or None
@@ -453,10 +512,20 @@ class _HTMLText(HTMLParser):
             self.parts.append(data)
 
 
-def html_to_text(html: str) -> str:
+_HTML_CHUNK = 64_000
+
+
+def html_to_text(html: str, *, limit: int | None = None) -> str:
+    """The visible text of an HTML body. With ``limit``, reading stops once that much text was seen
+    (a multi-megabyte body costs no more than its first screens); a huge invisible head (styles,
+    quoted blocks) is still read through, so the reply behind it is not lost."""
     parser = _HTMLText()
+    html = html or ""
     try:
-        parser.feed(html or "")
+        for start in range(0, len(html), _HTML_CHUNK):
+            parser.feed(html[start : start + _HTML_CHUNK])
+            if parser.stopped or (limit is not None and sum(map(len, parser.parts)) >= limit):
+                break
         parser.close()
     except Exception:  # noqa: BLE001 — malformed HTML still yields what was read
         logger.debug("html_to_text: malformed HTML")
@@ -492,9 +561,15 @@ def _all_quoted(text: str) -> bool:
 
 
 def reply_text_of(email: InboundEmail) -> str:
-    """The person's own words: the de-quoted plain text, else the de-quoted HTML, else the provider's."""
-    plain = email.text.strip()
-    text = strip_reply(plain) if plain else strip_reply(html_to_text(email.html))
+    """The person's own words: the de-quoted plain text, else the de-quoted HTML, else the provider's.
+
+    The body is cut to ``MAX_TEXT_CHARS`` *before* quotes and signatures are looked for: the newest
+    reply is at the top, and the parser's cost grows with everything below it."""
+    plain = email.text.strip()[:MAX_TEXT_CHARS]
+    if plain:
+        text = strip_reply(plain)
+    else:
+        text = strip_reply(html_to_text(email.html, limit=MAX_TEXT_CHARS)[:MAX_TEXT_CHARS])
     if not text and email.provider_stripped_text:
         text = email.provider_stripped_text.strip()
     return text[:MAX_TEXT_CHARS]
@@ -645,23 +720,159 @@ def _occurred_at(email: InboundEmail, fallback: datetime | None) -> datetime:
 
 def _headers_summary(email: InboundEmail) -> dict[str, str]:
     h = email.header_map
-    return {name: h[name][:500] for name in _SUMMARY_HEADERS if name in h}
+    return {name: single_line(h[name], max_length=500) for name in _SUMMARY_HEADERS if name in h}
 
 
 def _base_properties(email: InboundEmail) -> dict:
+    """What every inbound signal keeps of the e-mail. Names and the subject are made one line here:
+    an RFC 2047 encoded word decodes to any character, line breaks included, and a stored subject
+    becomes the ``Re:`` subject of our answer."""
     properties = {
-        "subject": email.subject[:500],
+        "subject": single_line(email.subject, max_length=500),
         "from": email.from_email,
-        "from_name": email.from_name[:200],
-        "to": email.to[:20],
+        "from_name": single_line(email.from_name, max_length=200),
+        "to": [single_line(address, max_length=254) for address in email.to[:20]],
         "provider": email.provider,
         "headers": _headers_summary(email),
     }
     if email.envelope_from:
-        properties["envelope_from"] = email.envelope_from
+        properties["envelope_from"] = single_line(email.envelope_from, max_length=254)
     if email.event_id:
         properties["provider_event_id"] = email.event_id
     return properties
+
+
+# --- who sent it ---------------------------------------------------------------------------------------------
+
+
+def provider_verdict(email: InboundEmail) -> SenderVerdict:
+    """What the receiving provider says about the From address (``signals.mailauth``): SendGrid's
+    verdict fields, a signed Mailgun post's verdict headers, or an ``Authentication-Results`` header
+    of a configured server (``INBOUND_EMAIL_AUTHSERV_IDS``). The first that vouches wins."""
+    verdicts: list[SenderVerdict] = []
+    if email.provider == "sendgrid":
+        verdicts.append(
+            sendgrid_verdict(
+                spf=email.provider_verdicts.get("spf", ""),
+                dkim=email.provider_verdicts.get("dkim", ""),
+                envelope_from=email.envelope_from,
+                from_email=email.from_email,
+            )
+        )
+    elif email.provider == "mailgun":
+        verdicts.append(
+            mailgun_verdict(
+                headers=email.headers,
+                envelope_from=email.envelope_from,
+                from_email=email.from_email,
+                signed=email.signed,
+            )
+        )
+    stamped = authentication_results_verdict(
+        headers=email.headers,
+        from_email=email.from_email,
+        trusted_authserv_ids=getattr(settings, "INBOUND_EMAIL_AUTHSERV_IDS", ()),
+    )
+    if stamped is not None:
+        verdicts.append(stamped)
+    for verdict in verdicts:
+        if verdict.verified:
+            return verdict
+    details = "; ".join(v.detail for v in verdicts) or f"{email.provider}: no SPF or DKIM verdict"
+    return SenderVerdict(False, "none", details)
+
+
+def outreach_recipients(outreach: Signal) -> set[str]:
+    """The addresses an ``email_sent`` signal went to: its contact's, and any ``to`` it recorded."""
+    recipients = {outreach.contact.email.lower()} if outreach.contact is not None else set()
+    recorded = (outreach.properties or {}).get("to")
+    values = [recorded] if isinstance(recorded, str) else recorded if isinstance(recorded, list) else []
+    recipients |= {addr.lower() for _, addr in getaddresses([str(v) for v in values]) if "@" in addr}
+    return recipients
+
+
+def sender_verdict(email: InboundEmail, thread: Thread) -> SenderVerdict:
+    """The provider's verdict, else: it answers (by Message-ID, which only its recipients saw) an
+    e-mail we sent to this very address."""
+    verdict = provider_verdict(email)
+    if verdict.verified:
+        return verdict
+    threaded = thread.outreach is not None and thread.threaded_by in {"in_reply_to", "references"}
+    if threaded and email.from_email in outreach_recipients(thread.outreach):
+        return SenderVerdict(
+            True, "thread", f"answers our e-mail {thread.outreach.message_id[:200]} to {email.from_email}"
+        )
+    return SenderVerdict(
+        False, "none", f"{verdict.detail}; and it answers no e-mail of ours to {email.from_email}"[:500]
+    )
+
+
+# --- what a reply may change --------------------------------------------------------------------------------
+
+# Intents by which a person takes themselves out of our outreach (analysis then leaves them alone).
+_SELF_EFFECTS = {
+    "unsubscribe": "Unsubscribe",
+    "wrong_person": "“Wrong person”",
+    "not_interested": "“Not interested”",
+}
+
+
+@dataclass(frozen=True)
+class ReplyEffects:
+    """What a stored reply may change. Decided before storing, so the signal says what was held back."""
+
+    unsubscribe: bool = False  # mark the contact do-not-contact
+    add_referral: bool = False  # create (or fill in) the referred colleague on the account
+    withheld: str = ""  # what the reply asked for that was not done, and why (for the rep)
+    referral_not_added: str = ""  # why a named colleague stays a suggestion
+
+    def as_properties(self) -> dict:
+        return {"effect_withheld": self.withheld} if self.withheld else {}
+
+
+def _is_at_domain(address: str, domain: str) -> bool:
+    return Contact(email=address).is_at_domain(domain)
+
+
+def plan_reply_effects(
+    *, result: ReplyClassification, verdict: SenderVerdict, thread: Thread, sender_email: str
+) -> ReplyEffects:
+    """Only a verified sender changes who may be contacted, and only for themselves (an unsubscribe,
+    "wrong person", "not interested") or, writing for the account, by naming a colleague at the
+    account's own domain. Everything else the reply says stays on the signal for a rep to judge."""
+    if result.is_auto_reply:
+        return ReplyEffects()
+    contact = thread.contact
+    if result.intent in _SELF_EFFECTS and contact is not None:
+        if not verdict.verified:
+            why = "the sender is not verified"
+        elif contact.email != sender_email:
+            why = f"it was written by {sender_email}, not by them"
+        else:
+            return ReplyEffects(unsubscribe=result.intent == Signal.Intent.UNSUBSCRIBE)
+        return ReplyEffects(withheld=f"{_SELF_EFFECTS[result.intent]} not applied to {contact.email}: {why}.")
+    referral = result.referral
+    if result.intent != Signal.Intent.REFERRAL or referral is None or not referral.email:
+        return ReplyEffects()
+    account = thread.account
+    writes_for_account = account is not None and (
+        _is_at_domain(sender_email, account.domain)
+        or (contact is not None and contact.email == sender_email and contact.account_id == account.pk)
+    )
+    if account is None:
+        why = "there is no account to add them to"
+    elif not _is_at_domain(referral.email, account.domain):
+        why = f"it is outside {account.domain}"
+    elif not verdict.verified:
+        why = "the sender is not verified"
+    elif not writes_for_account:
+        why = f"{sender_email} does not write for {account.domain}"
+    else:
+        return ReplyEffects(add_referral=True)
+    return ReplyEffects(
+        withheld=f"{sender_email} suggested talking to {referral.email}: not added, as {why}.",
+        referral_not_added=why,
+    )
 
 
 @transaction.atomic
@@ -671,7 +882,9 @@ def receive_inbound_email(
     """Store one inbound e-mail as an ``email_reply`` (or ``email_bounced``) signal and act on it.
 
     Returns ``(signal, created)``; a resend of the same Message-ID returns the stored signal and does
-    nothing else. ``received_at`` is the provider's delivery time, used when the e-mail has no Date."""
+    nothing else. ``received_at`` is the provider's delivery time, used when the e-mail has no Date.
+    The signal says whether its sender is verified (``sender_verified``, ``verification``) and what it
+    asked for that was not done (``effect_withheld``)."""
     email = email.without_nul()
     occurred_at = _occurred_at(email, received_at)
     if is_delivery_status_notification(headers=email.headers, subject=email.subject, from_address=email.from_email):
@@ -682,7 +895,14 @@ def receive_inbound_email(
     result = classify_reply(
         text, subject=email.subject, headers=email.headers, received_at=occurred_at, sender_email=email.from_email
     )
-    properties = _base_properties(email) | _classification_properties(result, text=text, thread=thread)
+    verdict = sender_verdict(email, thread)
+    effects = plan_reply_effects(result=result, verdict=verdict, thread=thread, sender_email=email.from_email)
+    properties = (
+        _base_properties(email)
+        | _classification_properties(result, text=text, thread=thread, effects=effects)
+        | verdict.as_properties()
+        | effects.as_properties()
+    )
     signal, created = record_signal(
         source=source,
         kind=Signal.Kind.EMAIL_REPLY,
@@ -699,11 +919,18 @@ def receive_inbound_email(
         is_auto_reply=result.is_auto_reply,
     )
     if created:
-        _act_on_reply(signal=signal, result=result, occurred_at=occurred_at)
+        _apply_reply_effects(signal=signal, result=result, effects=effects, occurred_at=occurred_at)
+        if effects.withheld:
+            logger.info(
+                "inbound e-mail stored, its effect withheld",
+                extra={"signal_id": signal.pk, "intent": result.intent, "sender_verified": verdict.verified},
+            )
     return signal, created
 
 
-def _classification_properties(result: ReplyClassification, *, text: str, thread: Thread) -> dict:
+def _classification_properties(
+    result: ReplyClassification, *, text: str, thread: Thread, effects: ReplyEffects
+) -> dict:
     properties: dict = {
         "text": text,
         "threaded_by": thread.threaded_by,
@@ -716,17 +943,19 @@ def _classification_properties(result: ReplyClassification, *, text: str, thread
         properties["auto_reply_reason"] = result.reason
     if result.check_in_at:
         properties["check_in_at"] = result.check_in_at.isoformat()
-        properties["check_in_phrase"] = result.check_in_phrase
+        properties["check_in_phrase"] = single_line(result.check_in_phrase, max_length=200)
     if result.referral:
         properties["referral"] = result.referral.as_dict()
+        if effects.referral_not_added:
+            properties["referral"]["not_added"] = effects.referral_not_added
     return properties
 
 
-def _act_on_reply(*, signal: Signal, result: ReplyClassification, occurred_at: datetime) -> None:
-    """What a human reply asks for: stop (unsubscribe) or talk to someone else (referral)."""
-    if result.is_auto_reply:
-        return
-    if result.intent == Signal.Intent.UNSUBSCRIBE and signal.contact is not None:
+def _apply_reply_effects(
+    *, signal: Signal, result: ReplyClassification, effects: ReplyEffects, occurred_at: datetime
+) -> None:
+    """Do what :func:`plan_reply_effects` allowed: stop (unsubscribe) or add the named colleague."""
+    if effects.unsubscribe and signal.contact is not None:
         contact_mark_do_not_contact(
             contact=signal.contact, reason=f"Unsubscribed by reply on {occurred_at.date().isoformat()}"
         )
@@ -735,7 +964,7 @@ def _act_on_reply(*, signal: Signal, result: ReplyClassification, occurred_at: d
             reference=f"signal:{signal.pk}",
             data={"contact_id": signal.contact_id, "email": signal.contact.email, "signal_id": signal.pk},
         )
-    if result.intent == Signal.Intent.REFERRAL and result.referral and result.referral.email:
+    if effects.add_referral and result.referral is not None and signal.account is not None:
         contact = referral_contact_upsert(
             account=signal.account, name=result.referral.name, email=result.referral.email, signal=signal
         )
@@ -744,17 +973,18 @@ def _act_on_reply(*, signal: Signal, result: ReplyClassification, occurred_at: d
             signal.save(update_fields=["properties"])
 
 
-def referral_contact_upsert(*, account: Account | None, name: str, email: str, signal: Signal) -> Contact | None:
-    """Create the referred person on the replying account, or fill in what we did not know about them.
+def referral_contact_upsert(*, account: Account, name: str, email: str, signal: Signal) -> Contact | None:
+    """Create the referred person on the replying account (``origin=email``: an e-mail vouched for
+    them), or fill in what we did not know about them. Callers have checked that ``email`` is at the
+    account's domain and that a verified sender named them.
 
     A person already known on another account stays there (we never move people between accounts on
-    the strength of one e-mail). Without an account there is nowhere to put them, so nothing is made."""
+    the strength of one e-mail), and only empty fields are filled: the CRM and the admin own the rest."""
     email = email.strip().lower()
+    name = single_line(name, max_length=200)
     existing = Contact.objects.select_for_update().filter(email=email).first()
     if existing is None:
-        if account is None:
-            return None
-        contact = Contact.objects.create(account=account, email=email, name=name[:200])
+        contact = Contact.objects.create(account=account, email=email, name=name, origin=Contact.Origin.EMAIL)
         audit_record(
             action="contact.created_from_referral",
             reference=f"signal:{signal.pk}",
@@ -763,9 +993,9 @@ def referral_contact_upsert(*, account: Account | None, name: str, email: str, s
         return contact
     changed = []
     if not existing.name and name:
-        existing.name = name[:200]
+        existing.name = name
         changed.append("name")
-    if existing.account_id is None and account is not None:
+    if existing.account_id is None:
         existing.account = account
         changed.append("account")
     if changed:
@@ -779,6 +1009,8 @@ def referral_contact_upsert(*, account: Account | None, name: str, email: str, s
 
 
 def _record_bounce(*, source: Source, email: InboundEmail, occurred_at: datetime) -> tuple[Signal, bool]:
+    """A bounce stops outreach to its recipient only when it names our own e-mail by Message-ID: any
+    server can send a well-formed report (even DKIM-signed for its own domain) naming any address."""
     details = _bounce_details(email)
     ids = [i for i in [email.in_reply_to, *reversed(email.references), *details["original_message_ids"]] if i]
     outreach = find_outreach_by_message_ids(ids)
@@ -789,11 +1021,21 @@ def _record_bounce(*, source: Source, email: InboundEmail, occurred_at: datetime
         if contact is not None:
             outreach, threaded_by = latest_outreach_to(contact), "recipient"
     account = outreach.account if outreach is not None else (contact.account if contact else None)
-    properties = _base_properties(email) | {
-        "bounce": details,
-        "threaded_by": threaded_by,
-        "text": (email.text or html_to_text(email.html))[:2000],
-    }
+    if threaded_by == "message_id":
+        verdict = SenderVerdict(True, "thread", f"reports on our e-mail {outreach.message_id[:200]}")
+    else:
+        verdict = SenderVerdict(False, "none", "it names none of our e-mails by Message-ID")
+    properties = (
+        _base_properties(email)
+        | {
+            "bounce": details,
+            "threaded_by": threaded_by,
+            "text": (email.text or html_to_text(email.html, limit=2000))[:2000],
+        }
+        | verdict.as_properties()
+    )
+    if contact is not None and not verdict.verified:
+        properties["effect_withheld"] = f"Bounce not applied to {contact.email}: {verdict.detail}."
     return record_signal(
         source=source,
         kind=Signal.Kind.EMAIL_BOUNCED,
@@ -831,6 +1073,12 @@ def handle_anymail_inbound(sender, event, esp_name: str, **kwargs) -> Signal | N
     email.event_id = getattr(event, "event_id", None) or ""
     email.envelope_from = (getattr(message, "envelope_sender", None) or "").lower()
     email.provider_stripped_text = getattr(message, "stripped_text", None) or ""
+    # anymail's views hand over the request: SendGrid's verdict fields are in its form, and its
+    # Mailgun view refuses any post without a valid signature.
+    post = getattr(getattr(event, "esp_event", None), "POST", None)
+    if post is not None and email.provider == "sendgrid":
+        email.provider_verdicts = {"spf": post.get("SPF", ""), "dkim": post.get("dkim", "")}
+    email.signed = email.provider == "mailgun" and post is not None
     signal, _ = receive_inbound_email(source=source, email=email, received_at=getattr(event, "timestamp", None))
     return signal
 
@@ -1046,6 +1294,7 @@ def _answer(signal: Signal, created: bool) -> JsonResponse:
         "in_reply_to": signal.in_reply_to_id,
         "account": signal.account_id,
         "contact": signal.contact_id,
+        "sender_verified": bool((signal.properties or {}).get("sender_verified")),
     }
     return JsonResponse(body, status=201 if created else 200)
 
@@ -1092,6 +1341,7 @@ def inbound_email_view(request: HttpRequest) -> JsonResponse:
         else:
             email = parse_sendgrid(request.POST, raw_body=raw_body, content_type=request.META.get("CONTENT_TYPE", ""))
         email = email.without_nul()
+        email.signed = sent_at is not None  # Mailgun's signature was checked above
         earlier = _check_replay(source=source, token=email.event_id, external_id=external_id_for(email))
         if earlier is not None:
             return _answer(Signal.objects.get(pk=earlier.pk), False)
@@ -1120,7 +1370,12 @@ _FORM_DOC = (
     "`body-html`, `stripped-text`, `sender`, or `body-mime`; signed with `timestamp`, `token`, `signature` "
     "(HMAC-SHA256 with `MAILGUN_WEBHOOK_SIGNING_KEY`; older than 5 minutes or a reused token is refused). "
     "A raw `message/rfc822` body is accepted with Basic auth too. The answer comes after the signal is "
-    "stored: 201 new, 200 already stored (same Message-ID)."
+    "stored: 201 new, 200 already stored (same Message-ID). Every e-mail is stored; an unsubscribe, "
+    '"wrong person" or referral changes who is contacted only when the sender is verified: SendGrid\'s '
+    "`SPF`/`dkim` fields, the `X-Mailgun-Spf`/`X-Mailgun-Dkim-Check-Result` headers of a *signed* Mailgun "
+    "post, or an `Authentication-Results` header of a server named in `INBOUND_EMAIL_AUTHSERV_IDS`, each "
+    "for a domain aligned with the From address; or the e-mail answers (by Message-ID) one we sent to "
+    "that address. A referral outside the account's domain is kept as a suggestion, never a contact."
 )
 
 
@@ -1147,6 +1402,10 @@ class InboundEmailView(APIView):
                     "html": drf_serializers.CharField(required=False, help_text="HTML body (SendGrid)"),
                     "headers": drf_serializers.CharField(required=False, help_text="Raw header block (SendGrid)"),
                     "envelope": drf_serializers.CharField(required=False, help_text='JSON {"from", "to"}'),
+                    "SPF": drf_serializers.CharField(required=False, help_text="SendGrid's SPF result, e.g. 'pass'"),
+                    "dkim": drf_serializers.CharField(
+                        required=False, help_text="SendGrid's DKIM results, e.g. '{@acme.com : pass}'"
+                    ),
                     "email": drf_serializers.CharField(required=False, help_text="Raw MIME (SendGrid send raw)"),
                     "message-headers": drf_serializers.CharField(required=False, help_text="JSON pairs (Mailgun)"),
                     "body-plain": drf_serializers.CharField(required=False),
@@ -1173,6 +1432,11 @@ class InboundEmailView(APIView):
                     "in_reply_to": drf_serializers.IntegerField(allow_null=True),
                     "account": drf_serializers.IntegerField(allow_null=True),
                     "contact": drf_serializers.IntegerField(allow_null=True),
+                    "sender_verified": drf_serializers.BooleanField(
+                        help_text="Whether the From address is vouched for (the provider's SPF/DKIM verdict "
+                        "aligned with its domain, or an answer to our e-mail to that address). Only then "
+                        "may an unsubscribe or a referral change who is contacted."
+                    ),
                 },
             ),
             200: OpenApiResponse(description="Already stored (same Message-ID or Mailgun retry); same body."),

@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
+from salesai.text import single_line
 from signals.autoreply import HeaderInput, detect_auto_reply
 from signals.sentiment import sentiment_score
 
@@ -446,7 +447,7 @@ def extract_referral(text: str, *, exclude_emails: Iterable[str] = ()) -> Referr
         name = _name_from_local_part(email)
     if not name and not email:
         return None
-    return Referral(name=name[:200], email=email)
+    return Referral(name=single_line(name, max_length=200), email=email)
 
 
 # --- the public entry point ---------------------------------------------------------------------------

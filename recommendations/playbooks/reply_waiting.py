@@ -1,10 +1,16 @@
 """Reply waiting: a person answered our outreach with interest, a question, an objection or a referral,
-and nobody has answered them yet."""
+and nobody has answered them yet.
+
+A referral names someone to talk to instead. The inbound e-mail adds that person as a contact only
+when they are at the account's own domain and the sender is verified; otherwise the name is a
+suggestion for the rep, said as such here and kept out of the draft (DESIGN.md §7)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from email.utils import parseaddr
 
+from accounts.models import Contact
 from recommendations.models import ActionType
 from recommendations.playbooks import Params, Playbook, register
 from recommendations.playbooks.base import (
@@ -18,6 +24,7 @@ from recommendations.playbooks.base import (
     fmt_day,
     fmt_moment,
 )
+from salesai.text import single_line
 
 CODE = "reply_waiting"
 DEFAULTS = {"intents": ["interested", "question", "objection", "referral"], "expires_days": 7}
@@ -49,6 +56,18 @@ def _waiting(picture: PictureFacts, now: dt.datetime, p: Params) -> SignalFact |
     return None
 
 
+def _referral_note(picture: PictureFacts, referral: str) -> str:
+    """Why the referred person is only a suggestion ("" when they are a contact of the account, or the
+    reply named nobody by address)."""
+    _, address = parseaddr(referral)
+    address = address.strip().lower()
+    if "@" not in address or any(c.email.lower() == address for c in picture.contacts):
+        return ""
+    if not Contact(email=address).is_at_domain(picture.domain):
+        return f"not added, as it is outside {picture.domain}"
+    return "not added as a contact: check the suggestion before writing to them"
+
+
 def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = None) -> Finding | None:
     p = PLAYBOOK.params(params)
     reply = _waiting(picture, now, p)
@@ -61,10 +80,18 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
     mood = ""
     if reply.sentiment is not None:
         mood = " positive" if reply.sentiment >= 0.3 else (" negative" if reply.sentiment <= -0.3 else "")
+    subject = single_line(reply.subject)
+    referral = single_line(reply.referral) if reply.intent == "referral" else ""
+    suggestion = _referral_note(picture, referral) if referral else ""
     summary = f"{name} replied on {fmt_day(reply.occurred_at)} with {what}"
-    if reply.intent == "referral" and reply.referral:
-        summary += f" (pointing to {reply.referral})"
+    if referral:
+        summary += f" (pointing to {referral}: {suggestion})" if suggestion else f" (pointing to {referral})"
     summary += f" and has waited {waited} days for an answer" if waited >= 1 else " that nobody has answered yet"
+    statement = f"{name} replied on {fmt_moment(reply.occurred_at)}:{mood} {what}" + (
+        f" ({subject})" if subject else ""
+    )
+    if suggestion:
+        statement += f". {name} suggested talking to {referral}: {suggestion}"
     return Finding(
         playbook=CODE,
         code=f"reply_{reply.intent}",
@@ -78,13 +105,7 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
             Criterion("reachable", f"{name} may be contacted", MET, (f"contact:{reply.contact_id}",)),
         ),
         evidence=(
-            EvidenceItem(
-                statement=f"{name} replied on {fmt_moment(reply.occurred_at)}:{mood} {what}"
-                + (f" ({reply.subject})" if reply.subject else ""),
-                kind=reply.kind,
-                occurred_at=reply.occurred_at,
-                signal_id=reply.id,
-            ),
+            EvidenceItem(statement=statement, kind=reply.kind, occurred_at=reply.occurred_at, signal_id=reply.id),
         ),
         urgency=URGENCY.get(reply.intent, 0.7),
         confidence=min(0.95, max(0.5, reply.intent_confidence or 0.7)),
@@ -94,7 +115,12 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
         dedupe_key=f"{CODE}:{reply.id}",
         stakes=max(picture.open_opportunity_amount, picture.arr),
         stated_reason="A reply answered the same day keeps the conversation alive; interest cools within days.",
-        draft_context={"intent": reply.intent, "referral": reply.referral, "reply_subject": reply.subject},
+        # a suggested outsider stays out of the e-mail: the rep decides whether to write to them
+        draft_context={
+            "intent": reply.intent,
+            "referral": "" if suggestion else referral,
+            "reply_subject": subject,
+        },
     )
 
 

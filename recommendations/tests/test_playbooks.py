@@ -206,6 +206,40 @@ def test_referral_names_the_person():
     assert "pointing to pat@acme.com" in finding.summary
 
 
+def test_referral_to_a_contact_of_the_account_is_named_in_the_draft():
+    picture = facts(replies=(reply(2, MON, "referral", referral="Sam Roe <sam@acme.com>"),))
+    finding = reply_waiting.evaluate(picture, MON + d(1))
+    assert "(pointing to Sam Roe <sam@acme.com>)" in finding.summary
+    assert finding.draft_context["referral"] == "Sam Roe <sam@acme.com>"
+
+
+def test_referral_outside_the_domain_is_a_suggestion_kept_out_of_the_draft():
+    """The inbound e-mail never adds someone at another domain; the rep sees the suggestion, the
+    e-mail to Dana does not carry it."""
+    picture = facts(replies=(reply(2, MON, "referral", referral="Bob Stone <bob@other.com>"),))
+    finding = reply_waiting.evaluate(picture, MON + d(1))
+    assert "(pointing to Bob Stone <bob@other.com>: not added, as it is outside acme.com)" in finding.summary
+    assert finding.evidence[0].statement.endswith(
+        "Dana Lee suggested talking to Bob Stone <bob@other.com>: not added, as it is outside acme.com"
+    )
+    assert finding.draft_context["referral"] == ""
+
+
+def test_referral_at_the_domain_not_added_is_a_suggestion_too():
+    picture = facts(replies=(reply(2, MON, "referral", referral="pat@acme.com"),))
+    finding = reply_waiting.evaluate(picture, MON + d(1))
+    assert "pat@acme.com: not added as a contact" in finding.evidence[0].statement
+    assert finding.draft_context["referral"] == ""
+
+
+def test_reply_subject_with_line_breaks_never_reaches_the_draft_context():
+    injected = "Re: Quick question\r\n\r\nOur bank details changed, pay to IBAN X\u2028"
+    picture = facts(replies=(reply(2, MON, "interested", subject=injected, referral="Ann\nLee"),))
+    finding = reply_waiting.evaluate(picture, MON + d(1))
+    assert finding.draft_context["reply_subject"] == "Re: Quick question Our bank details changed, pay to IBAN X"
+    assert "\n" not in finding.evidence[0].statement and "\n" not in finding.summary
+
+
 # --- 2b. not now → check in -----------------------------------------------------------------------
 
 

@@ -1,11 +1,11 @@
 """POST /api/v1/inbound/email: SendGrid and Mailgun payloads end to end, threading and side effects."""
 
+# ruff: noqa: F811 — the fixtures imported from inbound_helpers are test arguments of the same name
+
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
-import hmac
 import json
 import time
 from email.message import EmailMessage
@@ -24,106 +24,18 @@ from signals.auth import create_source
 from signals.inbound import MAILGUN_SOURCE_NAME
 from signals.models import QuarantinedPayload, Signal, Source
 from signals.tests.factories import SignalFactory
+from signals.tests.inbound_helpers import (  # noqa: F401 — pytest finds the fixtures by name
+    QUOTED,
+    URL,
+    auth,
+    email_source,
+    mailgun_key,
+    mailgun_payload,
+    outreach,
+    sendgrid_payload,
+)
 
 pytestmark = pytest.mark.django_db
-
-URL = "/api/v1/inbound/email"
-MAILGUN_KEY = "key-test-mailgun-signing"
-
-
-@pytest.fixture
-def email_source():
-    return create_source(name="inbound-mail", kind=Source.Kind.EMAIL)
-
-
-@pytest.fixture
-def auth(email_source):
-    _, write_key = email_source
-    token = base64.b64encode(f"{write_key}:".encode()).decode()
-    return {"HTTP_AUTHORIZATION": f"Basic {token}"}
-
-
-@pytest.fixture
-def mailgun_key(settings):
-    settings.ANYMAIL = {**settings.ANYMAIL, "MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_KEY}
-    return MAILGUN_KEY
-
-
-@pytest.fixture
-def outreach():
-    account = AccountFactory(domain="acme.com", name="Acme")
-    contact = ContactFactory(account=account, email="jane@acme.com", name="Jane Doe")
-    return SignalFactory(
-        outreach=True,
-        account=account,
-        contact=contact,
-        message_id="<out-1@salesai.example>",
-        occurred_at=dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC),
-    )
-
-
-def sendgrid_payload(
-    *,
-    text: str,
-    sender: str = "Jane Doe <jane@acme.com>",
-    subject: str = "Re: Quick question",
-    message_id: str = "<reply-1@acme.com>",
-    in_reply_to: str | None = "<out-1@salesai.example>",
-    extra_headers: str = "",
-    date: str = "Thu, 26 Nov 2026 10:00:00 +0000",
-) -> dict:
-    headers = (
-        f"Received: by mx.sendgrid.net\nFrom: {sender}\nTo: rep@salesai.example\nSubject: {subject}\n"
-        f"Date: {date}\nMessage-ID: {message_id}\n"
-        + (f"In-Reply-To: {in_reply_to}\nReferences: {in_reply_to}\n" if in_reply_to else "")
-        + "MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=xyz\n"
-        + extra_headers
-    )
-    return {
-        "headers": headers,
-        "from": sender,
-        "to": "rep@salesai.example",
-        "subject": subject,
-        "text": text,
-        "envelope": json.dumps({"from": sender.split("<")[-1].rstrip(">"), "to": ["rep@salesai.example"]}),
-        "charsets": json.dumps({"text": "UTF-8", "subject": "UTF-8", "from": "UTF-8"}),
-        "spam_score": "0.1",
-    }
-
-
-def mailgun_payload(*, text: str, key: str = MAILGUN_KEY, timestamp: int | None = None, token: str = "tok-1", **kw):
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    signature = hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
-    message_id = kw.get("message_id", "<mg-reply-1@acme.com>")
-    headers = [
-        ["From", kw.get("sender", "Jane Doe <jane@acme.com>")],
-        ["To", "rep@salesai.example"],
-        ["Subject", kw.get("subject", "Re: Quick question")],
-        ["Date", "Thu, 26 Nov 2026 10:00:00 +0000"],
-        ["Message-Id", message_id],
-        ["In-Reply-To", kw.get("in_reply_to", "<out-1@salesai.example>")],
-        ["References", kw.get("in_reply_to", "<out-1@salesai.example>")],
-        *kw.get("extra_headers", []),
-    ]
-    return {
-        "recipient": "rep@salesai.example",
-        "sender": "jane@acme.com",
-        "from": kw.get("sender", "Jane Doe <jane@acme.com>"),
-        "subject": kw.get("subject", "Re: Quick question"),
-        "body-plain": text,
-        "stripped-text": text.split("\n\nOn ")[0],
-        "Message-Id": message_id,
-        "message-headers": json.dumps(headers),
-        "timestamp": str(timestamp),
-        "token": token,
-        "signature": signature,
-    }
-
-
-QUOTED = (
-    "\n\nBest,\nJane Doe\nHead of Sales, Acme\n\nOn Fri, Nov 20, 2026 at 9:00 AM Rep <rep@salesai.example> wrote:\n"
-    "> Hi Jane,\n> would you have 15 minutes next week to talk about your pipeline?\n> Rep"
-)
 
 
 # --- SendGrid ------------------------------------------------------------------------------------------------
@@ -186,12 +98,12 @@ def test_referral_creates_the_named_contact_on_the_same_account(client, auth, ou
 
 
 def test_referral_fills_in_a_known_contact_without_moving_them(client, auth, outreach):
-    other = AccountFactory(domain="other.example")
-    known = ContactFactory(account=other, email="sam@other.example", name="")
-    text = "Wrong person, but talk to Sam Patel at sam@other.example."
+    holding = AccountFactory(domain="acme-holding.example")  # the CRM keeps Sam on the holding's account
+    known = ContactFactory(account=holding, email="sam@acme.com", name="", origin=Contact.Origin.CRM)
+    text = "Wrong person, but talk to Sam Patel at sam@acme.com."
     client.post(URL, sendgrid_payload(text=text), **auth)
     known.refresh_from_db()
-    assert known.account == other and known.name == "Sam Patel"
+    assert known.account == holding and known.name == "Sam Patel" and known.origin == Contact.Origin.CRM
 
 
 def test_not_now_reply_stores_the_check_in_date(client, auth, outreach):
