@@ -46,7 +46,9 @@ def outcome_kind_for(
     if sentiment is not None and sentiment <= NEGATIVE_SENTIMENT:
         return Outcome.Kind.NEGATIVE_REPLY
     if intent in _INTENT_SUCCESSES or (sentiment is not None and sentiment >= POSITIVE_SENTIMENT):
-        return Outcome.Kind.POSITIVE_REPLY
+        # A success widens autonomy, so it counts only from a verified sender: a forged "interested"
+        # must not earn salesai the right to send alone. A forged failure only slows autonomy down.
+        return Outcome.Kind.POSITIVE_REPLY if properties.get("sender_verified") else None
     return None
 
 

@@ -137,7 +137,7 @@ def _sql() -> dict[str, str]:
         "conversation": f"SELECT id, kind, name, occurred_at, contact_id, intent, intent_confidence, sentiment, "
         f"is_auto_reply, in_reply_to_id, properties ->> 'path', properties ->> 'url', properties ->> 'form', "
         f"properties ->> 'event', properties ->> 'check_in_at', properties ->> 'subject', "
-        f"properties -> 'referral' "
+        f"properties -> 'referral', properties ->> 'effect_withheld' "
         f"FROM {signal} WHERE account_id = %s AND occurred_at <= %s AND occurred_at > %s AND NOT is_bot "
         f"AND (kind IN ({sql.in_list(CONVERSATION_KINDS)}) OR (kind = 'page_view' AND ({{pricing}}))) "
         f"ORDER BY occurred_at DESC, id DESC LIMIT {DETAIL_LIMIT}",
@@ -294,6 +294,7 @@ def _conversation(account_id: int, now: dt.datetime, paths: list[str]) -> dict[s
         check_in_at,
         subject,
         referral,
+        withheld,
     ) in rows:
         where = str(path or url or "")
         if kind == "page_view" and not any(p in where.lower() for p in paths):
@@ -314,6 +315,7 @@ def _conversation(account_id: int, now: dt.datetime, paths: list[str]) -> dict[s
                 check_in_at=_parse_time(check_in_at),
                 subject=str(subject or "")[:200],
                 referral=_referral_label(referral)[:200],
+                effect_withheld=bool(withheld),
             )
         )
     return by_kind
@@ -350,12 +352,14 @@ def build_facts(*, account: Account, now: dt.datetime, configs: Mapping[str, dic
     for c in contacts:
         if c.do_not_contact:
             suppressed[c.id] = f"do not contact{': ' + c.do_not_contact_reason if c.do_not_contact_reason else ''}"
+    # An e-mail whose sender could not be verified is kept with its intent, but what it asked for
+    # (stop writing to this person) was withheld at ingestion: a forger must not silence a contact.
     for r in replies:
-        if r.contact_id and not r.is_auto_reply and r.intent in SUPPRESSING_INTENTS:
+        if r.contact_id and not r.is_auto_reply and not r.effect_withheld and r.intent in SUPPRESSING_INTENTS:
             suppressed.setdefault(r.contact_id, f"{SUPPRESSING_INTENTS[r.intent]} on {r.occurred_at:%d %b %Y}")
     for b in by_kind.get("email_bounced", ()):
         # A bounced address cannot be reached by e-mail; outreach to it would bounce again.
-        if b.contact_id:
+        if b.contact_id and not b.effect_withheld:
             suppressed.setdefault(b.contact_id, f"e-mail bounced on {b.occurred_at:%d %b %Y}")
 
     last_actioned: dict[str, dt.datetime] = {}

@@ -225,6 +225,9 @@ ANYMAIL = {
     "MAILGUN_WEBHOOK_SIGNING_KEY": env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
     "WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default="") or None,
 }
+# Mail servers whose Authentication-Results header (RFC 8601) vouches for an inbound sender. Name only a
+# server of yours that stamps the header on incoming mail and removes forged copies of it.
+INBOUND_EMAIL_AUTHSERV_IDS = env.list("INBOUND_EMAIL_AUTHSERV_IDS", default=[])
 
 # --- REST framework -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

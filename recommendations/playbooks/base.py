@@ -57,6 +57,8 @@ class SignalFact:
     check_in_at: dt.datetime | None = None
     subject: str = ""
     referral: str = ""
+    # ingestion kept the e-mail but did not apply what it asked for (its sender was not verified)
+    effect_withheld: bool = False
 
 
 @dataclass(frozen=True)

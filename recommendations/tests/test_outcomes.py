@@ -66,8 +66,24 @@ def test_unsubscribe_reply_to_an_autonomous_email_demotes_the_domain(django_capt
 def test_positive_reply_is_a_success(django_capture_on_commit_callbacks):
     rec, sent = _sent(autonomous=True)
     with django_capture_on_commit_callbacks(execute=True):
-        _reply(sent, intent="interested", sentiment=0.6)
+        _reply(sent, intent="interested", sentiment=0.6, properties={"sender_verified": True})
     assert Outcome.objects.get(reference=f"recommendation:{rec.pk}").kind == "positive_reply"
+
+
+def test_positive_reply_from_an_unverified_sender_earns_nothing(django_capture_on_commit_callbacks):
+    """A forged "interested" threaded to an autonomous e-mail must not widen autonomy (issue 13)."""
+    rec, sent = _sent(autonomous=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        _reply(sent, intent="interested", sentiment=0.6, properties={"sender_verified": False})
+    assert not Outcome.objects.filter(reference=f"recommendation:{rec.pk}").exists()
+
+
+def test_forged_unsubscribe_still_counts_against_autonomy(django_capture_on_commit_callbacks):
+    """A failure from an unverified sender can only slow autonomy down, so it still counts."""
+    rec, sent = _sent(autonomous=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        _reply(sent, intent="unsubscribe", properties={"sender_verified": False, "effect_withheld": "not verified"})
+    assert Outcome.objects.get(reference=f"recommendation:{rec.pk}").kind == "unsubscribe"
 
 
 def test_reply_to_a_persons_approved_email_is_not_relabelled(django_capture_on_commit_callbacks):
@@ -106,7 +122,11 @@ def test_batch_without_replies_costs_one_query(django_assert_num_queries):
         ({"kind": "email_reply", "intent": "wrong_person"}, "wrong_person"),
         ({"kind": "email_reply", "intent": "not_interested"}, "negative_reply"),
         ({"kind": "email_reply", "intent": "", "sentiment": -0.7}, "negative_reply"),
-        ({"kind": "email_reply", "intent": "question", "sentiment": 0.0}, "positive_reply"),
+        (
+            {"kind": "email_reply", "intent": "question", "sentiment": 0.0, "properties": {"sender_verified": True}},
+            "positive_reply",
+        ),
+        ({"kind": "email_reply", "intent": "question", "sentiment": 0.0}, None),
         ({"kind": "email_reply", "intent": "auto_reply"}, None),
         ({"kind": "email_reply", "intent": "", "sentiment": 0.0}, None),
         ({"kind": "email_reply", "intent": "interested", "is_auto_reply": True}, None),
