@@ -394,7 +394,7 @@ GENERIC_KINDS = frozenset(Signal.Kind.values)
 
 def parse_generic_item(raw: object, *, webhook_id: str, index: int | None) -> dict:
     """Validate one item of ``POST /api/v1/signals``; raises ``EventError`` naming the field."""
-    from signals.segment import EventError, parse_timestamp
+    from signals.segment import EventError, check_depth, parse_timestamp
 
     if not isinstance(raw, dict):
         raise EventError("invalid_signal", "Each signal must be a JSON object.", {"": "Must be a JSON object."})
@@ -432,6 +432,7 @@ def parse_generic_item(raw: object, *, webhook_id: str, index: int | None) -> di
         properties = {}
     if not isinstance(properties, dict):
         raise EventError("invalid_field", "properties must be an object.", {"properties": "Must be a JSON object."})
+    check_depth(properties, "properties")
     values["properties"] = properties
     # An outreach e-mail's RFC 5322 Message-ID, so replies thread to it by In-Reply-To.
     message_id = raw.get("message_id", properties.get("message_id") if kind == "email_sent" else "")

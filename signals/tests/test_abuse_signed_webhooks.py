@@ -11,7 +11,8 @@ import logging
 import pytest
 
 from signals.models import Signal
-from signals.tests.helpers import dumps, make_source, signed_headers
+from signals.segment import MAX_NESTING_DEPTH
+from signals.tests.helpers import DEEP, basic, dumps, make_source, nested, signed_headers
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/signals"
@@ -29,6 +30,52 @@ def send(client, source, payload):
 
 def item(**overrides) -> dict:
     return {"kind": "form_submitted", "name": "Demo Requested", "occurred_at": "2026-11-26T10:00:00Z", **overrides}
+
+
+# --- finding 4: a signed source's key does not open the unsigned endpoints ------------------------
+
+
+@pytest.mark.parametrize("path", ["/v1/track", "/v1/page", "/v1/identify", "/v1/group", "/v1/alias", "/v1/batch"])
+def test_signed_source_key_cannot_skip_its_signature_on_the_tracking_api(client, forms, path):
+    _, key = forms
+    call = {"userId": "u", "event": "Demo Requested", "groupId": "g", "previousId": "p"}
+    payload = {"batch": [{"type": "track", **call}]} if path == "/v1/batch" else call
+    response = client.post(path, dumps(payload), content_type="application/json", HTTP_AUTHORIZATION=basic(key))
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "wrong_source_kind"
+    assert not Signal.objects.exists()
+
+
+def test_signed_source_still_takes_signed_deliveries(client, forms):
+    source, _ = forms
+    response = send(client, source, item(contact_email="ada@acme.com"))
+    assert response.status_code == 200 and response.json()["stored"] == 1
+
+
+# --- finding 8: nesting depth ---------------------------------------------------------------------
+
+
+def test_deeply_nested_signal_properties_are_refused(client, forms):
+    source, _ = forms
+    response = send(client, source, item(account_domain="acme.com", properties=nested(DEEP)))
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "too_deep" and "properties" in error["fields"]
+    assert not Signal.objects.exists()
+    ok = send(client, source, item(account_domain="acme.com", properties=nested(MAX_NESTING_DEPTH)))
+    assert ok.status_code == 200
+
+
+def test_deeply_nested_item_of_a_list_is_refused_alone(client, forms):
+    source, _ = forms
+    response = send(
+        client,
+        source,
+        [item(account_domain="acme.com", id="ok"), item(account_domain="acme.com", id="deep", properties=nested(DEEP))],
+    )
+    assert response.status_code == 200
+    assert response.json()["errors"][0]["fields"] == {"1.properties": f"Nested deeper than {MAX_NESTING_DEPTH}."}
+    assert list(Signal.objects.values_list("external_id", flat=True)) == ["ok"]
 
 
 # --- finding 12: Redis down -----------------------------------------------------------------------

@@ -102,7 +102,7 @@ def test_openapi_schema_lists_ingestion_endpoints_with_their_shapes(client):
     paths = schema["paths"]
     for path in ["/v1/batch", "/v1/track", "/v1/page", "/v1/identify", "/v1/group", "/v1/screen", "/v1/alias"]:
         operation = paths[path]["post"]
-        assert {"200", "400", "401", "413", "429"} <= set(operation["responses"])
+        assert {"200", "400", "401", "403", "413", "429"} <= set(operation["responses"])
     signals_op = paths["/api/v1/signals"]["post"]
     assert {p["name"] for p in signals_op["parameters"]} >= {"webhook-id", "webhook-timestamp", "webhook-signature"}
     assert "CrmAccount" in json.dumps(paths["/api/v1/crm/accounts"]["post"]["requestBody"])
