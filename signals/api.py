@@ -229,7 +229,9 @@ SEGMENT_AUTH_DOC = (
     "Authenticate with HTTP Basic auth, the source's write key as user name and an empty password "
     "(as Segment and RudderStack SDKs do), or with `writeKey` in the body. Bodies may be gzip "
     '(`Content-Encoding: gzip`). Answers `{"success": true}` after the signals are stored. Only keys of '
-    "Segment sources open these endpoints. "
+    "Segment sources open these endpoints. Identify and group traits fill only empty fields of contacts "
+    "and accounts (and are kept as what the website said) unless the source is marked trusted; new "
+    "accounts per source and hour are capped (signals beyond it are stored without an account). "
     f"properties, traits and context may nest at most {segment.MAX_NESTING_DEPTH} levels."
 )
 

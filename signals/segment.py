@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.utils.dateparse import parse_datetime
 
+from salesai.text import single_line
 from signals.models import Signal
 
 MAX_EVENT_BYTES = 32 * 1024
@@ -26,6 +27,7 @@ MAX_BATCH_BYTES = 500 * 1024
 MAX_BATCH_EVENTS = 500
 MAX_NESTING_DEPTH = 32
 MAX_ID_LENGTH = 200
+MAX_NAME_LENGTH = 200
 EVENT_TYPES = ("track", "page", "screen", "identify", "group", "alias")
 
 # Track event name → signal kind. Matching ignores case, spaces, underscores and dashes
@@ -116,6 +118,20 @@ class SegmentEvent:
             if isinstance(value, str) and value:
                 return value
         return None
+
+
+# Libraries that run on a visitor's device: their write key ships inside the page or the app, so
+# anyone has it. A call from one never counts as a trusted source's (see ``Source.trusted_traits``).
+_DEVICE_LIBRARIES = re.compile(
+    r"analytics\.js|analytics-next|javascript|\bios\b|android|swift|kotlin|react-native|flutter", re.I
+)
+
+
+def sent_from_device(event: SegmentEvent) -> bool:
+    """Whether the call says it came from a browser or mobile library (``context.library.name``)."""
+    library = event.context.get("library")
+    name = library.get("name") if isinstance(library, dict) else None
+    return isinstance(name, str) and _DEVICE_LIBRARIES.search(name) is not None
 
 
 def parse_timestamp(value: object, field_name: str) -> datetime | None:
@@ -275,9 +291,13 @@ def page_properties(event: SegmentEvent) -> dict:
 def translate(event: SegmentEvent, source_map: dict | None) -> tuple[str, str, dict]:
     """(kind, name, properties) of the signal a call becomes."""
     if event.type == "track":
-        return kind_for_event(event.event, source_map), event.event[:200], event.properties
+        return (
+            kind_for_event(event.event, source_map),
+            single_line(event.event, max_length=MAX_NAME_LENGTH),
+            event.properties,
+        )
     if event.type in ("page", "screen"):
-        return Signal.Kind.PAGE_VIEW, event.name[:200], page_properties(event)
+        return Signal.Kind.PAGE_VIEW, single_line(event.name, max_length=MAX_NAME_LENGTH), page_properties(event)
     if event.type == "identify":
         return Signal.Kind.IDENTIFY, "", {"traits": event.traits}
     if event.type == "group":

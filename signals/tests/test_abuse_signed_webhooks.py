@@ -10,6 +10,8 @@ import logging
 
 import pytest
 
+from accounts.models import Account, Contact
+from accounts.tests.factories import AccountFactory, ContactFactory
 from signals.models import Signal
 from signals.segment import MAX_NESTING_DEPTH
 from signals.tests.helpers import DEEP, basic, dumps, make_source, nested, signed_headers
@@ -50,6 +52,57 @@ def test_signed_source_still_takes_signed_deliveries(client, forms):
     source, _ = forms
     response = send(client, source, item(contact_email="ada@acme.com"))
     assert response.status_code == 200 and response.json()["stored"] == 1
+
+
+# --- finding 2: provenance ------------------------------------------------------------------------
+
+
+def test_untrusted_signed_source_cannot_claim_an_existing_contact_s_user_id(client, forms):
+    source, _ = forms
+    cfo = ContactFactory(email="cfo@acme.com", origin="crm")
+    assert send(client, source, item(contact_email="cfo@acme.com", user_id="attacker")).status_code == 200
+    cfo.refresh_from_db()
+    assert cfo.user_id is None
+    assert Signal.objects.get().contact == cfo  # the signal itself is still about the person it names
+
+
+def test_new_contact_from_a_signed_signal_is_of_signal_origin_and_gets_its_user_id(client, forms):
+    source, _ = forms
+    send(client, source, item(contact_email="new@acme.com", user_id="new-1"))
+    contact = Contact.objects.get(email="new@acme.com")
+    assert (contact.origin, contact.user_id, contact.account.domain) == (Contact.Origin.SIGNAL, "new-1", "acme.com")
+
+
+def test_trusted_signed_source_may_tie_a_user_id_to_an_existing_contact(client):
+    source, _ = make_source("backend", kind="generic", trusted_traits=True)
+    contact = ContactFactory(email="ada@acme.com", origin="crm")
+    send(client, source, item(contact_email="ada@acme.com", user_id="ada-1"))
+    contact.refresh_from_db()
+    assert contact.user_id == "ada-1"
+
+
+def test_signed_signal_names_are_one_line(client, forms):
+    source, _ = forms
+    send(client, source, item(account_domain="acme.com", name="Demo\r\nRequested\u2029now"))
+    assert Signal.objects.get().name == "Demo Requested now"
+
+
+# --- finding 6: accounts created per source per hour ----------------------------------------------
+
+
+def test_signed_source_cannot_create_accounts_beyond_its_hourly_budget(client, forms, settings):
+    settings.SALESAI = {**settings.SALESAI, "ACCOUNTS_PER_SOURCE_PER_HOUR": 3}
+    source, _ = forms
+    for n in range(6):  # one request each: the one-statement path
+        assert send(client, source, item(account_domain=f"new-{n}.com", id=f"s{n}")).status_code == 200
+    send(client, source, [item(account_domain=f"list-{n}.com", id=f"l{n}") for n in range(4)])
+    send(client, source, item(contact_email="ceo@by-mail.com", id="m"))
+    assert Account.objects.count() == 3
+    assert Signal.objects.count() == 11
+    assert Signal.objects.filter(account__isnull=True).count() == 8
+    known = AccountFactory(domain="known.com")
+    send(client, source, item(account_domain="known.com", id="k"))
+    assert Signal.objects.get(external_id="k").account == known
 
 
 # --- finding 8: nesting depth ---------------------------------------------------------------------
