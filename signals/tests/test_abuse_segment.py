@@ -286,7 +286,7 @@ def test_batch_body_over_500_kb_is_refused(client, website):
 
 def test_event_over_32_kb_in_utf_8_is_refused_alone(client, website):
     _, key = website
-    emoji = "\U0001f600" * 2000  # 8 KB of UTF-8, 24 KB as JSON escapes: within Segment's 32 KB
+    emoji = "\U0001f600" * 3000  # 12 KB of UTF-8 (within Segment's 32 KB), 36 KB as JSON escapes
     wide = "é" * 17_000  # 34 KB of UTF-8
     batch = [
         {"type": "track", "userId": "u", "event": "X", "properties": {"e": emoji}, "messageId": "ok"},
