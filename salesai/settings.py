@@ -262,6 +262,9 @@ SALESAI = {
     "OUTBOX_GRACE_SECONDS": env.int("SALESAI_OUTBOX_GRACE_SECONDS", default=60),
     # Per-source ingestion rate limit (requests per minute).
     "INGEST_RATE_PER_MINUTE": env.int("SALESAI_INGEST_RATE_PER_MINUTE", default=6000),
+    # New accounts one source's signals may create per hour (a source's own setting overrides it);
+    # beyond it signals are stored without an account. A public write key could otherwise invent thousands.
+    "ACCOUNTS_PER_SOURCE_PER_HOUR": env.int("SALESAI_ACCOUNTS_PER_SOURCE_PER_HOUR", default=200),
     # User-agent fragments (case-insensitive) of automated visitors CrawlerDetect does not know, e.g. a
     # mail gateway's link scanner; their page views are stored but never count as interest.
     "AUTOMATED_USER_AGENTS": env.list("SALESAI_AUTOMATED_USER_AGENTS", default=[]),

@@ -9,6 +9,7 @@ from django.utils.html import format_html
 from signals import identity  # noqa: F401  (connects the DomainRule cache invalidation)
 from signals.auth import create_source, rotate_write_key
 from signals.models import (
+    AccountCreation,
     AnonymousIdentity,
     DomainRule,
     GroupIdentity,
@@ -23,7 +24,13 @@ from signals.segment import DEFAULT_EVENT_MAP
 class SourceForm(forms.ModelForm):
     class Meta:
         model = Source
-        fields = ("name", "kind", "event_map", "rate_limit_per_minute", "active")
+        fields = ("name", "kind", "trusted_traits", "event_map", "rate_limit_per_minute", "accounts_per_hour", "active")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("trusted_traits") and cleaned.get("kind") not in (Source.Kind.SEGMENT, Source.Kind.GENERIC):
+            self.add_error("trusted_traits", "Only a Segment or signed generic source sends traits to trust.")
+        return cleaned
 
     def clean_event_map(self):
         event_map = self.cleaned_data.get("event_map") or {}
@@ -41,17 +48,29 @@ class SourceForm(forms.ModelForm):
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):
     form = SourceForm
-    list_display = ("name", "kind", "write_key_prefix", "active", "rate_limit_per_minute", "created_at")
-    list_filter = ("kind", "active")
+    list_display = (
+        "name",
+        "kind",
+        "write_key_prefix",
+        "active",
+        "trusted_traits",
+        "rate_limit_per_minute",
+        "created_at",
+    )
+    list_filter = ("kind", "active", "trusted_traits")
     search_fields = ("name", "write_key_prefix")
     readonly_fields = ("write_key_prefix", "signing_secret_hint", "default_event_map", "created_at")
     actions = ["rotate_write_key", "deactivate"]
     fieldsets = (
         (None, {"fields": ("name", "kind", "active")}),
         ("Credentials", {"fields": ("write_key_prefix", "signing_secret_hint")}),
+        ("Trust", {"fields": ("trusted_traits",)}),
         (
             "Advanced",
-            {"classes": ("collapse",), "fields": ("event_map", "default_event_map", "rate_limit_per_minute")},
+            {
+                "classes": ("collapse",),
+                "fields": ("event_map", "default_event_map", "rate_limit_per_minute", "accounts_per_hour"),
+            },
         ),
     )
 
@@ -69,9 +88,10 @@ class SourceAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             return
         source, write_key = create_source(name=obj.name, kind=obj.kind, event_map=obj.event_map)
-        source.rate_limit_per_minute = obj.rate_limit_per_minute
-        source.active = obj.active
-        source.save(update_fields=["rate_limit_per_minute", "active"])
+        settings_fields = ("rate_limit_per_minute", "accounts_per_hour", "trusted_traits", "active")
+        for name in settings_fields:
+            setattr(source, name, getattr(obj, name))
+        source.save(update_fields=settings_fields)
         obj.pk = source.pk
         obj.refresh_from_db()
         self.message_user(
@@ -141,6 +161,20 @@ class GroupIdentityAdmin(admin.ModelAdmin):
     search_fields = ("group_id", "account__domain")
     raw_id_fields = ("account",)
     list_select_related = ("account", "source")
+
+
+@admin.register(AccountCreation)
+class AccountCreationAdmin(admin.ModelAdmin):
+    """Which source's signals created which account (and so used its hourly budget)."""
+
+    list_display = ("account", "source", "created_at")
+    list_filter = ("source",)
+    search_fields = ("account__domain", "account__name")
+    list_select_related = ("account", "source")
+    readonly_fields = ("account", "source", "created_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
 
 @admin.register(WebhookDelivery)

@@ -50,6 +50,17 @@ def _unauthorized(message: str, field: str = "Authorization") -> Refused:
     return Refused(status.HTTP_401_UNAUTHORIZED, "unauthorized", message, {field: message}, content=False)
 
 
+def require_kind(source: Source, kind: str, *, field: str = "Authorization") -> None:
+    """Refuse a key of another kind of source: each doorway opens only to its own sources' keys, so a
+    signed source's key cannot skip its signature on the unsigned Segment endpoints."""
+    if source.kind != kind:
+        message = (
+            f"This key belongs to a {source.get_kind_display()} source; "
+            f"this endpoint takes {Source.Kind(kind).label} sources' keys only."
+        )
+        raise Refused(status.HTTP_403_FORBIDDEN, "wrong_source_kind", message, {field: message}, content=False)
+
+
 def basic_auth_user(request) -> str | None:
     """The user name of an HTTP Basic ``Authorization`` header (Segment's write key), or None."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
@@ -207,14 +218,21 @@ SEGMENT_RESPONSES = {
     200: serializers.SegmentResponseSerializer,
     400: OpenApiResponse(serializers.ErrorSerializer, description="Invalid JSON, gzip or fields; nothing stored."),
     401: OpenApiResponse(serializers.ErrorSerializer, description="Missing or wrong write key."),
-    413: OpenApiResponse(serializers.ErrorSerializer, description="Over 32 KB per call or 500 KB per batch."),
+    403: OpenApiResponse(serializers.ErrorSerializer, description="The write key is not a Segment source's."),
+    413: OpenApiResponse(
+        serializers.ErrorSerializer, description="Over 32 KB per call, 500 KB per batch or 500 calls per batch."
+    ),
     415: OpenApiResponse(serializers.ErrorSerializer, description="Not JSON, or an encoding other than gzip."),
     429: OpenApiResponse(serializers.ErrorSerializer, description="Over the source's rate limit; see Retry-After."),
 }
 SEGMENT_AUTH_DOC = (
     "Authenticate with HTTP Basic auth, the source's write key as user name and an empty password "
     "(as Segment and RudderStack SDKs do), or with `writeKey` in the body. Bodies may be gzip "
-    '(`Content-Encoding: gzip`). Answers `{"success": true}` after the signals are stored.'
+    '(`Content-Encoding: gzip`). Answers `{"success": true}` after the signals are stored. Only keys of '
+    "Segment sources open these endpoints. Identify and group traits fill only empty fields of contacts "
+    "and accounts (and are kept as what the website said) unless the source is marked trusted; new "
+    "accounts per source and hour are capped (signals beyond it are stored without an account). "
+    f"properties, traits and context may nest at most {segment.MAX_NESTING_DEPTH} levels."
 )
 
 
@@ -226,6 +244,8 @@ class SegmentView(IngestView):
     def post(self, request, *args, **kwargs):
         received_at = clock.now()
         source = request.auth
+        if source is not None:
+            require_kind(source, Source.Kind.SEGMENT)
         max_bytes = segment.MAX_BATCH_BYTES if self.event_type == "batch" else segment.MAX_EVENT_BYTES
         body: bytes = b""
         try:
@@ -241,6 +261,7 @@ class SegmentView(IngestView):
             source = source_for_write_key(write_key)
             if source is None:
                 raise _unauthorized("Unknown or inactive write key.", field="writeKey")
+            require_kind(source, Source.Kind.SEGMENT, field="writeKey")
         check_source_rate(source)
         try:
             events, sent_at = self._events(data)
@@ -281,6 +302,13 @@ class SegmentView(IngestView):
                 "invalid_batch",
                 "batch must be a non-empty list of events.",
                 {"batch": "This field is required." if batch is None else "Must be a non-empty list."},
+            )
+        if len(batch) > segment.MAX_BATCH_EVENTS:
+            raise Refused(
+                413,
+                "too_many_events",
+                f"A batch may carry at most {segment.MAX_BATCH_EVENTS} calls; send the rest in another.",
+                {"batch": f"{len(batch)} calls; at most {segment.MAX_BATCH_EVENTS}."},
             )
         sent_at = segment.parse_timestamp(data.get("sentAt"), "sentAt")
         return batch, sent_at

@@ -32,6 +32,23 @@ class Source(models.Model):
     rate_limit_per_minute = models.PositiveIntegerField(
         null=True, blank=True, help_text="Requests per minute before 429; empty = the installation default."
     )
+    trusted_traits = models.BooleanField(
+        "trusted to update records",
+        default=False,
+        help_text="Let this source's identify and group traits overwrite account names, plan and seats and "
+        "contact names and titles, and tie user ids to people already known. Only for a server-side source "
+        "whose write key never leaves your servers: never for a key in a website snippet or a mobile app "
+        "(anyone can read it there; calls from browser and mobile libraries are never trusted). Off: "
+        "traits only fill empty fields and are kept as what the website said. No source moves a person "
+        "into an account of another domain: only the CRM does.",
+    )
+    accounts_per_hour = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="New accounts this source's signals may create per hour; beyond it their signals are still "
+        "stored, without an account, until a later call finds or may create it. Empty = the installation "
+        "default (SALESAI_ACCOUNTS_PER_SOURCE_PER_HOUR). Example: 200",
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -179,6 +196,22 @@ class GroupIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group_id} → {self.account}"
+
+
+class AccountCreation(models.Model):
+    """An account a source's signals created: where a company came from, and how many new ones a
+    source made in the last hour (``Source.accounts_per_hour`` caps it; a public write key could
+    otherwise invent thousands)."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="account_creations")
+    account = models.OneToOneField("accounts.Account", on_delete=models.CASCADE, related_name="creation")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["source", "created_at"], name="account_creation_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account} created by {self.source.name}"
 
 
 class WebhookDelivery(models.Model):

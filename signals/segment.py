@@ -1,7 +1,10 @@
 """The Segment / RudderStack dialect: validating one Tracking API call and translating it into a
 signal (kind, time, who, properties). No writes here; ``signals.services.ingest_segment`` stores.
 
-Limits follow Segment's HTTP Tracking API: 32 KB per call, 500 KB per batch request.
+Limits follow Segment's HTTP Tracking API: 32 KB per call, 500 KB per batch request. Two more
+bound what one request can cost us: at most ``MAX_BATCH_EVENTS`` calls per batch, and properties,
+traits and context nested at most ``MAX_NESTING_DEPTH`` levels (deeper JSON is accepted by the
+parser but later exhausts Python's recursion limit wherever it is read back, e.g. a page).
 """
 
 from __future__ import annotations
@@ -14,11 +17,17 @@ from datetime import UTC, datetime, timedelta
 
 from django.utils.dateparse import parse_datetime
 
+from salesai.text import single_line
 from signals.models import Signal
 
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
+# Segment's own SDKs send at most 100 calls per batch (analytics-python's upload_size); a 500 KB
+# body of tiny calls could otherwise carry thousands, each resolved and stored in one transaction.
+MAX_BATCH_EVENTS = 500
+MAX_NESTING_DEPTH = 32
 MAX_ID_LENGTH = 200
+MAX_NAME_LENGTH = 200
 EVENT_TYPES = ("track", "page", "screen", "identify", "group", "alias")
 
 # Track event name → signal kind. Matching ignores case, spaces, underscores and dashes
@@ -111,6 +120,20 @@ class SegmentEvent:
         return None
 
 
+# Libraries that run on a visitor's device: their write key ships inside the page or the app, so
+# anyone has it. A call from one never counts as a trusted source's (see ``Source.trusted_traits``).
+_DEVICE_LIBRARIES = re.compile(
+    r"analytics\.js|analytics-next|javascript|\bios\b|android|swift|kotlin|react-native|flutter", re.I
+)
+
+
+def sent_from_device(event: SegmentEvent) -> bool:
+    """Whether the call says it came from a browser or mobile library (``context.library.name``)."""
+    library = event.context.get("library")
+    name = library.get("name") if isinstance(library, dict) else None
+    return isinstance(name, str) and _DEVICE_LIBRARIES.search(name) is not None
+
+
 def parse_timestamp(value: object, field_name: str) -> datetime | None:
     """An aware datetime from an ISO-8601 string (naive means UTC); None when absent."""
     if value is None:
@@ -152,7 +175,30 @@ def _object(raw: dict, key: str) -> dict:
         return {}
     if not isinstance(value, dict):
         raise EventError("invalid_field", f"{key} must be an object.", {key: "Must be a JSON object."})
+    check_depth(value, key)
     return value
+
+
+def check_depth(value: dict | list, field_name: str, *, limit: int = MAX_NESTING_DEPTH) -> None:
+    """Refuse JSON nested more than ``limit`` levels (``value`` itself is the first). Walks with its
+    own stack, so the check cannot itself run out of recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                if depth >= limit:
+                    raise EventError(
+                        "too_deep",
+                        f"{field_name} is nested deeper than {limit} levels.",
+                        {field_name: f"Nested deeper than {limit}."},
+                    )
+                stack.append((child, depth + 1))
+
+
+def _encoded_size(raw: dict) -> int:
+    """The call's size as compact UTF-8 JSON, as Segment counts it (escapes would overcount)."""
+    return len(json.dumps(raw, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
 
 
 def parse_event(
@@ -169,7 +215,7 @@ def parse_event(
     ``type_hint`` is the endpoint's type (``/v1/track`` → track); in a batch each item names its own."""
     if not isinstance(raw, dict):
         raise EventError("invalid_event", "Each event must be a JSON object.", {"": "Must be a JSON object."})
-    if check_size and len(json.dumps(raw, separators=(",", ":"))) > MAX_EVENT_BYTES:
+    if check_size and _encoded_size(raw) > MAX_EVENT_BYTES:
         raise EventError("event_too_large", "An event may be at most 32 KB.", {"": "Larger than 32 KB."})
     event_type = raw.get("type") or (type_hint if type_hint != "batch" else None)
     if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
@@ -245,9 +291,13 @@ def page_properties(event: SegmentEvent) -> dict:
 def translate(event: SegmentEvent, source_map: dict | None) -> tuple[str, str, dict]:
     """(kind, name, properties) of the signal a call becomes."""
     if event.type == "track":
-        return kind_for_event(event.event, source_map), event.event[:200], event.properties
+        return (
+            kind_for_event(event.event, source_map),
+            single_line(event.event, max_length=MAX_NAME_LENGTH),
+            event.properties,
+        )
     if event.type in ("page", "screen"):
-        return Signal.Kind.PAGE_VIEW, event.name[:200], page_properties(event)
+        return Signal.Kind.PAGE_VIEW, single_line(event.name, max_length=MAX_NAME_LENGTH), page_properties(event)
     if event.type == "identify":
         return Signal.Kind.IDENTIFY, "", {"traits": event.traits}
     if event.type == "group":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -13,9 +14,12 @@ from django.db import IntegrityError, connection, connections, transaction
 
 from accounts.models import Account, Contact
 from salesai import clock
+from salesai.text import single_line
 from signals.bots import is_automated, user_agent_of
 from signals.dispatch import announce_stored
 from signals.models import QuarantinedPayload, Signal, Source, WebhookDelivery
+
+logger = logging.getLogger(__name__)
 
 INTERNAL_SOURCE_NAME = "salesai"
 
@@ -348,11 +352,13 @@ def ingest_segment(
                 )
                 continue
             if event.type == "identify":
-                identify_contact(
-                    resolver=resolver, user_id=event.user_id, anonymous_id=event.anonymous_id, traits=event.traits
-                )
+                trusted = _trusted(source, event)
+                identify_contact(resolver=resolver, user_id=event.user_id, anonymous_id=event.anonymous_id,
+                                 traits=event.traits, trusted=trusted)  # fmt: skip
             elif event.type == "group":
-                group_account(resolver=resolver, group_id=event.group_id, user_id=event.user_id, traits=event.traits)
+                trusted = _trusted(source, event)
+                group_account(resolver=resolver, group_id=event.group_id, user_id=event.user_id,
+                              traits=event.traits, trusted=trusted)  # fmt: skip
             elif event.type == "alias":
                 known = resolver.resolve(user_id=event.user_id)
                 if known.contact_id is not None:
@@ -386,6 +392,25 @@ def ingest_segment(
     return result
 
 
+_device_warned: set[int] = set()
+
+
+def _trusted(source: Source, event) -> bool:
+    """Whether a call's traits may overwrite records: its source is marked trusted and the call did
+    not come from a browser or app library (whose write key anyone can read). A trusted source
+    receiving such calls is misconfigured: said once per source and process."""
+    from signals.segment import sent_from_device
+
+    if not source.trusted_traits:
+        return False
+    if not sent_from_device(event):
+        return True
+    if source.pk not in _device_warned:
+        _device_warned.add(source.pk)
+        logger.warning("trusted_source_called_from_browser", extra={"source_id": source.pk, "source": source.name})
+    return False
+
+
 # --- our own signed format ------------------------------------------------------------------------
 
 MAX_GENERIC_ITEMS = 1000
@@ -394,7 +419,7 @@ GENERIC_KINDS = frozenset(Signal.Kind.values)
 
 def parse_generic_item(raw: object, *, webhook_id: str, index: int | None) -> dict:
     """Validate one item of ``POST /api/v1/signals``; raises ``EventError`` naming the field."""
-    from signals.segment import EventError, parse_timestamp
+    from signals.segment import EventError, check_depth, parse_timestamp
 
     if not isinstance(raw, dict):
         raise EventError("invalid_signal", "Each signal must be a JSON object.", {"": "Must be a JSON object."})
@@ -426,12 +451,13 @@ def parse_generic_item(raw: object, *, webhook_id: str, index: int | None) -> di
             raise EventError("invalid_field", f"{key} must be a string.", {key: "Must be a string."})
         if len(value) > limit:
             raise EventError("invalid_field", f"{key} is too long.", {key: f"At most {limit} characters."})
-        values[key] = value.strip()
+        values[key] = single_line(value) if key == "name" else value.strip()
     properties = raw.get("properties", {})
     if properties is None:
         properties = {}
     if not isinstance(properties, dict):
         raise EventError("invalid_field", "properties must be an object.", {"properties": "Must be a JSON object."})
+    check_depth(properties, "properties")
     values["properties"] = properties
     # An outreach e-mail's RFC 5322 Message-ID, so replies thread to it by In-Reply-To.
     message_id = raw.get("message_id", properties.get("message_id") if kind == "email_sent" else "")
@@ -470,12 +496,18 @@ def parse_generic_item(raw: object, *, webhook_id: str, index: int | None) -> di
 
 def _generic_draft(item: dict, *, resolver, domains: dict[str, int | None]) -> SignalDraft:
     """Resolve who a validated item is about (contact by e-mail, userId/anonymousId, account by
-    domain) and build its draft."""
-    from signals.identity import account_for_domain, identify_contact
+    domain) and build its draft. A signature proves the source, not what it says about people:
+    only a source marked trusted ties a userId to a person known before."""
+    from signals.identity import identify_contact
 
     contact_id = account_id = None
     if item["contact_email"]:
-        contact = identify_contact(resolver=resolver, user_id=item["user_id"], traits={"email": item["contact_email"]})
+        contact = identify_contact(
+            resolver=resolver,
+            user_id=item["user_id"],
+            traits={"email": item["contact_email"]},
+            trusted=resolver.source.trusted_traits,
+        )
         contact_id, account_id = (contact.pk, contact.account_id) if contact else (None, None)
     elif item["user_id"] or item["anonymous_id"]:
         who = resolver.resolve(user_id=item["user_id"], anonymous_id=item["anonymous_id"])
@@ -483,11 +515,8 @@ def _generic_draft(item: dict, *, resolver, domains: dict[str, int | None]) -> S
     if item["account_domain"]:
         domain = item["account_domain"]
         if domain not in domains:
-            known = Account.objects.filter(domain=domain).order_by().values_list("pk", flat=True).first()
-            if known is None:
-                account = account_for_domain(domain)
-                known = account.pk if account else None
-            domains[domain] = known
+            account = resolver.account_for_domain(domain)
+            domains[domain] = account.pk if account else None
         account_id = domains[domain] or account_id
     return SignalDraft(
         kind=item["kind"],
@@ -602,7 +631,6 @@ def _ingest_single_claimed(
     items, or a remembered account that no longer exists)."""
     from signals.identity import (
         Resolver,
-        account_for_domain,
         forget_account_ids,
         is_personal_domain,
         recent_account_id,
@@ -622,7 +650,8 @@ def _ingest_single_claimed(
         domain, item = "", {**item, "account_domain": ""}
     elif domain:
         item = {**item, "account_domain": ""}
-    draft = _generic_draft(item, resolver=Resolver(source=source), domains={})
+    resolver = Resolver(source=source)
+    draft = _generic_draft(item, resolver=resolver, domains={})
     remembered = recent_account_id(domain) if domain else None
     if remembered is not None:
         draft.account_id = remembered
@@ -653,7 +682,7 @@ def _ingest_single_claimed(
         result.duplicates = 1
         return result
     if account_id is None and domain:
-        account = account_for_domain(domain)
+        account = resolver.account_for_domain(domain)
         if account is not None:
             account_id = account.pk
             Signal.objects.filter(pk=signal_id).update(account_id=account_id)

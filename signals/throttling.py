@@ -4,6 +4,9 @@ On Redis (``REDIS_URL`` set) the count is one round trip: ``INCR`` + ``EXPIRE NX
 concurrent web processes on many machines share it. On the embedded default (file cache) the
 count is per installation and close enough for one machine. DRF's ``SimpleRateThrottle`` keeps a
 list of timestamps per key (racy, and grows with the rate), hence this small one.
+
+While the cache is unreachable the limit is not enforced (``signals.hotcache`` fails open and logs
+it): refusing every signal because a counter is down would break "store first".
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ def limit_for(source: Source) -> int:
 
 
 def seconds_until_allowed(source: Source, *, now: float | None = None) -> int | None:
-    """Count one request for ``source``; None while under its limit, else seconds until the
-    next window opens (for ``Retry-After``)."""
+    """Count one request for ``source``; None while under its limit (or when nothing could count),
+    else seconds until the next window opens (for ``Retry-After``)."""
     now = time.time() if now is None else now
     window = int(now // WINDOW_SECONDS)
     # The hash makes the key unique across databases that reuse source ids (tests, re-installs).
     key = f"ingest-rate:{source.pk}:{source.write_key_hash[:12]}:{window}"
-    if hotcache.incr_with_expiry(key, timeout=WINDOW_SECONDS * 2) <= limit_for(source):
+    count = hotcache.incr_with_expiry(key, timeout=WINDOW_SECONDS * 2)
+    if count is None or count <= limit_for(source):
         return None
     return max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
 

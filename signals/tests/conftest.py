@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from salesai.processes import free_port
 from signals.dispatch import signals_stored
 
 
@@ -18,3 +19,16 @@ def announced():
     signals_stored.connect(receiver, dispatch_uid="signals-tests-announced")
     yield calls
     signals_stored.disconnect(dispatch_uid="signals-tests-announced")
+
+
+@pytest.fixture
+def redis_down(settings):
+    """The cache on Django's Redis backend at a port where nothing listens, as if Redis had stopped
+    (needs no Redis server, so it runs on the embedded defaults too)."""
+    from signals import hotcache
+
+    location = f"redis://127.0.0.1:{free_port()}/0"
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location}}
+    hotcache.reset_outage()
+    yield
+    hotcache.reset_outage()

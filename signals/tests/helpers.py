@@ -44,3 +44,16 @@ def signed_headers(
 
 def dumps(data) -> str:
     return json.dumps(data, separators=(",", ":"))
+
+
+# Deep enough that loading it back inside a page's template rendering exhausted Python's recursion
+# limit (the account page answered 500), shallow enough that json.loads accepts it in a request.
+DEEP = 900
+
+
+def nested(depth: int) -> dict:
+    """A JSON object ``depth`` levels deep."""
+    value: dict = {"leaf": 1}
+    for _ in range(depth - 1):
+        value = {"n": value}
+    return value

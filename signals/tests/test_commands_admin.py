@@ -73,6 +73,30 @@ def test_admin_refuses_unknown_kinds_in_event_map(admin_client_logged_in):
     assert "Unknown kinds" in response.content.decode()
 
 
+def test_admin_marks_a_server_side_source_trusted_with_its_own_account_budget(admin_client_logged_in):
+    source, _ = make_source("backend", kind="segment")
+    form = {"name": "backend", "kind": "segment", "event_map": "{}", "active": "on", "trusted_traits": "on"}
+    response = admin_client_logged_in.post(
+        reverse("admin:signals_source_change", args=[source.pk]), {**form, "accounts_per_hour": "1000"}
+    )
+    assert response.status_code == 302
+    source.refresh_from_db()
+    assert (source.trusted_traits, source.accounts_per_hour) == (True, 1000)
+    page = admin_client_logged_in.get(reverse("admin:signals_source_change", args=[source.pk])).content.decode()
+    assert "never for a key in a website snippet" in page
+
+
+def test_admin_refuses_trust_for_sources_that_send_no_traits(admin_client_logged_in):
+    source, _ = make_source("mail", kind="email")
+    response = admin_client_logged_in.post(
+        reverse("admin:signals_source_change", args=[source.pk]),
+        {"name": "mail", "kind": "email", "event_map": "{}", "active": "on", "trusted_traits": "on"},
+    )
+    assert response.status_code == 200 and "sends traits to trust" in response.content.decode()
+    source.refresh_from_db()
+    assert source.trusted_traits is False
+
+
 def test_admin_rotate_write_key(admin_client_logged_in):
     source, old_key = make_source("app")
     admin_client_logged_in.post(
@@ -85,7 +109,16 @@ def test_admin_rotate_write_key(admin_client_logged_in):
 
 @pytest.mark.parametrize(
     "model",
-    ["source", "signal", "quarantinedpayload", "domainrule", "anonymousidentity", "groupidentity", "webhookdelivery"],
+    [
+        "source",
+        "signal",
+        "quarantinedpayload",
+        "domainrule",
+        "anonymousidentity",
+        "groupidentity",
+        "webhookdelivery",
+        "accountcreation",
+    ],
 )
 def test_admin_changelists_render(admin_client_logged_in, model):
     SignalFactory()
@@ -102,7 +135,7 @@ def test_openapi_schema_lists_ingestion_endpoints_with_their_shapes(client):
     paths = schema["paths"]
     for path in ["/v1/batch", "/v1/track", "/v1/page", "/v1/identify", "/v1/group", "/v1/screen", "/v1/alias"]:
         operation = paths[path]["post"]
-        assert {"200", "400", "401", "413", "429"} <= set(operation["responses"])
+        assert {"200", "400", "401", "403", "413", "429"} <= set(operation["responses"])
     signals_op = paths["/api/v1/signals"]["post"]
     assert {p["name"] for p in signals_op["parameters"]} >= {"webhook-id", "webhook-timestamp", "webhook-signature"}
     assert "CrmAccount" in json.dumps(paths["/api/v1/crm/accounts"]["post"]["requestBody"])
