@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.cache import cache
 from django.dispatch import receiver
 from kombu.exceptions import OperationalError as KombuOperationalError
@@ -36,6 +37,11 @@ def queue_analysis(sender, *, signal_ids: list[int], account_ids: list[int], **k
             claimed = True
         if not claimed:
             continue
+        if _broker_known_down():
+            # The cache just failed and the broker is the same Redis: publishing would wait out kombu's
+            # retries on every request. The signals are stored; the outbox re-queues them.
+            logger.info("analysis_enqueue_left_to_outbox", extra={"account_ids": account_ids[:20]})
+            return
         try:
             analyze_account.delay_on_commit(account_id)
         except (KombuOperationalError, ConnectionError, OSError):
@@ -45,3 +51,10 @@ def queue_analysis(sender, *, signal_ids: list[int], account_ids: list[int], **k
                 cache.delete(queued_key(account_id))
             except Exception:
                 logger.warning("analysis_coalescing_unavailable", extra={"account_id": account_id})
+
+
+def _broker_known_down() -> bool:
+    """Whether the Redis that is also our broker failed a moment ago (remembered for a few seconds)."""
+    return (
+        not hotcache.cache_available() and bool(settings.REDIS_URL) and settings.CELERY_BROKER_URL == settings.REDIS_URL
+    )
