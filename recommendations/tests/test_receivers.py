@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from accounts.tests.factories import AccountFactory
-from signals import hotcache
 from salesai import clock
+from signals import hotcache
 from signals.models import Signal
 from signals.services import internal_source, record_signal
 
