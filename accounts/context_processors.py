@@ -1,6 +1,6 @@
 """Template context every page needs about the person looking at it."""
 
-from accounts.roles import is_manager
+from salesai.roles import is_manager
 
 
 def roles(request) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from accounts.models import Account, Contact
-from accounts.roles import is_manager
+from salesai.roles import is_manager
 
 
 def accounts_for(*, user) -> QuerySet[Account]:

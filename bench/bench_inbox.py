@@ -36,9 +36,9 @@ def _populate() -> object:
     from django.contrib.auth.models import Group
 
     from accounts.models import Account, AccountPicture, Contact
-    from accounts.roles import REP_GROUP
     from recommendations.models import ActionType, Evidence, Recommendation
     from salesai import clock
+    from salesai.roles import REP_GROUP
     from trust.models import TrustDecision
 
     rep = get_user_model().objects.create_user("bench-rep", "bench-rep@salesai.test", "bench")

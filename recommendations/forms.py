@@ -12,10 +12,10 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from accounts.models import RepProfile
-from accounts.roles import MANAGER_GROUP, REP_GROUP
 from recommendations.models import ActionType, Recommendation, Review
 from recommendations.review import SUBJECT_LINE_BREAK
 from salesai import clock
+from salesai.roles import MANAGER_GROUP, REP_GROUP
 from salesai.text import has_line_break
 
 INBOX_STATUSES = [

@@ -8,8 +8,8 @@ import re
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 
-from accounts.roles import is_manager
 from recommendations.models import Recommendation
+from salesai.roles import is_manager
 
 
 def recommendations_for(*, user) -> QuerySet[Recommendation]:

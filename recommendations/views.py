@@ -25,7 +25,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from accounts.roles import is_manager
 from accounts.selectors import accounts_for
 from recommendations import review
 from recommendations.forms import ApproveForm, InboxFilterForm, PreferencesForm, RejectForm, SnoozeForm, VersionForm
@@ -34,6 +33,7 @@ from recommendations.notifications import profile_for, update_notification_prefe
 from recommendations.selectors import recommendations_for, shown_json, timeline, with_shown_json
 from salesai import clock
 from salesai.api_errors import DomainError
+from salesai.roles import is_manager
 from salesai.text import single_line
 
 PAGE_SIZE = 20  # infinite scroll fetches the next page as the last card comes into view

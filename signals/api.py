@@ -25,9 +25,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from accounts.roles import is_manager
 from salesai import clock
 from salesai.api_errors import DomainError
+from salesai.roles import is_manager
 from signals import segment, serializers
 from signals.auth import source_for_write_key, source_for_write_key_cached
 from signals.models import Source

@@ -26,8 +26,8 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from accounts.demo import FIRST_NAMES
 from simulation import texts
+from simulation.demo import FIRST_NAMES
 
 UTC = dt.UTC
 

@@ -9,8 +9,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.roles import is_manager
 from salesai import clock
+from salesai.roles import is_manager
 from trust import selectors, services
 from trust.models import TrustDecision, TrustPolicy
 

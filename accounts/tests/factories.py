@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from accounts.models import Account, AccountPicture, Contact, Contract, Goal, Opportunity
-from accounts.roles import MANAGER_GROUP, REP_GROUP
 from salesai import clock
+from salesai.roles import MANAGER_GROUP, REP_GROUP
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -12,8 +12,8 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from accounts.models import Account, AccountPicture, Contact, Contract, Goal, Opportunity, RepProfile
-from accounts.roles import MANAGER_GROUP, REP_GROUP
 from salesai import clock
+from salesai.roles import MANAGER_GROUP, REP_GROUP
 
 DEMO_PASSWORD = "salesai-demo"  # noqa: S105 - printed to the person who runs the demo, never used elsewhere
 

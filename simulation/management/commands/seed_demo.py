@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.demo import DEMO_LOGINS, build_demo_accounts, ensure_demo_users
 from accounts.models import Account
+from simulation.demo import DEMO_LOGINS, build_demo_accounts, ensure_demo_users
 
 
 def _logins() -> str:
