@@ -21,6 +21,11 @@ def rows(sql: str, params: Sequence = ()) -> list[tuple]:
         return cursor.fetchall()
 
 
+def ping() -> bool:
+    """One round trip to the database (``/healthz``)."""
+    return rows("SELECT 1") == [(1,)]
+
+
 def execute(sql: str, params: Sequence = ()) -> int:
     """Run one UPDATE/DELETE; return the number of rows it changed."""
     with connection.cursor() as cursor:
