@@ -6,6 +6,7 @@ counts and weighs them in one statement, a second reads the newest few (both in 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Iterable
@@ -32,16 +33,10 @@ def decay_weight(age_days: float, half_life_days: float) -> float:
 
 
 @dataclass(frozen=True)
-class TrackRecord:
+class TrackRecord(queries.OutcomeTotals):
     """A domain's record at one instant: raw counts for people, weighted counts for the bound."""
 
     domain: str
-    successes: int
-    failures: int
-    reviews: int
-    reviews_since_demotion: int
-    effective_successes: float
-    effective_failures: float
     lower_bound: float
     required: float
     confidence: float
@@ -128,13 +123,8 @@ def track_record(policy: TrustPolicy, *, now: dt.datetime | None = None) -> Trac
     lower = bounds.reliability_lower_bound(eff_s, eff_f, confidence=confidence, required=required)
     clean = bounds.clean_successes_needed(eff_s, eff_f, confidence=confidence, required=required)
     return TrackRecord(
+        **dataclasses.asdict(totals),
         domain=policy.domain,
-        successes=totals.successes,
-        failures=totals.failures,
-        reviews=totals.reviews,
-        reviews_since_demotion=totals.reviews_since_demotion,
-        effective_successes=eff_s,
-        effective_failures=eff_f,
         lower_bound=lower,
         required=required,
         confidence=confidence,
