@@ -3,7 +3,7 @@
 Choice: the driver sends every event with ``django.test.Client`` in-process, through the real URL
 configuration, middleware, authentication and signature checks (HTTP Basic write keys for Segment
 and inbound e-mail, Standard Webhooks signatures for ``/api/v1/signals``) — the same WSGI stack
-gunicorn runs, without sockets, so 1,000 accounts × 60 days fit in minutes. Time moves with the one
+gunicorn runs, without sockets (``make bench`` times a world of fixed size). Time moves with the one
 clock: every delivery runs inside ``clock.as_of(deliver_at)``, and ``sweep --as-of`` runs every
 simulated hour. Celery runs eagerly for the run, so analysis happens at simulated time.
 
