@@ -27,9 +27,12 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# ruff, then the architecture: the rooms' import contracts (import-linter, see pyproject.toml), no
+# import cycles, no module of the apps over 600 lines, SQL only in queries modules (scripts/).
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m scripts.check_architecture
 
 format: setup
 	$(BIN)/ruff check --fix .

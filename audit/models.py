@@ -7,6 +7,21 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+APPEND_ONLY = "Audit events are append-only."
+
+
+class AuditEventQuerySet(models.QuerySet):
+    """Reads and inserts only: a bulk update or delete would rewrite history as surely as one row's."""
+
+    def update(self, **kwargs):
+        raise PermissionError(APPEND_ONLY)
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise PermissionError(APPEND_ONLY)
+
+    def delete(self):
+        raise PermissionError(APPEND_ONLY)
+
 
 class AuditEvent(models.Model):
     action = models.CharField(max_length=100, db_index=True, help_text="Dotted name, e.g. recommendation.approved")
@@ -18,6 +33,8 @@ class AuditEvent(models.Model):
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    objects = AuditEventQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
 
@@ -26,8 +43,8 @@ class AuditEvent(models.Model):
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
-            raise PermissionError("Audit events are append-only.")
+            raise PermissionError(APPEND_ONLY)
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        raise PermissionError("Audit events are append-only.")
+        raise PermissionError(APPEND_ONLY)

@@ -6,16 +6,42 @@ from typing import Any
 
 from audit.models import AuditEvent
 
-_SECRET_WORDS = ("secret", "password", "token", "key", "signature")
+#: Keys whose values never reach the trail, compared exactly (case-insensitive, ``-`` read as ``_``).
+#: Exact names, not fragments: ``dedupe_key`` and ``idempotency_key`` are what an investigator looks
+#: for, while a fragment such as "key" in any name hid them as ``***``.
+SECRET_NAMES = frozenset(
+    {
+        "access_token",
+        "api_key",
+        "api_token",
+        "authorization",
+        "client_secret",
+        "password",
+        "private_key",
+        "refresh_token",
+        "secret",
+        "secret_key",
+        "signature",
+        "signing_key",
+        "signing_secret",
+        "token",
+        "webhook_secret",
+        "write_key",
+    }
+)
+MASK = "***"
 
 
-def _mask(data: Any) -> Any:
+def is_secret_name(key: object) -> bool:
+    return str(key).lower().replace("-", "_") in SECRET_NAMES
+
+
+def mask_secrets(data: Any) -> Any:
+    """``data`` with the value of every secret-named key replaced by ``***``, in nested dicts and lists too."""
     if isinstance(data, dict):
-        return {
-            k: ("***" if any(word in str(k).lower() for word in _SECRET_WORDS) else _mask(v)) for k, v in data.items()
-        }
-    if isinstance(data, list):
-        return [_mask(v) for v in data]
+        return {k: MASK if is_secret_name(k) else mask_secrets(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [mask_secrets(v) for v in data]
     return data
 
 
@@ -27,5 +53,5 @@ def audit_record(*, action: str, actor=None, reference: str = "", data: dict | N
         actor=actor if getattr(actor, "pk", None) else None,
         actor_label=label,
         reference=reference,
-        data=_mask(data or {}),
+        data=mask_secrets(data or {}),
     )

@@ -10,6 +10,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from salesai.celery import app
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -42,8 +44,6 @@ class CeleryWorkerProcess:
         self.log = None
 
     def start(self, timeout: float = 30.0) -> CeleryWorkerProcess:
-        from salesai.celery import app
-
         self.log = self.log_path.open("w")
         self.process = subprocess.Popen(
             [

@@ -51,7 +51,8 @@ INSTALLED_APPS = [
     "anymail",
     "django_structlog",
     "axes",
-    # ours, lowest first (DESIGN.md §2)
+    # ours, lowest first (DESIGN.md §2); the wiring itself only for its worker heartbeat table
+    "salesai",
     "audit",
     "accounts",
     "trust",

@@ -1,27 +1,36 @@
 """Plain SQL for the few hot paths where compiling an ORM queryset costs more than the query.
 
 The same SQL text runs on PostgreSQL and SQLite (≥ 3.38 for ``->>``); these helpers bridge what the
-ORM would otherwise do: datetimes go in as the backend stores them and come back timezone-aware."""
+ORM would otherwise do: datetimes go in as the backend stores them and come back timezone-aware.
+Statements live in each app's ``queries`` module and take named parameters (``%(account_id)s``, a
+dict), so nobody counts positions by hand."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
+Params = Sequence | Mapping[str, object]
 
-def rows(sql: str, params: Sequence = ()) -> list[tuple]:
+
+def rows(sql: str, params: Params = ()) -> list[tuple]:
     """Run one SELECT and return all its rows."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
-def execute(sql: str, params: Sequence = ()) -> int:
+def ping() -> bool:
+    """One round trip to the database (``/healthz``)."""
+    return rows("SELECT 1") == [(1,)]
+
+
+def execute(sql: str, params: Params = ()) -> int:
     """Run one UPDATE/DELETE; return the number of rows it changed."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -68,6 +77,15 @@ def to_date(value) -> dt.date:
 
 def to_decimal(value, places: str = "0.01") -> Decimal:
     return Decimal("0") if value is None else Decimal(str(value)).quantize(Decimal(places))
+
+
+def named_list(name: str, values: Iterable[object]) -> tuple[str, dict[str, object]]:
+    """Placeholders and named parameters for ``IN (...)`` over values known in code, e.g. enum members
+    (``kind IN (%(kind_0)s, %(kind_1)s)``): values travel as parameters, never as SQL text."""
+    params = {f"{name}_{i}": value for i, value in enumerate(values)}
+    if not params:
+        raise ValueError(f"named_list({name!r}) needs at least one value")
+    return ", ".join(f"%({key})s" for key in params), params
 
 
 def in_list(values: Sequence[str]) -> str:

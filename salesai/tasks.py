@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from audit.services import audit_record
+from salesai.heartbeat import record_worker_heartbeat
 
 
-@shared_task(name="salesai.worker_heartbeat", ignore_result=True)
-def worker_heartbeat(note: str = "") -> None:
+@shared_task(name="salesai.worker_heartbeat", bind=True, ignore_result=True)
+def worker_heartbeat_task(self, note: str = "") -> None:
     """Proves a worker (and beat) are alive end to end: broker → worker → database. /healthz shows it."""
-    audit_record(action="system.worker_heartbeat", data={"note": note} if note else {})
+    record_worker_heartbeat(worker=self.request.hostname or "", note=note)

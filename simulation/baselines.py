@@ -15,8 +15,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 
+from simulation.market import World
 from simulation.scoring import InboxSnapshot, Sighting
-from simulation.world import World
 
 CHECK_HOUR = 9
 QUIET_KINDS = frozenset({"identify", "email_sent"})  # the rep's own sends and set-up are not activity

@@ -10,7 +10,8 @@ import sys
 
 import environ
 import psycopg
-from psycopg import sql
+
+from simulation import queries
 
 
 def ensure_database(url: str) -> str:
@@ -22,9 +23,9 @@ def ensure_database(url: str) -> str:
     params = {"host": config.get("HOST") or "127.0.0.1", "port": config.get("PORT") or 5432,
               "user": config.get("USER") or "postgres", "password": config.get("PASSWORD") or None, "dbname": "postgres"}  # fmt: skip
     with psycopg.connect(**{k: v for k, v in params.items() if v is not None}, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+        if queries.database_exists(conn, name=name):
             return f"database {name} exists"
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        queries.create_database(conn, name=name)
         return f"database {name} created"
 
 

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
 from accounts.models import Account, AccountPicture, Contact, Contract, Goal, Opportunity, RepProfile
 from salesai import clock
 from salesai.roles import MANAGER_GROUP, REP_GROUP
+from simulation.texts import FIRST_NAMES
 
 DEMO_PASSWORD = "salesai-demo"  # noqa: S105 - printed to the person who runs the demo, never used elsewhere
 
@@ -69,28 +70,6 @@ _COMPANIES = [
     "Octan Energy",
     "Vehement Capital",
 ]
-FIRST_NAMES = [
-    "Dana",
-    "Sam",
-    "Alex",
-    "Priya",
-    "Jordan",
-    "Maria",
-    "Chen",
-    "Fatima",
-    "Lukas",
-    "Aisha",
-    "Tom",
-    "Ines",
-    "Kenji",
-    "Olivia",
-    "Rafael",
-    "Nora",
-    "Omar",
-    "Sofia",
-    "Jonas",
-    "Mei",
-]
 _LAST = [
     "Lee",
     "Patel",
@@ -142,8 +121,6 @@ def ensure_demo_users() -> dict[str, object]:
         user.groups.add(Group.objects.get_or_create(name=login.role)[0])
         RepProfile.objects.get_or_create(user=user)
         if login.role == MANAGER_GROUP:
-            from django.contrib.auth.models import Permission
-
             user.user_permissions.add(
                 *Permission.objects.filter(
                     content_type__app_label__in=[

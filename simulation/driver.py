@@ -3,80 +3,58 @@
 Choice: the driver sends every event with ``django.test.Client`` in-process, through the real URL
 configuration, middleware, authentication and signature checks (HTTP Basic write keys for Segment
 and inbound e-mail, Standard Webhooks signatures for ``/api/v1/signals``) — the same WSGI stack
-gunicorn runs, without sockets, so 1,000 accounts × 60 days fit in minutes. Time moves with the one
+gunicorn runs, without sockets (``make bench`` times a world of fixed size). Time moves with the one
 clock: every delivery runs inside ``clock.as_of(deliver_at)``, and ``sweep --as-of`` runs every
 simulated hour. Celery runs eagerly for the run, so analysis happens at simulated time.
-
-On PostgreSQL the drive is split over processes (two by default), each delivering the events of its
-own share of the accounts, in step: at every simulated hour all of them wait until each has delivered
-everything before it, sweep together (``SKIP LOCKED`` shares the due accounts out), and wait again
-before going on, so no account is analysed out of its time. Each account's events stay in one process,
-in order; the morning inbox snapshots are taken by the first while the others wait.
 
 Simulated reps review (``reviews=True``, the scored run): every morning, after the inbox snapshot,
 each rep works through the first ``k`` of their inbox through the REST API with their token, approving
 what the hidden truth says is worth doing (an open moment of a fitting kind) and rejecting the rest; their decisions build
 the trust model's track record, as real reviews do. What salesai sends (approved, or on its own once
-trusted) reaches the market: :func:`simulation.world.react_to_email` answers it from the account's
+trusted) reaches the market: :func:`simulation.story.react_to_email` answers it from the account's
 hidden state, and the answer (a reply through the inbound webhook, or silence that makes a follow-up
 due) joins the world. Autonomous actions run when the beat's due-actions task runs, each simulated hour.
 
-Set-up data (reps, accounts, contacts, contracts, seat goals) is written through the ORM, as a CRM
-import would; every *event* goes through a webhook. Simulation rows are marked (accounts'
-``external_id`` starts with ``sim:``, sources' and reps' names with ``sim-``) and are removed before
-the next run; :func:`run` refuses a database holding other accounts unless ``force=True``.
+Rows are set up and cleaned by :mod:`simulation.stage`; :mod:`simulation.run` drives one world with
+one or several of these drivers in step.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import heapq
 import io
 import itertools
 import json
-import multiprocessing
-import queue
 import sys
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.management import call_command
-from django.db import connection, connections, transaction
 from django.test import Client, override_settings
 from rest_framework.authtoken.models import Token
 from standardwebhooks import Webhook
 from tqdm import tqdm
 
-from accounts.models import Account, AccountPicture, Contact, Contract, Goal
 from recommendations.executor import execute_due_actions_task
 from recommendations.models import Evidence, Execution, Recommendation
+from recommendations.selectors import recommendations_for
 from salesai import clock
 from salesai.celery import app as celery_app
-from signals.auth import create_source
-from signals.models import Signal, Source
 from simulation.baselines import mornings
+from simulation.market import ACCEPTABLE, Event, Moment, World
+from simulation.payloads import allowed_host, basic_auth, email_post, generic_item, iso, segment_call
 from simulation.scoring import InboxSnapshot, Sighting
-from simulation.world import ACCEPTABLE, Event, Moment, World, react_to_email
-from trust.models import Outcome, TrustDecision
+from simulation.stage import Credentials
+from simulation.story import react_to_email
 
-SIM_PREFIX = "sim-"
-SIM_EXTERNAL_PREFIX = "sim:"
 SEGMENT_BATCH = 100
 BATCH_WINDOW = dt.timedelta(seconds=10)
 SWEEP_EVERY = dt.timedelta(hours=1)
 FOLLOW_UP_KINDS = ("follow_up_due", "sequence_exhausted")
-PART_POLL_SECONDS = 2.0
-
-
-class RefusedDatabase(Exception):
-    """The database holds accounts that are not the simulation's."""
 
 
 @dataclass
@@ -104,138 +82,6 @@ def eager_celery() -> Iterator[None]:
             yield
     finally:
         celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = previous
-
-
-def clean(*, force: bool = False) -> None:
-    """Remove a previous simulation's rows; refuse a database with other accounts unless forced."""
-    others = Account.objects.exclude(external_id__startswith=SIM_EXTERNAL_PREFIX)
-    if others.exists() and not force:
-        raise RefusedDatabase(
-            f"The database holds {others.count()} accounts that are not the simulation's. Point DATABASE_URL "
-            "at a fresh database, or pass --force to run beside them (their recommendations will be analysed "
-            "at simulated times too)."
-        )
-    sim_sources = Source.objects.filter(name__startswith=SIM_PREFIX)
-    with transaction.atomic():
-        # the trust model's record of them too: a next run on this database must start without it
-        # (the same simulated days would otherwise count the last run's autonomous actions in the cap)
-        recs = Recommendation.objects.filter(account__external_id__startswith=SIM_EXTERNAL_PREFIX)
-        ids = list(recs.values_list("pk", flat=True))
-        for start in range(0, len(ids), 500):
-            references = [f"recommendation:{pk}" for pk in ids[start : start + 500]]
-            Outcome.objects.filter(reference__in=references).delete()
-            TrustDecision.objects.filter(reference__in=references).delete()
-        recs.delete()
-        Signal.objects.filter(source__in=sim_sources).delete()
-        Signal.objects.filter(account__external_id__startswith=SIM_EXTERNAL_PREFIX).delete()
-        Account.objects.filter(external_id__startswith=SIM_EXTERNAL_PREFIX).delete()
-        sim_sources.delete()
-        get_user_model().objects.filter(username__startswith=SIM_PREFIX).delete()
-
-
-@dataclass
-class Credentials:
-    segment_key: str
-    generic_key: str
-    generic_secret: str
-    email_key: str
-
-
-def set_up(world: World, *, create_rows: bool = True) -> Credentials:
-    """Reps, accounts, people, contracts and seat goals (as a CRM import would), and three sources.
-    With ``create_rows=False`` (existing accounts, e.g. the demo's) only the sources are created."""
-    if create_rows:
-        _create_rows(world)
-    tag = f"{SIM_PREFIX}{world.seed}-{time.time_ns()}"
-    _segment, segment_key = create_source(name=f"{tag}-segment", kind=Source.Kind.SEGMENT)
-    generic, generic_key = create_source(name=f"{tag}-outreach", kind=Source.Kind.GENERIC)
-    _email, email_key = create_source(name=f"{tag}-email", kind=Source.Kind.EMAIL)
-    for user in get_user_model().objects.filter(username__in=world.reps):
-        Token.objects.get_or_create(user=user)  # the reps review through the API
-    Source.objects.filter(name__startswith=tag).update(rate_limit_per_minute=1_000_000)  # outpace no limit
-    # The simulated product identifies its users from its servers, so its source may tie their user ids
-    # to the people the CRM import created (an untrusted, browser key may not: issue 13).
-    Source.objects.filter(pk=_segment.pk).update(trusted_traits=True)
-    return Credentials(segment_key, generic_key, generic.signing_secret, email_key)
-
-
-def _create_rows(world: World) -> None:
-    User = get_user_model()
-    rep_group, _ = Group.objects.get_or_create(name="rep")
-    users = {}
-    for name in world.reps:
-        user, created = User.objects.get_or_create(username=name, defaults={"email": f"{name}@salesai.example"})
-        if created:
-            user.groups.add(rep_group)
-        users[name] = user
-    with transaction.atomic():
-        for a in world.accounts:
-            account, _ = Account.objects.update_or_create(
-                domain=a.domain,
-                defaults={
-                    "name": a.name,
-                    "owner": users[a.rep],
-                    "segment": a.segment,
-                    "arr": Decimal(a.arr),
-                    "seats": a.seats,
-                    "external_id": f"{SIM_EXTERNAL_PREFIX}{world.seed}:{a.index}",
-                },
-            )
-            AccountPicture.objects.get_or_create(account=account)
-            Contact.objects.bulk_create(
-                [Contact(account=account, email=c.email, name=c.name, title=c.title, seniority=c.seniority) for c in a.contacts],
-                ignore_conflicts=True,
-            )  # fmt: skip
-            if a.renewal_date is not None:
-                Contract.objects.update_or_create(
-                    external_id=f"{SIM_EXTERNAL_PREFIX}{world.seed}:{a.index}",
-                    defaults={"account": account, "value": Decimal(a.contract_value), "renewal_date": a.renewal_date,
-                              "start_date": a.renewal_date - dt.timedelta(days=365)},
-                )  # fmt: skip
-            if a.customer:
-                Goal.objects.get_or_create(
-                    account=account, metric=Goal.Metric.SEAT_UTILIZATION,
-                    defaults={"name": "Seat usage reaches 80%", "threshold": 0.8, "comparator": Goal.Comparator.GTE},
-                )  # fmt: skip
-
-
-def _allowed_host() -> str:
-    """A host name the settings accept (the test client's default ``testserver`` usually is not)."""
-    from django.conf import settings
-
-    hosts = [h for h in settings.ALLOWED_HOSTS if h and h != "*" and not h.startswith(".")]
-    return hosts[0] if hosts else "localhost"
-
-
-def _iso(instant: dt.datetime) -> str:
-    return instant.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def _basic(key: str) -> str:
-    return "Basic " + base64.b64encode(f"{key}:".encode()).decode()
-
-
-def segment_call(e: Event) -> dict:
-    call = {"messageId": e.id, "timestamp": _iso(e.occurred_at), "userId": e.user_id}
-    if e.kind == "identify":
-        return {**call, "type": "identify", "traits": dict(e.properties)}
-    if e.kind == "page_view":
-        props = {k: v for k, v in e.properties.items() if k != "user_agent"}
-        return {**call, "type": "page", "name": props.get("title", ""), "properties": props,
-                "context": {"userAgent": e.properties.get("user_agent", "")}}  # fmt: skip
-    return {**call, "type": "track", "event": e.name, "properties": dict(e.properties)}
-
-
-def generic_item(e: Event) -> dict:
-    return {"kind": e.kind, "id": e.id, "occurred_at": _iso(e.occurred_at), "contact_email": e.contact,
-            "name": e.name or e.kind, "properties": dict(e.properties)}  # fmt: skip
-
-
-def email_post(e: Event) -> dict:
-    headers = {"Message-ID": f"<{e.id}>", "In-Reply-To": f"<{e.in_reply_to}>", "References": f"<{e.in_reply_to}>",
-               "Date": e.occurred_at.strftime("%a, %d %b %Y %H:%M:%S +0000"), **e.headers}  # fmt: skip
-    raw = "".join(f"{k}: {v}\n" for k, v in headers.items())
-    return {"from": e.contact, "to": "sales@salesai.example", "subject": e.subject, "text": e.body, "headers": raw}
 
 
 class Driver:
@@ -279,7 +125,7 @@ class Driver:
         self.part, self.parts = part, parts
         self._sync = sync or (lambda: None)
         self.creds = credentials
-        self.client = Client(HTTP_HOST=_allowed_host())
+        self.client = Client(HTTP_HOST=allowed_host())
         self.observe = observe
         self.k = k
         self.out = Observed()
@@ -304,9 +150,9 @@ class Driver:
             ]
 
     def send_segment(self, events: list[Event], at: dt.datetime) -> None:
-        body = json.dumps({"batch": [segment_call(e) for e in events], "sentAt": _iso(at)})
+        body = json.dumps({"batch": [segment_call(e) for e in events], "sentAt": iso(at)})
         response = self.client.post("/v1/batch", body, content_type="application/json",
-                                    HTTP_AUTHORIZATION=_basic(self.creds.segment_key))  # fmt: skip
+                                    HTTP_AUTHORIZATION=basic_auth(self.creds.segment_key))  # fmt: skip
         self._check(response, "segment")
 
     def send_signed(self, events: list[Event], at: dt.datetime) -> None:
@@ -321,7 +167,7 @@ class Driver:
 
     def send_email(self, event: Event, at: dt.datetime) -> None:
         response = self.client.post(
-            "/api/v1/inbound/email", email_post(event), HTTP_AUTHORIZATION=_basic(self.creds.email_key)
+            "/api/v1/inbound/email", email_post(event), HTTP_AUTHORIZATION=basic_auth(self.creds.email_key)
         )
         self._check(response, "email")
 
@@ -380,7 +226,7 @@ class Driver:
                 with clock.as_of(at):
                     if kind == "sweep":
                         self._sync()  # every part has delivered everything before `at`
-                        call_command("sweep", as_of=_iso(at), stdout=io.StringIO())
+                        call_command("sweep", as_of=iso(at), stdout=io.StringIO())
                         if self.reviews and self.part == 0:  # the beat's due actions: autonomous sends
                             execute_due_actions_task.apply()
                         self.out.sweeps += 1
@@ -549,8 +395,6 @@ class Driver:
     def inboxes(self) -> dict[str, list[tuple[int, str, str, int]]]:
         """The first ``k`` of each rep's inbox, read through the one scoping selector, in inbox order:
         rep → (id, account, action type, the version the rep sees, which approving carries)."""
-        from recommendations.selectors import recommendations_for
-
         return {
             name: list(
                 recommendations_for(user=user)
@@ -568,92 +412,3 @@ class Driver:
             self.out.snapshots.append(
                 InboxSnapshot(rep=name, at=at, items=tuple((str(i), d, t) for i, d, t, _ in rows))
             )
-
-
-def default_processes() -> int:
-    """Two driver processes on PostgreSQL with two or more cores, else one (SQLite takes one writer)."""
-    return 2 if connection.vendor == "postgresql" and (multiprocessing.cpu_count() or 1) >= 2 else 1
-
-
-class PartFailed(RuntimeError):
-    """A driver process failed; the message holds its traceback."""
-
-
-def _drive_part(world: World, credentials: Credentials, part: int, parts: int, k: int, progress: bool,
-                reviews: bool, barrier, results) -> None:  # fmt: skip
-    """One forked driver process: deliver its share, send back what it observed (or its traceback)."""
-    try:
-        driver = Driver(world, credentials, k=k, part=part, parts=parts, sync=barrier.wait, reviews=reviews)
-        results.put((part, driver.run(progress=progress and part == 0), None))
-    except BaseException:
-        barrier.abort()  # the others stop waiting for this one
-        results.put((part, None, traceback.format_exc()))
-    finally:
-        connections.close_all()
-
-
-def drive_in_parts(world: World, credentials: Credentials, *, parts: int, k: int = 10, progress: bool = True,
-                   reviews: bool = False) -> Observed:  # fmt: skip
-    """Drive one world with ``parts`` forked processes in step (see the module docstring) and merge
-    what they observed. A process that fails or dies breaks the others' barrier; the error is raised."""
-    started = time.perf_counter()
-    context = multiprocessing.get_context("fork")
-    barrier, results = context.Barrier(parts), context.Queue()
-    connections.close_all()  # each process opens its own
-    processes = [
-        context.Process(target=_drive_part, args=(world, credentials, part, parts, k, progress, reviews, barrier, results),
-                        name=f"simulation-part-{part}", daemon=True)
-        for part in range(parts)
-    ]  # fmt: skip
-    for process in processes:
-        process.start()
-    observed: dict[int, Observed] = {}
-    failures: list[str] = []
-    while len(observed) + len(failures) < parts:
-        try:
-            part, out, error = results.get(timeout=PART_POLL_SECONDS)
-        except queue.Empty:
-            dead = [p for p in processes if p.exitcode not in (None, 0)]
-            if dead and results.empty():
-                barrier.abort()
-                failures += [f"{p.name} exited with code {p.exitcode}" for p in dead]
-                break
-            continue
-        if error:
-            failures.append(error)
-        else:
-            observed[part] = out
-    for process in processes:
-        process.join(timeout=30)
-        if process.is_alive():
-            process.terminate()
-    if failures:
-        # a broken barrier in the others is only the echo of the first failure
-        failures.sort(key=lambda f: "BrokenBarrierError" in f)
-        raise PartFailed(failures[0])
-    merged = Observed(snapshots=observed[0].snapshots, sweeps=observed[0].sweeps)
-    for part in sorted(observed):
-        merged.sightings += observed[part].sightings
-        merged.requests += observed[part].requests
-        merged.refused += observed[part].refused
-        merged.moments += observed[part].moments
-        merged.ended.update(observed[part].ended)
-        for decision, count in observed[part].reviews.items():
-            merged.reviews[decision] += count
-    merged.seconds = time.perf_counter() - started
-    return merged
-
-
-def drive(world: World, *, force: bool = False, progress: bool = True, k: int = 10, processes: int | None = None,
-          reviews: bool = False, on_ready: Callable[[], None] | None = None) -> Observed:  # fmt: skip
-    """Clean, set up and drive one world; return what was observed. ``processes`` (default: see
-    :func:`default_processes`) above one splits the drive over forked processes in step; ``reviews``:
-    the reps review every morning and the market answers what salesai sends."""
-    clean(force=force)
-    credentials = set_up(world)
-    if on_ready:
-        on_ready()
-    parts = processes or default_processes()
-    if parts > 1:
-        return drive_in_parts(world, credentials, parts=parts, k=k, progress=progress, reviews=reviews)
-    return Driver(world, credentials, k=k, reviews=reviews).run(progress=progress)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from simulation.market import World
 from simulation.scoring import Score
-from simulation.world import World
 
 
 def _fmt(value, unit: str = "") -> str:

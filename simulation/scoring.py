@@ -4,7 +4,7 @@ Pure functions over plain data (no database), so a perfect, an empty and a noisy
 in tests, and salesai and the baselines are scored by the same code.
 
 Inputs:
-- :class:`~simulation.world.Moment` s (the ground truth);
+- :class:`~simulation.market.Moment` s (the ground truth);
 - :class:`Sighting` s: each state a recommendation was seen in (its status from a simulated instant
   on, the action type, the world event ids and named facts its evidence cited);
 - :class:`InboxSnapshot` s: what each rep's inbox showed (in order) at each simulated morning.
@@ -32,7 +32,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from simulation.world import Moment
+from simulation.market import EVENT_DRIVEN, Moment
 
 IN_VIEW = frozenset({"pending", "scheduled"})
 EXECUTED = "executed"
@@ -260,7 +260,7 @@ def score(
             "recall": kind["surfaced"] / kind["moments"] if kind["moments"] else 0.0,
             "median_seconds_to_surface": statistics.median(latencies) if latencies else None,
             "evidence_cites_deciding_signals": kind["cited"] / kind["citable"] if kind["citable"] else None,
-            "event_driven": name in _event_driven(),
+            "event_driven": name in EVENT_DRIVEN,
         }
     episodes = {(s.rec_id, s.episode): s for s in spans}
     result.episodes = len(episodes)
@@ -275,12 +275,6 @@ def score(
     result.autonomous_right = sum(1 for s in autonomous if (s.rec_id, s.episode) in matched_episodes)
     result.precision_samples, result.empty_snapshots = _precision(moments, snapshots, k)
     return result
-
-
-def _event_driven() -> frozenset[str]:
-    from simulation.world import EVENT_DRIVEN
-
-    return EVENT_DRIVEN
 
 
 def _precision(moments: Sequence[Moment], snapshots: Iterable[InboxSnapshot], k: int) -> tuple[list[float], int]:

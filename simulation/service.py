@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import connection
+from django.db.models import Prefetch
 
-from simulation import baselines, driver, report, scoring, world
+from accounts.models import Account, Contact
+from salesai import clock
+from simulation import baselines, driver, market, report, run, scoring, stage, world
 
 
 @dataclass
@@ -21,7 +24,7 @@ class SimulationResult:
     markdown_path: Path | None
     scores: dict[str, scoring.Score]
     observed: driver.Observed | None = None
-    world: world.World | None = None
+    world: market.World | None = None
 
 
 def _database() -> str:
@@ -48,9 +51,9 @@ def simulate(
     the reps review every morning, the trust model earns autonomy and the market answers what salesai
     sends (about three times the work: every approved e-mail makes more of the world)."""
     w = world.generate(seed=seed, accounts=accounts, days=days)
-    processes = processes or driver.default_processes()
+    processes = processes or run.default_processes()
     log(f"World: {w.summary()['events']} events, {len(w.moments)} should-act moments; {processes} driver process(es).")
-    observed = driver.drive(w, force=force, progress=progress, k=k, processes=processes, reviews=reviews)
+    observed = run.drive(w, force=force, progress=progress, k=k, processes=processes, reviews=reviews)
     # the market's answers to what salesai sent are moments too (a reply to answer, a follow-up due)
     # and an answer to one of its e-mails ends the follow-ups the person no longer needs
     kept = [observed.ended.get(m.id, m) for m in w.moments]
@@ -62,10 +65,10 @@ def simulate(
     for name, baseline in (("reactive", baselines.reactive), ("naive", baselines.naive)):
         sightings, snapshots = baseline(w, k=k)
         scores[name] = scoring.score(system=name, sightings=sightings, snapshots=snapshots, **common)
-    run = {"seconds": observed.seconds, "requests": observed.requests, "sweeps": observed.sweeps,
+    run_data = {"seconds": observed.seconds, "requests": observed.requests, "sweeps": observed.sweeps,
            "refused": observed.refused, "database": _database(), "processes": processes,
            "reviews": observed.reviews, "reviews_on": reviews}  # fmt: skip
-    data = report.build(world=w, scores=list(scores.values()), run=run)
+    data = report.build(world=w, scores=list(scores.values()), run=run_data)
     data["missed_examples"] = [
         {"kind": r.moment.kind, "account": r.moment.account, "at": r.moment.at.isoformat(), "deciding": list(r.moment.deciding)}
         for r in scores["salesai"].missed[:50]
@@ -74,7 +77,7 @@ def simulate(
     if report_dir is not None:
         json_path, md_path = report.write(data, report_dir)
     if not keep:
-        driver.clean(force=True)
+        stage.clean(force=True)
     return SimulationResult(data, report.markdown(data), json_path, md_path, scores, observed, w)
 
 
@@ -86,16 +89,11 @@ def run_history(*, accounts: list | None = None, days: int = 21, seed: int = 7, 
     product usage, outreach and varied replies, demo requests, meetings), delivered through the real
     webhooks, each at its simulated instant. Nothing is cleaned up or scored.
 
-    By default (fast: seconds for ~36 accounts × 21 days) analysis is left to Celery as configured: the
+    By default (fast) analysis is left to Celery as configured: the
     webhooks queue it and bursts coalesce, so the worker analyses each account about once when it
     starts, at real time. ``analyse_at_simulated_time=True`` runs Celery eagerly and sweeps every
     simulated hour, so recommendations are also created, updated and withdrawn along the way (full
-    fidelity, but each analysis costs ~0.3 s: minutes for the demo)."""
-    from django.db.models import Prefetch
-
-    from accounts.models import Account, Contact
-    from salesai import clock
-
+    fidelity, but every analysis runs in the command: far slower for the demo)."""
     end = end or clock.now()
     rows = accounts if accounts is not None else list(Account.objects.select_related("owner"))
     rows = list(Account.objects.filter(pk__in=[a.pk for a in rows]).select_related("owner").prefetch_related(
@@ -103,13 +101,13 @@ def run_history(*, accounts: list | None = None, days: int = 21, seed: int = 7, 
     rng = random.Random(seed)
     sim_accounts = []
     for index, a in enumerate(rows):
-        people = [world.SimContact(c.email, c.name or c.email.split("@")[0].title(), c.title, c.seniority,
+        people = [market.SimContact(c.email, c.name or c.email.split("@")[0].title(), c.title, c.seniority,
                                    c.user_id or f"demo-{a.pk}-{c.pk}") for c in a.contacts.all()]  # fmt: skip
         if not people:
             continue
         renewal = a.contracts.filter(status="active").order_by("renewal_date").first()
         customer = renewal is not None and rng.random() < 0.6
-        sim_accounts.append(world.SimAccount(
+        sim_accounts.append(market.SimAccount(
             index=index, name=a.name, domain=a.domain, rep=a.owner.username if a.owner else "unassigned",
             segment=a.segment, arr=int(a.arr), customer=customer, seats=min(a.seats or len(people), len(people)) or None,
             contacts=people, renewal_date=renewal.renewal_date if customer and renewal else None,
@@ -117,7 +115,7 @@ def run_history(*, accounts: list | None = None, days: int = 21, seed: int = 7, 
     start = (end - dt.timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
     w = world.generate(seed=seed, accounts=sim_accounts, days=days, start=start)
     w.events = [e for e in w.events if e.deliver_at <= end]
-    creds = driver.set_up(w, create_rows=False)
+    creds = stage.set_up(w, create_rows=False)
     return driver.Driver(w, creds, observe=False).run(
         progress=progress, analyse_at_simulated_time=analyse_at_simulated_time
     )

@@ -1,4 +1,5 @@
-"""Reply texts of the simulated market: templates with variation for every reply intent.
+"""Texts of the simulated market: people's first names, and templates with variation for every reply
+intent.
 
 Each reply is assembled from a greeting, one of several bodies for its intent, a closer, sometimes a
 signature and sometimes the quoted outreach, so the real classifier sees varied, realistic wording
@@ -7,6 +8,30 @@ rather than one canned sentence per intent."""
 from __future__ import annotations
 
 import random
+
+#: First names of the people in both worlds, the demo's and the simulator's.
+FIRST_NAMES = [
+    "Dana",
+    "Sam",
+    "Alex",
+    "Priya",
+    "Jordan",
+    "Maria",
+    "Chen",
+    "Fatima",
+    "Lukas",
+    "Aisha",
+    "Tom",
+    "Ines",
+    "Kenji",
+    "Olivia",
+    "Rafael",
+    "Nora",
+    "Omar",
+    "Sofia",
+    "Jonas",
+    "Mei",
+]
 
 GREETINGS = ["Hi {rep},", "Hello {rep},", "Hey {rep},", "{rep},", "Hi there,", "Good morning {rep},", ""]
 CLOSERS = ["Thanks,", "Best,", "Cheers,", "Regards,", "Thank you,", "Best regards,", "—", ""]

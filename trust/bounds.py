@@ -37,6 +37,7 @@ the undecayed one computed on the same outcomes — decay trades some power for 
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 PRIOR_STRENGTH = 10.0
 _BISECTION_STEPS = 80
@@ -135,8 +136,6 @@ def clean_successes_needed(
 
 def wilson_lower_bound(successes: float, n: float, *, confidence: float) -> float:
     """The one-sided Wilson score lower bound (fixed-sample; shown only for comparison in tests)."""
-    from statistics import NormalDist
-
     if n <= 0:
         return 0.0
     z = NormalDist().inv_cdf(confidence)

@@ -99,12 +99,10 @@ class TrustDecision(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["domain", "created_at"], name="trust_decision_domain_time_idx"),
-            # the daily cap counts today's autonomous decisions on every decision; most are reviews
-            models.Index(
-                fields=["domain", "created_at"],
-                condition=models.Q(verdict="autonomous"),
-                name="trust_decision_autonomous_idx",
-            ),
+            # the daily cap counts today's autonomous decisions on every decision, most of which are
+            # reviews: the verdict is in the key (not a partial index's condition) because the statement
+            # sends it as a parameter, and a prepared statement's generic plan cannot use a partial index
+            models.Index(fields=["domain", "verdict", "created_at"], name="trust_decision_verdict_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1,22 +1,21 @@
 """Reads of the trust model: a domain's track record, its progress toward autonomy, the manager page.
 
 A track record is computed from ``Outcome`` rows each time (no cached counters to drift): the database
-counts and weighs them in one statement, a second reads the newest few.
+counts and weighs them in one statement, a second reads the newest few (both in ``trust.queries``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db import connection
 from django.db.models import Count, Q
 
-from salesai import clock, sql
-from trust import bounds
+from salesai import clock
+from trust import bounds, queries
 from trust.models import Outcome, TrustDecision, TrustPolicy, TrustSwitch
 
 SUCCESS_KINDS = frozenset({Outcome.Kind.APPROVED, Outcome.Kind.EDITED_MINOR, Outcome.Kind.POSITIVE_REPLY})
@@ -34,16 +33,10 @@ def decay_weight(age_days: float, half_life_days: float) -> float:
 
 
 @dataclass(frozen=True)
-class TrackRecord:
+class TrackRecord(queries.OutcomeTotals):
     """A domain's record at one instant: raw counts for people, weighted counts for the bound."""
 
     domain: str
-    successes: int
-    failures: int
-    reviews: int
-    reviews_since_demotion: int
-    effective_successes: float
-    effective_failures: float
     lower_bound: float
     required: float
     confidence: float
@@ -101,67 +94,44 @@ def track_record(policy: TrustPolicy, *, now: dt.datetime | None = None) -> Trac
     """The record of ``policy.domain`` as of ``now`` (outcomes after ``now`` are ignored).
 
     At most two statements whatever the history: the database counts and sums the decay weights of every
-    outcome (reading the rows into Python cost 127 ms a decision at 20,000 outcomes, a year of a busy
-    domain), and the newest few give the current streak of failures and the last ten outcomes. The
-    streak is counted over the newest ``max(10, demote_after_consecutive_failures + 1)``: enough to
-    decide a demotion."""
+    outcome (reading a busy domain's year of outcomes into Python would cost more than the decision),
+    and the newest few give the current streak of failures and the last ten outcomes. The streak is
+    counted over the newest ``max(10, demote_after_consecutive_failures + 1)``: enough to decide a
+    demotion."""
     now = now or clock.now()
-    demoted_at = policy.demoted_at or now  # nothing is "since" a demotion that did not happen
-    successes, failures, reviews, since_demotion, eff_s, eff_f = sql.rows(
-        _record_sql(), [sql.param(demoted_at), sql.param(now), policy.half_life_days, policy.domain, sql.param(now)]
-    )[0]
+    totals = queries.outcome_totals(
+        domain=policy.domain,
+        now=now,
+        demoted_at=policy.demoted_at or now,  # nothing is "since" a demotion that did not happen
+        half_life_days=policy.half_life_days,
+        review_kinds=REVIEW_KINDS,
+    )
     newest = (
-        sql.rows(
-            f"SELECT kind, success FROM {Outcome._meta.db_table} WHERE domain = %s AND occurred_at <= %s "
-            f"ORDER BY occurred_at DESC, id DESC LIMIT {max(10, policy.demote_after_consecutive_failures + 1):d}",
-            [policy.domain, sql.param(now)],
+        queries.newest_outcomes(
+            domain=policy.domain, now=now, limit=max(10, policy.demote_after_consecutive_failures + 1)
         )
-        if successes or failures
+        if totals.successes or totals.failures
         else []  # no record yet (a new installation, a new domain): nothing to read
     )
     consecutive = 0
-    for _kind, success in newest:
-        if success:
+    for outcome in newest:
+        if outcome.success:
             break
         consecutive += 1
-    eff_s, eff_f = float(eff_s or 0.0), float(eff_f or 0.0)
+    eff_s, eff_f = totals.effective_successes, totals.effective_failures
     required, confidence = policy.required_reliability, policy.confidence_level
     lower = bounds.reliability_lower_bound(eff_s, eff_f, confidence=confidence, required=required)
     clean = bounds.clean_successes_needed(eff_s, eff_f, confidence=confidence, required=required)
     return TrackRecord(
+        **dataclasses.asdict(totals),
         domain=policy.domain,
-        successes=successes or 0,
-        failures=failures or 0,
-        reviews=reviews or 0,
-        reviews_since_demotion=since_demotion or 0,
-        effective_successes=eff_s,
-        effective_failures=eff_f,
         lower_bound=lower,
         required=required,
         confidence=confidence,
         consecutive_failures=consecutive,
         clean_needed=clean,
-        reviews_needed=max(0, policy.min_reviews - (reviews or 0)),
-        last_outcomes=[kind for kind, _ in newest[:10]],
-    )
-
-
-@functools.cache
-def _record_sql() -> str:
-    """Counts and decayed sums (:func:`decay_weight` in SQL) of one domain's outcomes up to an instant.
-    Params: demoted at, now, half-life in days, domain, now. ``POWER`` is native on PostgreSQL; Django registers it on SQLite."""
-    if connection.vendor == "postgresql":  # in floats: EXTRACT gives numeric, whose POWER is 13× slower
-        age_days = "EXTRACT(EPOCH FROM (%s::timestamptz - occurred_at))::float8 / 86400.0"
-        weight = f"POWER(0.5::float8, {age_days} / %s::float8)"
-    else:
-        weight = "POWER(0.5, (julianday(%s) - julianday(occurred_at)) / %s)"
-    reviews = f"kind IN ({sql.in_list(sorted(REVIEW_KINDS))})"
-    return (
-        f"SELECT COUNT(*) FILTER (WHERE success), COUNT(*) FILTER (WHERE NOT success), "
-        f"COUNT(*) FILTER (WHERE {reviews}), COUNT(*) FILTER (WHERE {reviews} AND occurred_at > %s), "
-        f"SUM(w) FILTER (WHERE success), SUM(w) FILTER (WHERE NOT success) "
-        f"FROM (SELECT kind, success, occurred_at, {weight} AS w FROM {Outcome._meta.db_table} "
-        f"WHERE domain = %s AND occurred_at <= %s) AS record"
+        reviews_needed=max(0, policy.min_reviews - totals.reviews),
+        last_outcomes=[outcome.kind for outcome in newest[:10]],
     )
 
 
@@ -221,23 +191,13 @@ def shadow_counts(domains: Iterable[str], *, since: dt.datetime) -> dict[str, di
     return {row["domain"]: row for row in rows}
 
 
-# the global kill switch, as an SQL condition (read on every decision, with today's count)
-_KILL_SWITCH_ON = f"EXISTS (SELECT 1 FROM {TrustSwitch._meta.db_table} WHERE singleton AND kill_switch)"
-
-
 def kill_switch_on() -> bool:
-    ((on,),) = sql.rows(f"SELECT {_KILL_SWITCH_ON}")
-    return bool(on)
+    return queries.kill_switch_on()
 
 
 def kill_switch_and_autonomous_today(domain: str, *, now: dt.datetime) -> tuple[bool, int]:
     """The global kill switch, and the autonomous decisions in ``domain`` since midnight UTC (for the
     daily cap), in the one statement every decision makes."""
     midnight = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    ((killed, today),) = sql.rows(
-        f"SELECT {_KILL_SWITCH_ON}, "
-        f"(SELECT COUNT(*) FROM {TrustDecision._meta.db_table} WHERE domain = %s AND verdict = 'autonomous' "
-        "AND created_at >= %s)",
-        [domain, sql.param(midnight)],
-    )
-    return bool(killed), today
+    gate = queries.decision_gate(domain=domain, since=midnight)
+    return gate.kill_switch, gate.autonomous_since

@@ -25,13 +25,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.forms.models import model_to_dict
 
 from audit.services import audit_record
-from salesai import clock, sql
-from trust import selectors
+from salesai import clock
+from trust import queries, selectors
 from trust.models import Outcome, TrustDecision, TrustPolicy, TrustSwitch
 
 logger = logging.getLogger(__name__)
@@ -83,15 +87,7 @@ def policy_for(domain: str) -> TrustPolicy:
     """The domain's policy, created from :data:`DOMAIN_DEFAULTS` the first time it is asked about."""
     if not domain:
         raise ValueError("a trust domain is a non-empty string")
-    # plain SQL: every trust decision starts here, and the queryset cost more to build than to run
-    policy = next(
-        iter(
-            TrustPolicy.objects.raw(
-                f"SELECT {sql.columns(TrustPolicy)} FROM {TrustPolicy._meta.db_table} WHERE domain = %s", [domain]
-            )
-        ),
-        None,
-    )
+    policy = queries.policy_by_domain(domain)  # every trust decision starts here: plain SQL
     if policy is not None:
         return policy
     try:
@@ -206,7 +202,7 @@ def _daily_cap_lock(domain: str, *, needed: bool) -> Iterator[bool]:
         hashlib.blake2b(f"trust-daily-cap:{domain}".encode(), digest_size=8).digest(), "big", signed=True
     )
     with transaction.atomic():
-        sql.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+        queries.advisory_xact_lock(key)
         yield True
 
 
@@ -452,11 +448,6 @@ def _requalify(policy: TrustPolicy, *, record: selectors.TrackRecord) -> None:
 
 def _tell_managers(domain: str, reason: str) -> None:
     """E-mail the managers why a domain lost its autonomy (best effort: the page shows it anyway)."""
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.core.mail import send_mail
-    from django.db.models import Q
-
     recipients = list(
         get_user_model()
         .objects.filter(Q(groups__name="manager") | Q(is_superuser=True), is_active=True)

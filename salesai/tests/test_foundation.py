@@ -1,8 +1,14 @@
+import datetime as dt
+
 import pytest
 from django.core.management import call_command
 from django.test import Client
 
 from accounts.tests.factories import AccountFactory, UserFactory
+from audit.models import AuditEvent
+from salesai import clock
+from salesai.models import WorkerHeartbeat
+from salesai.tasks import worker_heartbeat_task
 
 
 @pytest.mark.django_db
@@ -45,6 +51,19 @@ def test_healthz_says_broker_and_cache_are_down_and_stays_in_rotation(settings):
         "worker_last_seen": None,
     }
     assert took < 1.5
+
+
+@pytest.mark.django_db
+def test_healthz_shows_when_a_worker_last_ran_the_heartbeat_and_the_trail_stays_clean():
+    """The heartbeat overwrites one row of its own: the append-only audit trail gained one a minute."""
+    assert Client().get("/healthz").json()["worker_last_seen"] is None
+    first, last = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC), dt.datetime(2026, 12, 1, 9, 31, tzinfo=dt.UTC)
+    for instant in (first, last):
+        with clock.as_of(instant):
+            worker_heartbeat_task.delay("from the test")
+    assert Client().get("/healthz").json()["worker_last_seen"] == last.isoformat()
+    assert WorkerHeartbeat.objects.count() == 1
+    assert not AuditEvent.objects.exists()
 
 
 @pytest.mark.django_db

@@ -9,7 +9,7 @@ import pytest
 from accounts.models import Account
 from accounts.tests.factories import AccountFactory
 from signals.models import Signal
-from simulation import driver, scoring, service, world
+from simulation import driver, run, scoring, service, stage, world
 
 
 @pytest.mark.django_db(transaction=True)
@@ -27,15 +27,15 @@ def test_a_small_world_goes_through_the_webhooks_and_is_scored(tmp_path):
     assert set(result.scores) == {"salesai", "reactive", "naive"}
     assert (tmp_path / "report.md").read_text().startswith("# salesai simulation")
     assert result.scores["salesai"].moments == len(w.moments)
-    driver.clean()
+    stage.clean()
     assert not Account.objects.filter(external_id__startswith="sim:").exists()
 
 
 @pytest.mark.django_db
 def test_refuses_a_database_with_other_accounts():
     AccountFactory()
-    with pytest.raises(driver.RefusedDatabase):
-        driver.clean()
+    with pytest.raises(stage.RefusedDatabase):
+        stage.clean()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -63,7 +63,7 @@ def test_history_gives_existing_accounts_weeks_of_signals_through_the_webhooks()
 @pytest.mark.django_db
 def test_each_driver_part_delivers_its_own_accounts_and_together_they_deliver_everything():
     w = world.generate(seed=5, accounts=9, days=3)
-    credentials = driver.set_up(w)
+    credentials = stage.set_up(w)
     parts = [driver.Driver(w, credentials, part=part, parts=3) for part in range(3)]
     delivered = [[e for _at, _channel, events in d.deliveries() for e in events] for d in parts]
     accounts = [{e.account for e in events} for events in delivered]
@@ -80,8 +80,8 @@ def _surfaced(observed: driver.Observed) -> set[tuple[str, str]]:
 @pytest.mark.django_db(transaction=True)
 def test_two_driver_processes_in_step_see_what_one_sees(require_postgres):
     w = world.generate(seed=5, accounts=16, days=5)
-    one = driver.drive(w, progress=False, processes=1)
-    two = driver.drive(w, progress=False, processes=2)
+    one = run.drive(w, progress=False, processes=1)
+    two = run.drive(w, progress=False, processes=2)
     assert two.refused == [] and one.refused == []
     assert two.sweeps == one.sweeps == 5 * 24
     assert len(two.snapshots) == len(one.snapshots) > 0
@@ -93,7 +93,7 @@ def test_two_driver_processes_in_step_see_what_one_sees(require_postgres):
     ]  # fmt: skip
     assert scores[0].recall == scores[1].recall
     assert scores[0].precision_at_k == scores[1].precision_at_k
-    driver.clean()
+    stage.clean()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -107,9 +107,9 @@ def test_a_failing_driver_process_stops_the_others_and_its_error_is_raised(requi
         return look(self, at)
 
     monkeypatch.setattr(driver.Driver, "look", failing_look)  # inherited by the forked processes
-    with pytest.raises(driver.PartFailed, match="part 1 broke"):
-        driver.drive(w, progress=False, processes=2)
-    driver.clean()
+    with pytest.raises(run.PartFailed, match="part 1 broke"):
+        run.drive(w, progress=False, processes=2)
+    stage.clean()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -118,7 +118,7 @@ def test_reps_review_every_morning_and_the_market_answers_what_salesai_sends(req
     from trust.selectors import REVIEW_KINDS
 
     w = world.generate(seed=5, accounts=24, days=8)
-    observed = driver.drive(w, progress=False, processes=2, reviews=True)
+    observed = run.drive(w, progress=False, processes=2, reviews=True)
     assert observed.refused == []
     approved, rejected = observed.reviews["approved"], observed.reviews["rejected"]
     assert approved > 0 and approved >= rejected
@@ -131,7 +131,7 @@ def test_reps_review_every_morning_and_the_market_answers_what_salesai_sends(req
     assert answers.exists()
     assert {m.kind for m in observed.moments} & {"follow_up_due", "reply_needs_answer", "sequence_exhausted"}
     assert all(m.account in {a.domain for a in w.accounts} for m in observed.moments)
-    driver.clean()  # the trust model's record of the run goes with it: the next run starts fresh
+    stage.clean()  # the trust model's record of the run goes with it: the next run starts fresh
     assert not Outcome.objects.exists()
     from trust.models import TrustDecision
 

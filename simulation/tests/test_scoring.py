@@ -7,15 +7,15 @@ import random
 
 import pytest
 
-from simulation import baselines, scoring, world
+from simulation import baselines, market, scoring, world
 
 
 @pytest.fixture(scope="module")
-def w() -> world.World:
+def w() -> market.World:
     return world.generate(seed=21, accounts=150, days=28)
 
 
-def perfect(w: world.World) -> tuple[list[scoring.Sighting], list[scoring.InboxSnapshot]]:
+def perfect(w: market.World) -> tuple[list[scoring.Sighting], list[scoring.InboxSnapshot]]:
     """Exactly one fitting recommendation per moment, at the moment, citing what decided it, gone when
     the moment closes; each morning's inbox shows exactly the open moments."""
     sightings = []

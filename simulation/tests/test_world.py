@@ -8,15 +8,15 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from simulation import world
+from simulation import market, story, world
 
 
 @pytest.fixture(scope="module")
-def worlds() -> list[world.World]:
+def worlds() -> list[market.World]:
     return [world.generate(seed=seed, accounts=120, days=30) for seed in range(4)]
 
 
-def _pricing_views_per_account_day(w: world.World) -> dict[str, list[float]]:
+def _pricing_views_per_account_day(w: market.World) -> dict[str, list[float]]:
     """Pricing views (human, first deliveries) per account-day, grouped by the hidden state that day."""
     by_account = {a.domain: a for a in w.accounts}
     counts: Counter[tuple[str, int]] = Counter()
@@ -55,12 +55,12 @@ def test_every_pricing_moment_rests_on_a_burst_of_pricing_views_of_an_evaluating
         states = {a.domain: a.states for a in w.accounts}
         for m in (m for m in w.moments if m.kind == "pricing_interest"):
             views = [events[i] for i in m.deciding]
-            assert len(views) >= world.PRICING_BURST_VIEWS
+            assert len(views) >= market.PRICING_BURST_VIEWS
             assert all(v.is_pricing_view and not v.is_bot for v in views)
             assert states[m.account][(m.opens_at - w.start).days] in ("evaluating", "ready_to_buy")
 
 
-def _weekly_active_users(w: world.World, account: world.SimAccount) -> list[int]:
+def _weekly_active_users(w: market.World, account: market.SimAccount) -> list[int]:
     users: dict[int, set[str]] = defaultdict(set)
     for e in w.events:
         if e.account == account.domain and e.kind == "product_usage" and not e.duplicate:
@@ -107,7 +107,7 @@ def test_late_deliveries_arrive_out_of_order(worlds):
     w = worlds[0]
     late = [e for e in w.events if e.late]
     assert late
-    assert all(e.deliver_at - e.occurred_at >= world.dt.timedelta(hours=1) for e in late)
+    assert all(e.deliver_at - e.occurred_at >= market.dt.timedelta(hours=1) for e in late)
     occurred = [e.occurred_at for e in w.events]  # events are in delivery order
     assert any(later < earlier for earlier, later in zip(occurred, occurred[1:], strict=False))
 
@@ -116,7 +116,7 @@ def test_bots_click_pricing_in_a_burst_and_never_make_a_moment(worlds):
     for w in worlds:
         bots = [e for e in w.events if e.is_bot]
         assert bots
-        assert all(e.properties["user_agent"] not in world.HUMAN_USER_AGENTS for e in bots)
+        assert all(e.properties["user_agent"] not in market.HUMAN_USER_AGENTS for e in bots)
         deciding = {i for m in w.moments for i in m.deciding}
         assert not deciding & {e.id for e in bots}
 
@@ -141,10 +141,10 @@ def test_replies_answer_an_outreach_e_mail_that_was_sent_first(worlds):
 def test_hidden_states_follow_their_chains(worlds):
     for w in worlds:
         for a in w.accounts:
-            allowed = world.CUSTOMER_STATES if a.customer else world.PROSPECT_STATES
+            allowed = market.CUSTOMER_STATES if a.customer else market.PROSPECT_STATES
             assert len(a.states) == w.days
             assert set(a.states) <= set(allowed)
-            chain = world.CUSTOMER_CHAIN if a.customer else world.PROSPECT_CHAIN
+            chain = market.CUSTOMER_CHAIN if a.customer else market.PROSPECT_CHAIN
             assert all(b in chain[x] for x, b in zip(a.states, a.states[1:], strict=False))
 
 
@@ -153,8 +153,8 @@ def test_renewals_need_the_rep_from_each_window_until_the_next(worlds):
         renewals = {a.domain: a.renewal_date for a in w.accounts if a.customer}
         for m in (m for m in w.moments if m.kind in ("renewal_window", "churn_risk") and not m.deciding):
             days_left = (renewals[m.account] - m.at.date()).days
-            assert days_left in world.RENEWAL_WINDOWS_DAYS or m.at == w.start
-            assert 0 < days_left <= max(world.RENEWAL_WINDOWS_DAYS)
+            assert days_left in market.RENEWAL_WINDOWS_DAYS or m.at == w.start
+            assert 0 < days_left <= max(market.RENEWAL_WINDOWS_DAYS)
             assert m.closes_at.date() <= renewals[m.account]
         inside = [a for a in w.accounts if a.customer and 0 < (a.renewal_date - w.start.date()).days <= 90]
         assert {a.domain for a in inside} <= {m.account for m in w.moments if m.at == w.start}
@@ -163,17 +163,17 @@ def test_renewals_need_the_rep_from_each_window_until_the_next(worlds):
 # --- the market answers what salesai sends ---------------------------------------------------------
 
 
-def _sends(w: world.World, states: set[str]):
+def _sends(w: market.World, states: set[str]):
     """(account, instant) of a 10:00 send on every weekday an account is in one of ``states``."""
     for a in w.accounts:
         for day, state in enumerate(a.states):
             at = w.start + dt.timedelta(days=day, hours=10)
-            if state in states and world.is_business_day(at.date()):
+            if state in states and market.is_business_day(at.date()):
                 yield a, at
 
 
 def _react(w, a, at, touch=1, action="pricing_outreach"):
-    return world.react_to_email(w, a, contact_email=a.contacts[0].email, message_id="<m1@salesai.example>",
+    return story.react_to_email(w, a, contact_email=a.contacts[0].email, message_id="<m1@salesai.example>",
                                 subject="Plans", body="Hi", sent_at=at, touch=touch, action=action)  # fmt: skip
 
 
@@ -201,7 +201,7 @@ def test_an_answer_is_threaded_to_salesai_s_e_mail_and_silence_makes_a_follow_up
             silences += 1
             (due,) = moments
             assert due.kind == "follow_up_due" and due.deciding == ("m1@salesai.example",)
-            assert due.at == world.add_business_days(at, world.FOLLOW_UP_AFTER_BUSINESS_DAYS)
+            assert due.at == market.add_business_days(at, market.FOLLOW_UP_AFTER_BUSINESS_DAYS)
     assert replies and silences
 
 

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Account
 from simulation.demo import DEMO_LOGINS, build_demo_accounts, ensure_demo_users
+from simulation.service import run_history
 
 
 def _logins() -> str:
@@ -61,9 +62,7 @@ class Command(BaseCommand):
         accounts = build_demo_accounts(seed=seed)
         self.stdout.write(self.style.SUCCESS(f"Demo world ready: {len(accounts)} accounts."))
         if history_days > 0:
-            # A doorway, not a dependency: the simulator drives the public webhooks like any client.
-            from simulation.service import run_history
-
+            # the simulator drives the public webhooks like any client
             history = run_history(accounts=accounts, days=history_days, seed=seed)
             self.stdout.write(f"History: {history_days} days sent through the webhooks ({history.requests} requests).")
         self.stdout.write("Demo logins: " + _logins())

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from simulation import service
-from simulation.driver import RefusedDatabase
+from simulation.stage import RefusedDatabase
 
 
 class Command(BaseCommand):
