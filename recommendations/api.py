@@ -1,7 +1,7 @@
 """The recommendations API (DESIGN.md §4): list/detail, approve/reject/snooze, and an account's picture.
 
 Every row comes through the scoping selectors (a rep sees only their accounts; anything else is a
-404), filters apply after scoping, and actions call the review services in ``recommendations.review``."""
+404), filters apply after scoping, and actions call the review services (``services.review``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import accounts_for
-from recommendations import review
 from recommendations.models import ActionType, Recommendation
 from recommendations.selectors import account_picture, recommendations_for_api
 from recommendations.serializers import (
@@ -25,6 +24,7 @@ from recommendations.serializers import (
     SnoozeSerializer,
     StaleVersionSerializer,
 )
+from recommendations.services import review
 from salesai.api_errors import error_body
 from signals.serializers import ErrorSerializer
 

@@ -1,7 +1,7 @@
 """Forms of the review inbox: its filters, the four card actions, and notice preferences.
 
-Forms only validate and shape input; the writes happen in ``recommendations.review`` (card actions)
-and ``recommendations.notifications`` (preferences)."""
+Forms only validate and shape input; the writes happen in ``recommendations.services.review`` (card actions)
+and ``recommendations.services.notifications`` (preferences)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 
 from accounts.models import RepProfile
 from recommendations.models import ActionType, Recommendation, Review
-from recommendations.review import SUBJECT_LINE_BREAK
+from recommendations.services.review import SUBJECT_LINE_BREAK
 from salesai import clock
 from salesai.roles import MANAGER_GROUP, REP_GROUP
 from salesai.text import has_line_break

@@ -55,8 +55,8 @@ from standardwebhooks import Webhook
 from tqdm import tqdm
 
 from accounts.models import Account, AccountPicture, Contact, Contract, Goal
-from recommendations.executor import execute_due_actions_task
 from recommendations.models import Evidence, Execution, Recommendation
+from recommendations.tasks import execute_due_actions_task
 from salesai import clock
 from salesai.celery import app as celery_app
 from signals.auth import create_source

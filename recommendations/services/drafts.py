@@ -10,8 +10,8 @@ The LLM is off unless ``SALESAI["LLM_BASE_URL"]`` is set. It only rewrites wordi
 reasoning and facts never come from it. Its rewrite is checked (:func:`rewrite_problem`: a one-line
 subject, and no link, e-mail address or number the checked draft did not have) and any failure
 (timeout, bad answer, a refused rewrite) keeps the template draft. The call happens after commit in
-its own task (no network inside a transaction), and *before* trust decides: a recommendation waiting
-for it is ``awaiting_polish`` and the task routes it once the wording is final. A rewrite that comes
+its own task (no network inside a transaction; the analysis queues it), and *before* trust decides: a
+recommendation waiting for it is ``awaiting_polish`` and the task routes it once the wording is final. A rewrite that comes
 after trust decided anyway (the task was late, and the sweep routed the template draft) sends the
 recommendation back to review; one a person approved is never touched."""
 
@@ -28,6 +28,10 @@ from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
 
+from audit.services import audit_record
+from recommendations.models import Recommendation
+from recommendations.selectors import latest_approval
+from recommendations.services.review import locked, route_recommendation
 from salesai.text import has_line_break, single_line
 
 logger = logging.getLogger(__name__)
@@ -162,16 +166,6 @@ def rewrite_with_llm(draft: Draft, *, facts_note: str = "", timeout: float = LLM
     return rewritten
 
 
-def queue_polish(recommendation) -> None:
-    """After commit, let the LLM (if configured) polish this version's draft (then trust decides)."""
-    if not llm_enabled():
-        return
-    from recommendations.tasks import polish_draft
-
-    rec_id, version = recommendation.pk, recommendation.version
-    transaction.on_commit(lambda: polish_draft.delay(rec_id, version))
-
-
 def polish_recommendation_draft(*, recommendation_id: int, version: int) -> bool:
     """Rewrite the stored draft of one recommendation version, then let trust decide on it; return
     whether the draft changed.
@@ -179,10 +173,6 @@ def polish_recommendation_draft(*, recommendation_id: int, version: int) -> bool
     Skipped when it moved on (a newer version has its own task), closed, or a person approved it. A
     rewrite is a new version (a person looking at the old one gets a 409 on approving it). A rewrite
     arriving after trust decided sends it back to review, never into a scheduled send."""
-    from audit.services import audit_record
-    from recommendations.models import Recommendation
-    from recommendations.review import latest_approval, locked, route_recommendation
-
     rec = Recommendation.objects.filter(pk=recommendation_id).first()
     if rec is None or rec.version != version or not rec.is_open:
         return False

@@ -33,7 +33,6 @@ import smtplib
 import socket
 from email.utils import formataddr
 
-from celery import shared_task
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, get_connection
@@ -43,12 +42,7 @@ from django.template.loader import render_to_string
 
 from audit.services import audit_record
 from recommendations.models import ActionType, Execution, Recommendation
-from recommendations.review import (
-    approval_matches,
-    idempotency_key,
-    latest_approval,
-    unvouched_recipient,
-)
+from recommendations.selectors import approval_matches, latest_approval, unvouched_recipient
 from salesai import clock
 from salesai.text import has_line_break
 from signals.services import internal_source, record_signal
@@ -62,6 +56,11 @@ _CONNECT_ERRORS = (ConnectionError, smtplib.SMTPConnectError, socket.timeout, so
 
 class NothingSent(Exception):
     """Connecting to the mail server failed: provably nothing left, so the claim can be released."""
+
+
+def idempotency_key(recommendation: Recommendation) -> str:
+    """One execution per recommendation version: a retried or duplicated task finds the key taken."""
+    return f"rec:{recommendation.pk}:v{recommendation.version}"
 
 
 def stale_claim_after() -> dt.timedelta:
@@ -373,20 +372,3 @@ def execute_due_actions(*, now: dt.datetime | None = None, limit: int = DUE_BATC
             break
         attempted += 1
     return attempted
-
-
-@shared_task(
-    name="recommendations.execute_recommendation",
-    autoretry_for=(NothingSent,),
-    retry_backoff=True,
-    max_retries=5,
-    acks_late=True,
-    reject_on_worker_lost=True,
-)
-def execute_recommendation_task(recommendation_id: int, autonomous: bool = False, user_id: int | None = None) -> None:
-    execute_recommendation(recommendation_id=recommendation_id, autonomous=autonomous, user_id=user_id)
-
-
-@shared_task(name="recommendations.execute_due_actions", acks_late=True)
-def execute_due_actions_task() -> int:
-    return execute_due_actions()
