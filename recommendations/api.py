@@ -14,7 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import accounts_for
-from recommendations.models import ActionType, Recommendation
+from recommendations.models import Recommendation
+from recommendations.playbooks import action_type_choices
 from recommendations.selectors import account_picture, recommendations_for_api
 from recommendations.serializers import (
     ApproveSerializer,
@@ -46,7 +47,7 @@ def _get_or_404(queryset, pk: int, what: str = "recommendation"):
 class RecommendationFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Recommendation.Status.choices)
     account_domain = django_filters.CharFilter(field_name="account__domain", lookup_expr="iexact")
-    action_type = django_filters.ChoiceFilter(choices=ActionType.choices)
+    action_type = django_filters.ChoiceFilter(choices=action_type_choices)
 
     class Meta:
         model = Recommendation

@@ -4,7 +4,7 @@ features shown on the account page, the scores (0–1, time-decayed) and ``next_
 Query budget (independent of how many signals an account has): its contacts, active contracts, open
 opportunities and goals; one aggregate over all its signals grouped by kind (windowed counts, distinct
 active users, newest id and time); one bounded fetch of the "conversation" signals (e-mail, forms,
-meetings, pricing views) in the analysis window with only the columns and JSON
+meetings, and the page views playbooks read) in the analysis window, with only the columns and JSON
 keys rules need; one aggregate over past recommendations; and, for a quiet account only, one small
 query about its silence. Analysis runs on every signal, so these reads are the plain SQL of
 ``recommendations.queries``; this module turns their rows into the rules' facts."""
@@ -20,8 +20,8 @@ from decimal import Decimal
 from accounts.models import Account
 from recommendations import queries
 from recommendations.models import Recommendation
-from recommendations.playbooks import Playbook, all_playbooks, get_playbook, unanswered_outreach
-from recommendations.playbooks.base import PictureFacts, SignalFact
+from recommendations.playbooks import Playbook, all_playbooks, pricing_interest, unanswered_outreach
+from recommendations.playbooks.base import PictureFacts, SignalFact, views_at
 from salesai import sql
 
 USAGE_METRICS = {"seat_utilization", "active_users_7d", "usage_events_7d"}
@@ -90,9 +90,14 @@ def _squash(x: float, scale: float) -> float:
     return round(min(1.0, max(0.0, 1.0 - math.exp(-x / scale))), 4)
 
 
-def pricing_paths(configs: Mapping[str, dict]) -> tuple[str, ...]:
-    params = get_playbook("pricing_interest").params(configs.get("pricing_interest", {}).get("params"))
-    return tuple(str(p).lower() for p in params.get("path_contains") or ["/pricing"])
+def page_paths(configs: Mapping[str, dict]) -> dict[str, tuple[str, ...]]:
+    """Playbook code → the page paths it reads (with the admin's parameters); only playbooks reading pages."""
+    paths = {}
+    for playbook in all_playbooks():
+        declared = playbook.paths(configs.get(playbook.code, {}).get("params"))
+        if declared:
+            paths[playbook.code] = declared
+    return paths
 
 
 class SignalSummary:
@@ -116,7 +121,7 @@ class SignalSummary:
 
 
 def _conversation(account_id: int, now: dt.datetime, paths: tuple[str, ...]) -> dict[str, list[SignalFact]]:
-    """Conversation signals and pricing views in the window, oldest first, grouped by kind."""
+    """Conversation signals and the page views playbooks read, in the window, oldest first, by kind."""
     rows = queries.conversation(
         account_id=account_id,
         now=now,
@@ -174,9 +179,12 @@ def build_facts(*, account: Account, now: dt.datetime, configs: Mapping[str, dic
         )
         last_activity_signal_id, activity_before_silence = quiet.last_signal_id, quiet.activity_before
 
-    paths = pricing_paths(configs)
-    by_kind = _conversation(account.pk, now, paths)
-    pricing_visits = tuple(by_kind.get("page_view", ()))
+    paths = page_paths(configs)
+    by_kind = _conversation(account.pk, now, tuple(dict.fromkeys(p for read in paths.values() for p in read)))
+    page_views = tuple(by_kind.pop("page_view", ()))
+    pricing_visits = views_at(page_views, paths.get(pricing_interest.CODE, ()))
+    if pricing_visits:
+        by_kind["page_view"] = list(pricing_visits)  # the intent score weighs pricing views, not other pages
     replies = tuple(by_kind.get("email_reply", ()))
 
     # suppression: the do-not-contact flag, or the contact's own words
@@ -256,6 +264,7 @@ def build_facts(*, account: Account, now: dt.datetime, configs: Mapping[str, dic
         contacts=contacts,
         suppressed=suppressed,
         pricing_visits=pricing_visits,
+        page_views=page_views,
         emails_sent=tuple(by_kind.get("email_sent", ())),
         replies=replies,
         forms=tuple(by_kind.get("form_submitted", ())),

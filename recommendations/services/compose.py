@@ -30,7 +30,7 @@ from accounts.models import Account
 from audit.services import audit_record
 from recommendations import queries
 from recommendations.models import Evidence, Recommendation
-from recommendations.playbooks import Playbook, playbook_for_action
+from recommendations.playbooks import Playbook, history_noun, playbook_for_action, story_order
 from recommendations.playbooks.base import EvidenceItem, Finding, PictureFacts, fmt_date, fmt_money
 from recommendations.services import drafts, notifications
 from recommendations.services.review import route_recommendation
@@ -40,16 +40,6 @@ logger = logging.getLogger(__name__)
 
 MIN_HISTORY = 10  # executed recommendations of a playbook needed before its rationale quotes our own record
 REPLY_WITHIN_DAYS = 5
-HISTORY_NOUNS = {
-    "pricing_interest": "pricing-interest e-mails",
-    "reply_waiting": "answers to replies",
-    "check_in": "check-ins",
-    "unanswered_outreach": "follow-ups",
-    "renewal": "renewal e-mails",
-    "going_dark": "re-engagement e-mails",
-    "goal_crossed": "expansion proposals",
-    "speed_to_lead": "answers to new leads",
-}
 
 
 @dataclass
@@ -75,18 +65,6 @@ def _sentence_join(clauses: list[str]) -> str:
     return text[0].upper() + text[1:] + "."
 
 
-STORY_ORDER = {
-    "speed_to_lead": 0,
-    "pricing_interest": 1,
-    "reply_waiting": 2,
-    "check_in": 2,
-    "unanswered_outreach": 3,
-    "renewal": 4,
-    "goal_crossed": 5,
-    "going_dark": 6,
-}
-
-
 def context_clauses(facts: PictureFacts, findings: list[Finding], now: dt.datetime) -> list[tuple[int, str]]:
     """Facts of the picture that complete the story when no finding already tells them (with their place)."""
     playbooks = {f.playbook for f in findings}
@@ -96,7 +74,7 @@ def context_clauses(facts: PictureFacts, findings: list[Finding], now: dt.dateti
         if len(recent) >= 2:
             clauses.append(
                 (
-                    1,
+                    story_order("pricing_interest"),
                     f"{facts.account_name} viewed your pricing page {len(recent)} times in the last 7 days",
                 )
             )
@@ -110,7 +88,7 @@ def context_clauses(facts: PictureFacts, findings: list[Finding], now: dt.dateti
             mood = "positive"
         clauses.append(
             (
-                2,
+                story_order("reply_waiting"),
                 f"{facts.contact_name(last.contact_id)}'s reply on {fmt_date(last.occurred_at)} was {mood}",
             )
         )
@@ -120,7 +98,7 @@ def context_clauses(facts: PictureFacts, findings: list[Finding], now: dt.dateti
         if 0 <= days <= 180:
             clauses.append(
                 (
-                    4,
+                    story_order("renewal"),
                     f"their {fmt_money(contract.value)} contract renews in {days} days ({fmt_date(contract.renewal_date)})",
                 )
             )
@@ -129,7 +107,7 @@ def context_clauses(facts: PictureFacts, findings: list[Finding], now: dt.dateti
 
 def story(lead: Finding, findings: list[Finding], facts: PictureFacts, now: dt.datetime) -> str:
     """One story per account: the lead finding first, then the others, then the picture's context."""
-    rest = [(STORY_ORDER.get(f.playbook, 9), f.summary) for f in findings if f is not lead]
+    rest = [(story_order(f.playbook), f.summary) for f in findings if f is not lead]
     rest += context_clauses(facts, findings, now)
     rest.sort(key=lambda pair: pair[0])
     return _sentence_join([lead.summary, *[text for _, text in rest]][:5])
@@ -170,7 +148,7 @@ def rationale_for(finding: Finding, now: dt.datetime, cache: dict) -> str:
         cache[finding.playbook] = (total, got)
     total, got = cache[finding.playbook]
     if total >= MIN_HISTORY:
-        noun = HISTORY_NOUNS.get(finding.playbook, "similar actions")
+        noun = history_noun(finding.playbook)
         return (
             f"{got} of {total} {noun} sent from salesai in the last year got a reply within "
             f"{REPLY_WITHIN_DAYS} days ({got / total:.0%})."

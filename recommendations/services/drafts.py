@@ -1,5 +1,6 @@
-"""Drafts: the subject and body a recommendation proposes, rendered from per-action templates in
-``templates/recommendations/drafts/<action_type>.txt``, optionally rewritten by an LLM.
+"""Drafts: the subject and body a recommendation proposes, rendered from the templates its action type
+declares (``playbooks.Action``: a file such as ``templates/recommendations/drafts/<action_type>.txt``,
+or inline template source), optionally rewritten by an LLM.
 
 Subject and body are two separate templates (the ``subject`` and ``body`` partials of that file), and
 every value of their context passes through :func:`salesai.text.single_line`: a line break in an
@@ -17,6 +18,7 @@ recommendation back to review; one a person approved is never touched."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -26,10 +28,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.template import engines
+from django.template.backends.django import Template
 from django.template.loader import render_to_string
 
 from audit.services import audit_record
 from recommendations.models import Recommendation
+from recommendations.playbooks import Action, action_for
 from recommendations.selectors import latest_approval
 from recommendations.services.review import locked, route_recommendation
 from salesai.text import has_line_break, single_line
@@ -78,11 +83,28 @@ def draft_context(*, finding, facts, account, contact) -> dict[str, object]:
 def render_draft(*, finding, facts, account, contact) -> Draft:
     """Render the finding's action type's subject and body templates, personalised with the contact's
     first name. The subject is one line whatever the context holds."""
+    action = action_for(finding.action_type)
+    if action is None:
+        raise LookupError(f"no registered playbook proposes the action type {finding.action_type!r}")
     context = draft_context(finding=finding, facts=facts, account=account, contact=contact)
-    name = f"recommendations/drafts/{finding.action_type}.txt"
-    subject = single_line(render_to_string(f"{name}#subject", context), max_length=300)
-    body = render_to_string(f"{name}#body", context).strip()
-    return Draft(subject=subject, body=body + "\n")
+    subject, body = _render(action, context)
+    return Draft(subject=single_line(subject, max_length=300), body=body.strip() + "\n")
+
+
+def _render(action: Action, context: dict[str, object]) -> tuple[str, str]:
+    """(subject, body) from the action's template file's two partials, or from its inline sources."""
+    if action.template:
+        return (
+            render_to_string(f"{action.template}#subject", context),
+            render_to_string(f"{action.template}#body", context),
+        )
+    return _inline(action.subject).render(context), _inline(action.body).render(context)
+
+
+@functools.lru_cache(maxsize=64)
+def _inline(source: str) -> Template:
+    """Inline template source, compiled once; plain text like the files' partials (nothing HTML-escaped)."""
+    return engines["django"].from_string("{% autoescape off %}" + source + "{% endautoescape %}")
 
 
 def llm_enabled() -> bool:

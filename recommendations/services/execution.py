@@ -41,7 +41,8 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 
 from audit.services import audit_record
-from recommendations.models import ActionType, Execution, Recommendation
+from recommendations.models import Execution, Recommendation
+from recommendations.playbooks import action_for
 from recommendations.selectors import approval_matches, latest_approval, unvouched_recipient
 from salesai import clock
 from salesai.text import has_line_break
@@ -85,6 +86,12 @@ def _sender(rec: Recommendation) -> tuple[str, str]:
     return settings.DEFAULT_FROM_EMAIL, settings.DEFAULT_FROM_EMAIL
 
 
+def _escalates(rec: Recommendation) -> bool:
+    """Whether its notice goes to the managers (the owner in copy) rather than to the owner alone."""
+    action = action_for(rec.action_type)
+    return action is not None and action.escalate
+
+
 def _managers() -> list[str]:
     return list(
         get_user_model()
@@ -101,7 +108,8 @@ def _build_message(rec: Recommendation, message_id: str) -> tuple[EmailMessage |
     headers = {"Message-ID": message_id, "X-Salesai-Recommendation": str(rec.pk)}
     if rec.is_internal:
         owner_email = rec.account.owner.email if rec.account.owner_id else ""
-        if rec.action_type == ActionType.CHURN_ESCALATION:
+        escalation = _escalates(rec)
+        if escalation:
             to = _managers() or ([owner_email] if owner_email else [])
             cc = [owner_email] if owner_email and owner_email not in to else []
         else:
@@ -114,7 +122,7 @@ def _build_message(rec: Recommendation, message_id: str) -> tuple[EmailMessage |
             {
                 "rec": rec,
                 "account": rec.account,
-                "escalation": rec.action_type == ActionType.CHURN_ESCALATION,
+                "escalation": escalation,
                 "owner_name": (owner.get_full_name() or owner.get_username()) if owner else "nobody",
             },
         ).strip()

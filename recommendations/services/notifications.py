@@ -32,14 +32,14 @@ from django.urls import reverse
 from accounts.models import RepProfile
 from audit.models import AuditEvent
 from audit.services import audit_record
-from recommendations.models import ActionType, Recommendation
+from recommendations.models import Recommendation
+from recommendations.playbooks import action_for
 from recommendations.selectors import recommendations_for
 from salesai import clock
 
 logger = logging.getLogger(__name__)
 
 URGENT_PRIORITY = 85
-URGENT_ACTION_TYPES = frozenset({ActionType.SPEED_TO_LEAD})
 DIGEST_CATCH_UP_HOURS = 3  # a digest missed at 08:00 (worker down) still goes out until 11:00
 DIGEST_MAX_ITEMS = 10
 URGENT_NOTICE_ACTION = "recommendation.urgent_notice_sent"
@@ -52,7 +52,9 @@ def card_url(recommendation: Recommendation) -> str:
 
 
 def is_urgent(recommendation: Recommendation) -> bool:
-    return recommendation.priority >= URGENT_PRIORITY or recommendation.action_type in URGENT_ACTION_TYPES
+    """Priority ≥ 85, or an action type its playbook declares urgent (an answer to a new lead)."""
+    action = action_for(recommendation.action_type)
+    return recommendation.priority >= URGENT_PRIORITY or (action is not None and action.urgent)
 
 
 def profile_for(user) -> RepProfile:
