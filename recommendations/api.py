@@ -6,6 +6,7 @@ Every row comes through the scoping selectors (a rep sees only their accounts; a
 from __future__ import annotations
 
 import django_filters
+from django.utils.choices import CallableChoiceIterator
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -47,7 +48,9 @@ def _get_or_404(queryset, pk: int, what: str = "recommendation"):
 class RecommendationFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Recommendation.Status.choices)
     account_domain = django_filters.CharFilter(field_name="account__domain", lookup_expr="iexact")
-    action_type = django_filters.ChoiceFilter(choices=action_type_choices)
+    # read when used, not when imported (a playbook registered later is a valid filter), and not a bare
+    # callable either, which the OpenAPI schema would leave without its list of values
+    action_type = django_filters.ChoiceFilter(choices=CallableChoiceIterator(action_type_choices))
 
     class Meta:
         model = Recommendation

@@ -12,6 +12,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.urls import reverse
+from drf_spectacular.generators import SchemaGenerator
 
 from accounts.models import AccountPicture
 from accounts.tests.factories import AccountFactory, ContactFactory, ContractFactory, UserFactory
@@ -177,6 +178,10 @@ def test_a_toy_playbook_needs_no_migration_and_is_configurable(toy):
     assert (TOY_OFFER.code, "Offer a toy demo") in action_type_choices()
     assert action_for(TOY_OFFER.code) is TOY_OFFER
     call_command("makemigrations", "recommendations", "--check", "--dry-run", verbosity=0)  # exits 1 on a change
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    parameters = schema["paths"]["/api/v1/recommendations"]["get"]["parameters"]
+    enum = next(p["schema"]["enum"] for p in parameters if p["name"] == "action_type")
+    assert {TOY_OFFER.code, ActionType.PRICING_OUTREACH} <= set(enum)  # the API documents the filter's values
     form = PlaybookConfigForm(data={"code": TOY.code, "enabled": "on", "params": '{"window_days": 3}'})
     assert form.is_valid(), form.errors
     assert TOY in all_playbooks() and TOY not in shipped_playbooks()
