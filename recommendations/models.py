@@ -100,6 +100,12 @@ class Recommendation(models.Model):
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
 
+    def get_action_type_display(self) -> str:
+        """The action type's name as its playbook declares it (the code itself if no playbook does).
+        Django's generated one would normalise every choice on every call: each inbox card asks twice."""
+        action = action_for(self.action_type)
+        return action.label if action else self.action_type
+
     @property
     def is_internal(self) -> bool:
         """Whether executing it tells people inside the company rather than e-mailing the customer."""

@@ -93,6 +93,7 @@ class Playbook:
 
 _REGISTRY: dict[str, Playbook] = {}
 _ACTIONS: dict[str, tuple[Action, Playbook]] = {}
+_CHOICES: tuple[tuple[str, str], ...] | None = None  # action_type_choices(), until the registry changes
 _loaded = False
 
 
@@ -104,17 +105,21 @@ def register(playbook: Playbook) -> Playbook:
         owner = _ACTIONS.get(action.code, (action, playbook))[1]
         if owner is not playbook:
             raise ValueError(f"action type {action.code!r} is proposed by playbook {owner.code!r} already")
+    global _CHOICES
     _REGISTRY[playbook.code] = playbook
     _ACTIONS.update({action.code: (action, playbook) for action in playbook.actions})
+    _CHOICES = None
     return playbook
 
 
 def unregister(playbook: Playbook) -> None:
     """Take ``playbook`` out again (a test's toy playbook, a plugin being unloaded)."""
+    global _CHOICES
     if _REGISTRY.get(playbook.code) is playbook:
         del _REGISTRY[playbook.code]
         for action in playbook.actions:
             _ACTIONS.pop(action.code, None)
+        _CHOICES = None
 
 
 def _modules() -> list[str]:
@@ -164,10 +169,14 @@ def action_for(action_type: str) -> Action | None:
     return _ACTIONS[action_type][0] if action_type in _ACTIONS else None
 
 
-def action_type_choices() -> list[tuple[str, str]]:
+def action_type_choices() -> tuple[tuple[str, str], ...]:
     """(code, label) of every registered action type: the ``choices`` of ``Recommendation.action_type``,
-    read when asked, so a playbook registered later is a valid choice without a migration."""
-    return [(action.code, action.label) for playbook in all_playbooks() for action in playbook.actions]
+    read when asked, so a playbook registered later is a valid choice without a migration. Kept until
+    the registry changes: every ``get_action_type_display()`` of an inbox card asks for it."""
+    global _CHOICES
+    if _CHOICES is None:
+        _CHOICES = tuple((a.code, a.label) for playbook in all_playbooks() for a in playbook.actions)
+    return _CHOICES
 
 
 def story_order(code: str) -> int:
