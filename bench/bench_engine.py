@@ -59,7 +59,7 @@ def _bulk_accounts(start: int, count: int, *, prefix: str, owner=None) -> list[i
 
 def _sweep_figures(quick: bool) -> list[Figure]:
     from accounts.models import AccountPicture
-    from recommendations import services
+    from recommendations.services import analysis as services
     from salesai import clock
 
     now = clock.now()
@@ -186,7 +186,7 @@ def _latency_figures(ctx: BenchContext, database_url: str) -> list[Figure]:
 
     from accounts.models import Account, Contact
     from recommendations.models import Recommendation
-    from recommendations.tasks import echo
+    from recommendations.tasks import echo_task as echo
     from salesai import clock
     from salesai.celery import app
     from signals.models import Signal, Source

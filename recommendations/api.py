@@ -1,11 +1,12 @@
 """The recommendations API (DESIGN.md §4): list/detail, approve/reject/snooze, and an account's picture.
 
 Every row comes through the scoping selectors (a rep sees only their accounts; anything else is a
-404), filters apply after scoping, and actions call the review services in ``recommendations.review``."""
+404), filters apply after scoping, and actions call the review services (``services.review``)."""
 
 from __future__ import annotations
 
 import django_filters
+from django.utils.choices import CallableChoiceIterator
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -14,8 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import accounts_for
-from recommendations import review
-from recommendations.models import ActionType, Recommendation
+from recommendations.models import Recommendation
+from recommendations.playbooks import action_type_choices
 from recommendations.selectors import account_picture, recommendations_for_api
 from recommendations.serializers import (
     ApproveSerializer,
@@ -25,6 +26,7 @@ from recommendations.serializers import (
     SnoozeSerializer,
     StaleVersionSerializer,
 )
+from recommendations.services import review
 from salesai.api_errors import error_body
 from signals.serializers import ErrorSerializer
 
@@ -46,7 +48,9 @@ def _get_or_404(queryset, pk: int, what: str = "recommendation"):
 class RecommendationFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Recommendation.Status.choices)
     account_domain = django_filters.CharFilter(field_name="account__domain", lookup_expr="iexact")
-    action_type = django_filters.ChoiceFilter(choices=ActionType.choices)
+    # read when used, not when imported (a playbook registered later is a valid filter), and not a bare
+    # callable either, which the OpenAPI schema would leave without its list of values
+    action_type = django_filters.ChoiceFilter(choices=CallableChoiceIterator(action_type_choices))
 
     class Meta:
         model = Recommendation

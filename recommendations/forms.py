@@ -1,7 +1,7 @@
 """Forms of the review inbox: its filters, the four card actions, and notice preferences.
 
-Forms only validate and shape input; the writes happen in ``recommendations.review`` (card actions)
-and ``recommendations.notifications`` (preferences)."""
+Forms only validate and shape input; the writes happen in ``recommendations.services.review`` (card actions)
+and ``recommendations.services.notifications`` (preferences)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from accounts.models import RepProfile
-from recommendations.models import ActionType, Recommendation, Review
-from recommendations.review import SUBJECT_LINE_BREAK
+from recommendations.models import Recommendation, Review
+from recommendations.playbooks import action_type_choices
+from recommendations.services.review import SUBJECT_LINE_BREAK
 from salesai import clock
 from salesai.roles import MANAGER_GROUP, REP_GROUP
 from salesai.text import has_line_break
@@ -31,13 +32,18 @@ INBOX_STATUSES = [
 ]
 
 
+def _action_choices() -> list[tuple[str, str]]:
+    """Every registered action type (read when the form is built), after "All actions"."""
+    return [("", "All actions"), *action_type_choices()]
+
+
 class InboxFilterForm(forms.Form):
     """The inbox's GET filters. Invalid values fall back to the defaults rather than erroring: a
     stale bookmark should still open the inbox."""
 
     q = forms.CharField(label="Search", required=False, max_length=100)
     status = forms.ChoiceField(label="Status", choices=INBOX_STATUSES, required=False)
-    action_type = forms.ChoiceField(label="Action", choices=[("", "All actions"), *ActionType.choices], required=False)
+    action_type = forms.ChoiceField(label="Action", choices=_action_choices, required=False)
     account = forms.IntegerField(label="Account", required=False, min_value=1, widget=forms.HiddenInput)
     rep = forms.TypedChoiceField(label="Rep", required=False, coerce=int, empty_value=None)
 

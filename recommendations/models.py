@@ -8,24 +8,17 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from recommendations.playbooks import action_for, action_type_choices, shipped_playbooks
 
-class ActionType(models.TextChoices):
-    """The things salesai can propose. Each is a trust *domain* (DESIGN.md §3)."""
-
-    PRICING_OUTREACH = "pricing_outreach", "Reach out on pricing interest"
-    REPLY = "reply", "Answer a reply"
-    CHECK_IN = "check_in", "Scheduled check-in"
-    FOLLOW_UP = "follow_up", "Follow up on unanswered outreach"
-    CHANGE_CONTACT = "change_contact", "Try another contact or channel"
-    RENEWAL_OUTREACH = "renewal_outreach", "Start the renewal conversation"
-    CHURN_ESCALATION = "churn_escalation", "Escalate churn risk"
-    RE_ENGAGE = "re_engage", "Re-engage a quiet account"
-    EXPANSION = "expansion", "Propose an expansion"
-    SPEED_TO_LEAD = "speed_to_lead", "Answer a new lead fast"
-
-
-#: Action types whose execution notifies people inside the company rather than e-mailing the customer.
-INTERNAL_ACTIONS = frozenset({ActionType.CHURN_ESCALATION, ActionType.CHANGE_CONTACT})
+#: The action types of the playbooks that come with salesai, as an enum (``ActionType.PRICING_OUTREACH``).
+#: Each playbook declares its own (``recommendations.playbooks``); this is a view of them for code and
+#: tests that name one. ``Recommendation.action_type`` reads its choices from the registry instead, so
+#: a playbook registered elsewhere proposes valid action types too.
+ActionType = models.TextChoices(
+    "ActionType",
+    [(action.code.upper(), (action.code, action.label)) for p in shipped_playbooks() for action in p.actions],
+    module=__name__,
+)
 
 
 class Recommendation(models.Model):
@@ -45,7 +38,7 @@ class Recommendation(models.Model):
     contact = models.ForeignKey(
         "accounts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="recommendations"
     )
-    action_type = models.CharField(max_length=30, choices=ActionType.choices)
+    action_type = models.CharField(max_length=30, choices=action_type_choices)
     playbook = models.CharField(max_length=50, help_text="The playbook whose finding leads this recommendation.")
     title = models.CharField(max_length=300)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
@@ -107,9 +100,17 @@ class Recommendation(models.Model):
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
 
+    def get_action_type_display(self) -> str:
+        """The action type's name as its playbook declares it (the code itself if no playbook does).
+        Django's generated one would normalise every choice on every call: each inbox card asks twice."""
+        action = action_for(self.action_type)
+        return action.label if action else self.action_type
+
     @property
     def is_internal(self) -> bool:
-        return self.action_type in INTERNAL_ACTIONS
+        """Whether executing it tells people inside the company rather than e-mailing the customer."""
+        action = action_for(self.action_type)
+        return action is not None and action.internal
 
 
 class Evidence(models.Model):

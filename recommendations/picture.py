@@ -4,44 +4,33 @@ features shown on the account page, the scores (0–1, time-decayed) and ``next_
 Query budget (independent of how many signals an account has): its contacts, active contracts, open
 opportunities and goals; one aggregate over all its signals grouped by kind (windowed counts, distinct
 active users, newest id and time); one bounded fetch of the "conversation" signals (e-mail, forms,
-meetings, pricing views) in the analysis window with only the columns and JSON keys rules need; one
-aggregate over past recommendations; and, for a quiet account only, two small queries about its
-silence.
-
-Analysis runs on every signal, so these reads are plain SQL built once per process (the same text on
-PostgreSQL and SQLite ≥ 3.38): compiling the equivalent ORM querysets cost more CPU than the database
-spent answering them (about 8 of 16 ms per analysis)."""
+meetings, and the page views playbooks read) in the analysis window, with only the columns and JSON
+keys rules need; one aggregate over past recommendations; and, for a quiet account only, one small
+query about its silence. Analysis runs on every signal, so these reads are the plain SQL of
+``recommendations.queries``; this module turns their rows into the rules' facts."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
 import math
 from collections.abc import Mapping
 from decimal import Decimal
 
-from django.db import connection
-
-from accounts.models import Account, Contact, Contract, Goal, Opportunity
+from accounts.models import Account
+from recommendations import queries
 from recommendations.models import Recommendation
-from recommendations.playbooks import Playbook, all_playbooks
-from recommendations.playbooks.base import (
-    ContactFact,
-    ContractFact,
-    GoalFact,
-    PictureFacts,
-    SignalFact,
-)
+from recommendations.playbooks import Playbook, all_playbooks, pricing_interest, unanswered_outreach
+from recommendations.playbooks.base import PictureFacts, SignalFact, views_at
 from salesai import sql
-from signals.models import Signal
 
 USAGE_METRICS = {"seat_utilization", "active_users_7d", "usage_events_7d"}
 # At most this stale: the 7-day usage figures of a quiet account with "≥" usage goals (every usage
 # signal refreshes them anyway, so this only wakes accounts whose product use stopped).
 USAGE_REFRESH = dt.timedelta(hours=24)
 WINDOW_DAYS = 120  # how far back the detailed fetch reads
-MIN_SILENCE = dt.timedelta(days=7)  # below this no account counts as going dark (saves two queries)
+MIN_SILENCE = dt.timedelta(days=7)  # below this no account counts as going dark (saves a query)
+SILENCE_LOOKBACK = dt.timedelta(days=28)  # "activity before the silence": inbound signals in this long before it
 DETAIL_LIMIT = 600  # newest conversation signals read per analysis, at most
 INBOUND_KINDS = ("page_view", "form_submitted", "product_usage", "email_reply", "meeting_booked", "custom")
 CONVERSATION_KINDS = ("email_sent", "email_reply", "email_bounced", "form_submitted", "meeting_booked")
@@ -62,99 +51,6 @@ ENGAGEMENT_WEIGHTS = {
 BUCKETS = ((0, 7), (7, 14), (14, 28), (28, 56), (56, 120))
 ENGAGEMENT_HALF_LIFE = 14.0
 INTENT_HALF_LIFE = 7.0
-
-
-# --- plain SQL, built once per process --------------------------------------------------------------
-
-
-def _json_rows(table: str, columns: str, where: str, order: str) -> str:
-    """A scalar subquery: the matching rows as one JSON array of arrays (so several small tables come
-    back in one statement)."""
-    if connection.vendor == "postgresql":
-        return (
-            f"(SELECT COALESCE(json_agg(json_build_array({columns}) ORDER BY {order}), '[]'::json) "
-            f"FROM {table} WHERE {where})"
-        )
-    return (
-        f"(SELECT json_group_array(json_array({columns})) FROM (SELECT * FROM {table} WHERE {where} ORDER BY {order}))"
-    )
-
-
-def _json_list(value) -> list:
-    return list(sql.json_value(value) or [])
-
-
-@functools.cache
-def _sql() -> dict[str, str]:
-    signal, contact, contract = Signal._meta.db_table, Contact._meta.db_table, Contract._meta.db_table
-    goal, opportunity, rec = Goal._meta.db_table, Opportunity._meta.db_table, Recommendation._meta.db_table
-    # per kind: newest id (any time), counts per age bucket, newest human activity, 7-day usage figures
-    # params: account, now, then (bucket end, bucket start) pairs, then now-7d three times
-    in_window = "occurred_at <= %s"
-    buckets = ",\n  ".join(
-        f"COUNT(*) FILTER (WHERE {in_window} AND occurred_at > %s AND occurred_at <= %s)" for _ in BUCKETS
-    )
-    week = "occurred_at <= %s AND occurred_at > %s"
-    return {
-        # contacts, active contracts, open opportunity total and goals in one statement
-        "records": "SELECT "
-        + ", ".join(
-            [
-                _json_rows(
-                    contact,
-                    "id, name, email, seniority, title, do_not_contact, do_not_contact_reason",
-                    "account_id = %s",
-                    "id",
-                ),
-                _json_rows(
-                    contract,
-                    "id, value, renewal_date, status",
-                    f"account_id = %s AND status = '{Contract.Status.ACTIVE.value}' AND renewal_date >= %s",
-                    "renewal_date, id",
-                ),
-                f"(SELECT SUM(amount) FROM {opportunity} WHERE account_id = %s "
-                f"AND stage NOT IN ({sql.in_list([Opportunity.Stage.WON, Opportunity.Stage.LOST])}))",
-                _json_rows(
-                    goal,
-                    "id, name, metric, comparator, threshold, is_met, crossings, last_crossed_at",
-                    "account_id = %s AND active",
-                    "id",
-                ),
-            ]
-        ),  # fmt: skip
-        "summary": f"SELECT kind, MAX(id),\n  {buckets},\n"
-        f"  MAX(occurred_at) FILTER (WHERE {in_window} AND NOT is_auto_reply),\n"
-        f"  COUNT(DISTINCT user_id) FILTER (WHERE {week} AND user_id <> ''),\n"
-        f"  COUNT(DISTINCT contact_id) FILTER (WHERE {week} AND user_id = ''),\n"
-        f"  MIN(occurred_at) FILTER (WHERE {week})\n"
-        f"FROM {signal} WHERE account_id = %s AND NOT is_bot GROUP BY kind",
-        "silence": f"SELECT "
-        f"(SELECT id FROM {signal} WHERE account_id = %s AND kind IN ({sql.in_list(INBOUND_KINDS)}) "
-        f"AND occurred_at = %s AND NOT is_auto_reply AND NOT is_bot ORDER BY id LIMIT 1), "
-        f"(SELECT COUNT(*) FROM {signal} WHERE account_id = %s AND kind IN ({sql.in_list(INBOUND_KINDS)}) "
-        f"AND occurred_at > %s AND occurred_at <= %s AND NOT is_bot)",
-        # params: account, now, window start, then one LIKE pattern per pricing path (two placeholders each)
-        "conversation": f"SELECT id, kind, name, occurred_at, contact_id, intent, intent_confidence, sentiment, "
-        f"is_auto_reply, in_reply_to_id, properties ->> 'path', properties ->> 'url', properties ->> 'form', "
-        f"properties ->> 'event', properties ->> 'check_in_at', properties ->> 'subject', "
-        f"properties -> 'referral', properties ->> 'effect_withheld' "
-        f"FROM {signal} WHERE account_id = %s AND occurred_at <= %s AND occurred_at > %s AND NOT is_bot "
-        f"AND (kind IN ({sql.in_list(CONVERSATION_KINDS)}) OR (kind = 'page_view' AND ({{pricing}}))) "
-        f"ORDER BY occurred_at DESC, id DESC LIMIT {DETAIL_LIMIT}",
-        # the account's closed recommendations: when each action type was last acted on or turned
-        # down, and which findings were decided already (the composer does not raise them again)
-        "closed": f"SELECT action_type, dedupe_key, status, MAX(updated_at) FROM {rec} WHERE account_id = %s "
-        f"AND status NOT IN ({sql.in_list(Recommendation.OPEN_STATUSES)}) GROUP BY action_type, dedupe_key, status",
-    }
-
-
-@functools.cache
-def _conversation_sql(path_count: int) -> str:
-    pricing = " OR ".join(
-        ["LOWER(properties ->> 'path') LIKE %s ESCAPE '\\' OR LOWER(properties ->> 'url') LIKE %s ESCAPE '\\'"]
-        * max(path_count, 1)
-    )
-    return _sql()["conversation"].replace("{pricing}", pricing)
 
 
 def _referral_label(referral) -> str:
@@ -194,128 +90,68 @@ def _squash(x: float, scale: float) -> float:
     return round(min(1.0, max(0.0, 1.0 - math.exp(-x / scale))), 4)
 
 
-def pricing_paths(configs: Mapping[str, dict]) -> list[str]:
-    from recommendations.playbooks import get_playbook
-
-    params = get_playbook("pricing_interest").params(configs.get("pricing_interest", {}).get("params"))
-    return [str(p).lower() for p in params.get("path_contains") or ["/pricing"]]
-
-
-def _account_records(account_id: int, now: dt.datetime):
-    ((contacts, contracts, opportunity_amount, goals),) = sql.rows(
-        _sql()["records"],
-        [account_id, account_id, sql.date_param(now.date() - dt.timedelta(days=1)), account_id, account_id],
-    )
-    contacts = tuple(
-        ContactFact(
-            id=pk,
-            name=name,
-            email=email,
-            seniority=seniority,
-            title=title,
-            do_not_contact=bool(dnc),
-            do_not_contact_reason=reason,
-        )
-        for pk, name, email, seniority, title, dnc, reason in _json_list(contacts)
-    )
-    contracts = tuple(
-        ContractFact(id=pk, value=sql.to_decimal(value), renewal_date=sql.to_date(renewal), status=status)
-        for pk, value, renewal, status in _json_list(contracts)
-    )
-    goals = tuple(
-        GoalFact(
-            id=pk,
-            name=name,
-            metric=metric,
-            comparator=comparator,
-            threshold=threshold,
-            is_met=bool(is_met),
-            crossings=crossings,
-            last_crossed_at=sql.aware(last_crossed_at),
-        )
-        for pk, name, metric, comparator, threshold, is_met, crossings, last_crossed_at in _json_list(goals)
-    )
-    return contacts, contracts, sql.to_decimal(opportunity_amount), goals
+def page_paths(configs: Mapping[str, dict]) -> dict[str, tuple[str, ...]]:
+    """Playbook code → the page paths it reads (with the admin's parameters); only playbooks reading pages."""
+    paths = {}
+    for playbook in all_playbooks():
+        declared = playbook.paths(configs.get(playbook.code, {}).get("params"))
+        if declared:
+            paths[playbook.code] = declared
+    return paths
 
 
 class SignalSummary:
     """The per-kind aggregate over every signal of an account (one query, a handful of rows)."""
 
     def __init__(self, account_id: int, now: dt.datetime) -> None:
-        week_start = sql.param(now - dt.timedelta(days=7))
-        at = sql.param(now)
-        params: list = []
-        for start, end in BUCKETS:
-            params += [at, sql.param(now - dt.timedelta(days=end)), sql.param(now - dt.timedelta(days=start))]
-        params += [at] + [at, week_start] * 3 + [account_id]
         self.max_signal_id: int | None = None
         self.buckets: dict[str, list[int]] = {}
         self.last_activity_at: dt.datetime | None = None
         self.active_users_7d = self.active_contacts_7d = 0
         self.oldest_usage_7d: dt.datetime | None = None
-        n = len(BUCKETS)
-        for row in sql.rows(_sql()["summary"], params):
-            kind, max_id, counts = row[0], row[1], list(row[2 : 2 + n])
-            last_human, users, contacts, oldest = row[2 + n :]
-            self.max_signal_id = max(self.max_signal_id or 0, max_id)
-            if kind in INBOUND_KINDS:
-                self.buckets[kind] = counts
-                last_human = sql.aware(last_human)
-                if last_human and (self.last_activity_at is None or last_human > self.last_activity_at):
-                    self.last_activity_at = last_human
-            if kind == "product_usage":
-                self.active_users_7d, self.active_contacts_7d = users or 0, contacts or 0
-                self.oldest_usage_7d = sql.aware(oldest)
+        for row in queries.signal_summary(account_id=account_id, now=now, buckets=BUCKETS):
+            self.max_signal_id = max(self.max_signal_id or 0, row.max_id)
+            if row.kind in INBOUND_KINDS:
+                self.buckets[row.kind] = list(row.counts)
+                if row.last_human_at and (self.last_activity_at is None or row.last_human_at > self.last_activity_at):
+                    self.last_activity_at = row.last_human_at
+            if row.kind == "product_usage":
+                self.active_users_7d, self.active_contacts_7d = row.users_7d, row.contacts_7d
+                self.oldest_usage_7d = row.oldest_7d
 
 
-def _conversation(account_id: int, now: dt.datetime, paths: list[str]) -> dict[str, list[SignalFact]]:
-    """Conversation signals and pricing views in the window, oldest first, grouped by kind."""
-    params: list = [account_id, sql.param(now), sql.param(now - dt.timedelta(days=WINDOW_DAYS))]
-    for p in paths:
-        params += [sql.like_contains(p)] * 2
-    rows = sql.rows(_conversation_sql(len(paths)), params)
-    rows.reverse()
+def _conversation(account_id: int, now: dt.datetime, paths: tuple[str, ...]) -> dict[str, list[SignalFact]]:
+    """Conversation signals and the page views playbooks read, in the window, oldest first, by kind."""
+    rows = queries.conversation(
+        account_id=account_id,
+        now=now,
+        since=now - dt.timedelta(days=WINDOW_DAYS),
+        kinds=CONVERSATION_KINDS,
+        page_paths=paths,
+        limit=DETAIL_LIMIT,
+    )
     by_kind: dict[str, list[SignalFact]] = {}
-    for (
-        pk,
-        kind,
-        name,
-        occurred_at,
-        contact_id,
-        intent,
-        intent_confidence,
-        sentiment,
-        is_auto_reply,
-        in_reply_to_id,
-        path,
-        url,
-        form,
-        event,
-        check_in_at,
-        subject,
-        referral,
-        withheld,
-    ) in rows:
-        where = str(path or url or "")
-        if kind == "page_view" and not any(p in where.lower() for p in paths):
+    for row in rows:
+        where = str(row.path or row.url or "")
+        if row.kind == "page_view" and not any(p in where.lower() for p in paths):
             continue
-        by_kind.setdefault(kind, []).append(
+        by_kind.setdefault(row.kind, []).append(
             SignalFact(
-                id=pk,
-                kind=kind,
-                occurred_at=sql.aware(occurred_at),
-                contact_id=contact_id,
-                name=name or str(form or event or ""),
-                path=str(path or where),
-                intent=intent,
-                intent_confidence=intent_confidence,
-                sentiment=sentiment,
-                is_auto_reply=bool(is_auto_reply),
-                in_reply_to_id=in_reply_to_id,
-                check_in_at=_parse_time(check_in_at),
-                subject=str(subject or "")[:200],
-                referral=_referral_label(referral)[:200],
-                effect_withheld=bool(withheld),
+                id=row.id,
+                kind=row.kind,
+                occurred_at=row.occurred_at,
+                contact_id=row.contact_id,
+                name=row.name or str(row.form or row.event or ""),
+                path=str(row.path or where),
+                intent=row.intent,
+                intent_confidence=row.intent_confidence,
+                sentiment=row.sentiment,
+                is_auto_reply=row.is_auto_reply,
+                in_reply_to_id=row.in_reply_to_id,
+                check_in_at=_parse_time(row.check_in_at),
+                subject=str(row.subject or "")[:200],
+                referral=_referral_label(row.referral)[:200],
+                effect_withheld=bool(row.effect_withheld),
             )
         )
     return by_kind
@@ -324,7 +160,8 @@ def _conversation(account_id: int, now: dt.datetime, paths: list[str]) -> dict[s
 def build_facts(*, account: Account, now: dt.datetime, configs: Mapping[str, dict] | None = None) -> PictureFacts:
     """Everything the rules read about ``account`` as of ``now``, in a fixed number of queries."""
     configs = configs or {}
-    contacts, contracts, opportunity_amount, goals = _account_records(account.pk, now)
+    records = queries.account_records(account_id=account.pk, renewals_from=now.date() - dt.timedelta(days=1))
+    contacts, contracts = records.contacts, records.contracts
     summary = SignalSummary(account.pk, now)
     buckets = summary.buckets
     usage = buckets.get("product_usage", [0] * len(BUCKETS))
@@ -337,14 +174,17 @@ def build_facts(*, account: Account, now: dt.datetime, configs: Mapping[str, dic
     last_activity_signal_id = None
     if last_activity_at is not None and now - last_activity_at >= MIN_SILENCE:
         # only for a quiet account (going dark): the newest inbound signal, and the 28 days before it
-        at = sql.param(last_activity_at)
-        ((last_activity_signal_id, activity_before_silence),) = sql.rows(
-            _sql()["silence"],
-            [account.pk, at, account.pk, sql.param(last_activity_at - dt.timedelta(days=28)), at],
+        quiet = queries.silence(
+            account_id=account.pk, kinds=INBOUND_KINDS, last_activity_at=last_activity_at, before=SILENCE_LOOKBACK
         )
+        last_activity_signal_id, activity_before_silence = quiet.last_signal_id, quiet.activity_before
 
-    paths = pricing_paths(configs)
-    by_kind = _conversation(account.pk, now, paths)
+    paths = page_paths(configs)
+    by_kind = _conversation(account.pk, now, tuple(dict.fromkeys(p for read in paths.values() for p in read)))
+    page_views = tuple(by_kind.pop("page_view", ()))
+    pricing_visits = views_at(page_views, paths.get(pricing_interest.CODE, ()))
+    if pricing_visits:
+        by_kind["page_view"] = list(pricing_visits)  # the intent score weighs pricing views, not other pages
     replies = tuple(by_kind.get("email_reply", ()))
 
     # suppression: the do-not-contact flag, or the contact's own words
@@ -364,12 +204,12 @@ def build_facts(*, account: Account, now: dt.datetime, configs: Mapping[str, dic
 
     last_actioned: dict[str, dt.datetime] = {}
     decided_keys: set[str] = set()
-    for action_type, dedupe_key, status, last in sql.rows(_sql()["closed"], [account.pk]):
-        decided_keys.add(dedupe_key)
-        if status in (Recommendation.Status.EXECUTED, Recommendation.Status.REJECTED):
-            last = sql.aware(last)
-            if action_type not in last_actioned or last > last_actioned[action_type]:
-                last_actioned[action_type] = last
+    for closed in queries.closed_recommendations(account_id=account.pk):
+        decided_keys.add(closed.dedupe_key)
+        if closed.status in (Recommendation.Status.EXECUTED, Recommendation.Status.REJECTED):
+            last = closed.last_updated_at
+            if closed.action_type not in last_actioned or last > last_actioned[closed.action_type]:
+                last_actioned[closed.action_type] = last
 
     # scores
     engagement_raw = intent_raw = 0.0
@@ -408,9 +248,7 @@ def build_facts(*, account: Account, now: dt.datetime, configs: Mapping[str, dic
         "seat_utilization": seat_utilization,
         "active_users_7d": float(active_users),
         "usage_events_7d": float(usage_7d),
-        "pricing_visits_7d": float(
-            sum(1 for v in by_kind.get("page_view", ()) if v.occurred_at > now - dt.timedelta(days=7))
-        ),
+        "pricing_visits_7d": float(sum(1 for v in pricing_visits if v.occurred_at > now - dt.timedelta(days=7))),
         "engagement_score": engagement,
     }
     return PictureFacts(
@@ -422,16 +260,17 @@ def build_facts(*, account: Account, now: dt.datetime, configs: Mapping[str, dic
         seats=account.seats,
         segment=account.segment,
         strategic=account.strategic,
-        open_opportunity_amount=opportunity_amount,
+        open_opportunity_amount=records.open_opportunity_amount,
         contacts=contacts,
         suppressed=suppressed,
-        pricing_visits=tuple(by_kind.get("page_view", ())),
+        pricing_visits=pricing_visits,
+        page_views=page_views,
         emails_sent=tuple(by_kind.get("email_sent", ())),
         replies=replies,
         forms=tuple(by_kind.get("form_submitted", ())),
         meetings=tuple(by_kind.get("meeting_booked", ())),
         contracts=contracts,
-        goals=goals,
+        goals=records.goals,
         metrics=metrics,
         usage_events_7d=usage_7d,
         usage_events_28d=usage_28d,
@@ -457,8 +296,6 @@ def _iso(value: dt.datetime | dt.date | None) -> str | None:
 
 def features_of(facts: PictureFacts, now: dt.datetime) -> dict:
     """The JSON stored on the picture (and shown on the account page and in the API)."""
-    from recommendations.playbooks import unanswered_outreach
-
     pricing_7d = [v for v in facts.pricing_visits if v.occurred_at > now - dt.timedelta(days=7)]
     humans = facts.human_replies()
     last_reply = humans[-1] if humans else None

@@ -1,4 +1,6 @@
-"""Receivers: stored signals queue analysis of their accounts (connected in AppConfig.ready)."""
+"""Receivers of the stored-signals announcement (connected in ``RecommendationsConfig.ready()``): the
+one place where the flow turns upward (DESIGN.md §2). Stored signals queue the analysis of their
+accounts, and replies or bounces to what salesai sent on its own become trust outcomes."""
 
 from __future__ import annotations
 
@@ -6,20 +8,20 @@ import logging
 
 from django.conf import settings
 from django.core.cache import cache
-from django.dispatch import receiver
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from recommendations.services import outcomes
+from recommendations.services.analysis import queued_key
+from recommendations.tasks import analyze_account_task
 from signals import hotcache
-from signals.dispatch import signals_stored
 
 logger = logging.getLogger(__name__)
 
 QUEUED_TTL_SECONDS = 10
 
 
-@receiver(signals_stored, dispatch_uid="recommendations.queue_analysis")
 def queue_analysis(sender, *, signal_ids: list[int], account_ids: list[int], **kwargs) -> None:
-    """Queue ``analyze_account`` once per account, coalescing bursts.
+    """Queue ``analyze_account_task`` once per account, coalescing bursts.
 
     An add-if-absent claims "an analysis is queued" per account; the task releases the claim when it
     starts, so signals arriving during an analysis queue exactly one more. If the cache is down we
@@ -27,8 +29,6 @@ def queue_analysis(sender, *, signal_ids: list[int], account_ids: list[int], **k
     broker is down the signals stay unanalysed and the outbox sweep re-queues them. The claim runs for
     every stored signal, so it is ``signals.hotcache.add`` (one ``SET NX EX`` on a kept Redis client),
     not ``cache.add``."""
-    from recommendations.tasks import analyze_account, queued_key
-
     for account_id in account_ids:
         try:
             claimed = hotcache.add(queued_key(account_id), 1, timeout=QUEUED_TTL_SECONDS)
@@ -43,7 +43,7 @@ def queue_analysis(sender, *, signal_ids: list[int], account_ids: list[int], **k
             logger.info("analysis_enqueue_left_to_outbox", extra={"account_ids": account_ids[:20]})
             return
         try:
-            analyze_account.delay_on_commit(account_id)
+            analyze_account_task.delay_on_commit(account_id)
         except (KombuOperationalError, ConnectionError, OSError):
             # the broker is unreachable: the signals are stored and the outbox task will re-queue them
             logger.warning("analysis_enqueue_failed", extra={"account_id": account_id})
@@ -58,3 +58,12 @@ def _broker_known_down() -> bool:
     return (
         not hotcache.cache_available() and bool(settings.REDIS_URL) and settings.CELERY_BROKER_URL == settings.REDIS_URL
     )
+
+
+def label_autonomous_outcomes(sender, signal_ids: list[int], account_ids: list[int], **kwargs) -> None:
+    """Replies and bounces to autonomous e-mails → trust outcomes. Never raises into ingestion: the
+    signals are stored whatever happens here."""
+    try:
+        outcomes.record_autonomous_outcomes(signal_ids=signal_ids, kinds=kwargs.get("kinds"))
+    except Exception:
+        logger.exception("could not label outcomes of a stored batch", extra={"signal_ids": signal_ids[:20]})

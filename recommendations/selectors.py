@@ -1,15 +1,18 @@
-"""Reads of recommendations, always through the one scoping selector, and the account page's reads."""
+"""Reads of recommendations, always through the one scoping selector; the account page's reads; and
+who approved what (the review services and the executor both ask)."""
 
 from __future__ import annotations
 
 import json
 import re
 
-from django.db.models import QuerySet, TextField
+from django.db.models import Prefetch, QuerySet, TextField
 from django.db.models.functions import Cast
 
-from recommendations.models import Recommendation
+from accounts.models import AccountPicture, Contact
+from recommendations.models import Evidence, Recommendation, Review
 from salesai.roles import is_manager
+from signals.models import Signal
 
 
 def recommendations_for(*, user) -> QuerySet[Recommendation]:
@@ -24,10 +27,6 @@ def recommendations_for(*, user) -> QuerySet[Recommendation]:
 
 def recommendations_for_api(*, user) -> QuerySet[Recommendation]:
     """The API's rows: scoped first, then joined so a page costs a constant number of queries."""
-    from django.db.models import Prefetch
-
-    from recommendations.models import Evidence
-
     return (
         recommendations_for(user=user)
         .select_related("account", "contact", "trust_decision")
@@ -81,8 +80,6 @@ def decode_shown(rows, field: str) -> list:
 
 def timeline(*, account, limit: int) -> list:
     """The account's newest signals for people (page and API), each with ``properties_shown``."""
-    from signals.models import Signal
-
     queryset = Signal.objects.filter(account=account).select_related("contact").order_by("-occurred_at", "-id")
     queryset = queryset.defer("contact__traits")
     return decode_shown(with_shown_json(queryset, "properties")[:limit], "properties")
@@ -90,8 +87,6 @@ def timeline(*, account, limit: int) -> list:
 
 def account_picture(*, account) -> dict:
     """The account's picture, its open recommendations and a timeline of its recent signals."""
-    from accounts.models import AccountPicture
-
     picture = AccountPicture.objects.filter(account=account).first() or AccountPicture(account=account)
     signals = timeline(account=account, limit=50)
     open_recs = list(
@@ -113,3 +108,59 @@ def account_picture(*, account) -> dict:
         "open_recommendations": open_recs,
         "timeline": signals,
     }
+
+
+# --- who approved what -----------------------------------------------------------------------------
+
+
+def unvouched_recipient(recommendation: Recommendation) -> str:
+    """Why salesai may not e-mail this recommendation's contact on its own, as a sentence ('' if it may).
+
+    Only people at the account's own domain, or whom the CRM or a person vouched for
+    (``Contact.origin``), may get an e-mail no person looked at: anyone can make salesai *know* an
+    address (a forged inbound e-mail, the public website key), and no one outside may choose whom it
+    writes to."""
+    if recommendation.is_internal or recommendation.contact_id is None:
+        return ""
+    contact, domain = recommendation.contact, recommendation.account.domain
+    if contact.origin in Contact.AUTHORITATIVE_ORIGINS or contact.is_at_domain(domain):
+        return ""
+    return (
+        f"Needs review: {contact.email} is not at {domain} and was not vouched for by the CRM or a person "
+        f"(it came from {Contact.Origin(contact.origin).label.lower()}), so salesai never e-mails it on its own"
+    )
+
+
+def recipient_of(recommendation: Recommendation) -> str:
+    """The address a customer e-mail of this recommendation goes to ('' for internal notices)."""
+    if recommendation.is_internal or recommendation.contact_id is None:
+        return ""
+    return recommendation.contact.email
+
+
+def latest_approval(recommendation: Recommendation) -> Review | None:
+    """The approving review since the last cancel, whatever version it approved."""
+    latest = (
+        recommendation.reviews.filter(
+            decision__in=[Review.Decision.APPROVED, Review.Decision.EDITED, Review.Decision.CANCELLED]
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if latest is None or latest.decision == Review.Decision.CANCELLED:
+        return None
+    return latest
+
+
+def approval_matches(recommendation: Recommendation, approval: Review) -> bool:
+    """Whether ``approval`` is of exactly what would be sent now: the same version, the same recipient."""
+    return approval.version == recommendation.version and approval.recipient == recipient_of(recommendation)
+
+
+def approved_by_person(recommendation: Recommendation) -> Review | None:
+    """The approving review since the last cancel, if a person approved the current version for the
+    current recipient; an approval of anything else is nobody's approval of what would be sent."""
+    approval = latest_approval(recommendation)
+    if approval is None or not approval_matches(recommendation, approval):
+        return None
+    return approval

@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from recommendations.models import Evidence, Recommendation, Review
-from recommendations.review import SUBJECT_LINE_BREAK
+from recommendations.services.review import SUBJECT_LINE_BREAK
 from salesai.text import has_line_break
 from signals.serializers import ErrorSerializer
 

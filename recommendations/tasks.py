@@ -1,4 +1,7 @@
-"""Celery tasks of the engine: thin wrappers taking ids, calling one service each."""
+"""Celery tasks of the recommendations app: thin wrappers taking ids, each calling one service.
+
+The registered names (``jobs``) are a contract: queued messages and django-celery-beat rows carry
+them, so they stay as they are whatever the functions are called."""
 
 from __future__ import annotations
 
@@ -6,17 +9,14 @@ from celery import shared_task
 from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 
-from recommendations import drafts, services
+from recommendations import jobs
+from recommendations.services import analysis, drafts, execution, notifications
 
 TRANSIENT = (OperationalError, InterfaceError)
 
 
-def queued_key(account_id: int) -> str:
-    return f"analyze:queued:{account_id}"
-
-
 @shared_task(
-    name="recommendations.analyze_account",
+    name=jobs.ANALYZE_ACCOUNT,
     ignore_result=True,
     acks_late=True,
     reject_on_worker_lost=True,
@@ -25,30 +25,63 @@ def queued_key(account_id: int) -> str:
     retry_backoff=True,
     retry_backoff_max=60,
 )
-def analyze_account(account_id: int, force: bool = False) -> None:
+def analyze_account_task(account_id: int, force: bool = False) -> None:
     """Analyse one account. The coalescing key is released first, so signals arriving while this runs
     queue exactly one more analysis."""
-    cache.delete(queued_key(account_id))
-    services.analyze_account(account_id=account_id, force=force)
+    cache.delete(analysis.queued_key(account_id))
+    analysis.analyze_account(account_id=account_id, force=force)
 
 
-@shared_task(name="recommendations.sweep_due_accounts", ignore_result=True, acks_late=True)
-def sweep_due_accounts() -> None:
+@shared_task(name=jobs.SWEEP_DUE_ACCOUNTS, ignore_result=True, acks_late=True)
+def sweep_due_accounts_task() -> None:
     """Beat: analyse the accounts whose next_check_at has passed; expire and wake recommendations."""
-    services.sweep_due_accounts()
+    analysis.sweep_due_accounts()
 
 
-@shared_task(
-    name="recommendations.polish_draft",
-    ignore_result=True,
-    autoretry_for=TRANSIENT,
-    max_retries=3,
-)
-def polish_draft(recommendation_id: int, version: int) -> None:
+@shared_task(name=jobs.POLISH_DRAFT, ignore_result=True, autoretry_for=TRANSIENT, max_retries=3)
+def polish_draft_task(recommendation_id: int, version: int) -> None:
+    """The LLM's rewrite of one recommendation version's draft; then trust decides on it."""
     drafts.polish_recommendation_draft(recommendation_id=recommendation_id, version=version)
 
 
-@shared_task(name="recommendations.echo", ignore_result=False)
-def echo(value: int = 0) -> int:
+@shared_task(
+    name=jobs.EXECUTE_RECOMMENDATION,
+    autoretry_for=(execution.NothingSent,),
+    retry_backoff=True,
+    max_retries=5,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def execute_recommendation_task(recommendation_id: int, autonomous: bool = False, user_id: int | None = None) -> None:
+    """Perform one approved (or autonomous) action, once; retried only when nothing provably left."""
+    execution.execute_recommendation(recommendation_id=recommendation_id, autonomous=autonomous, user_id=user_id)
+
+
+@shared_task(name=jobs.EXECUTE_DUE_ACTIONS, acks_late=True)
+def execute_due_actions_task() -> int:
+    """Beat: perform the scheduled actions whose undo window has passed."""
+    return execution.execute_due_actions()
+
+
+@shared_task(name=jobs.SEND_DUE_DIGESTS, acks_late=True)
+def send_due_digests_task() -> int:
+    """Beat (every 15 minutes): the morning digests that are due."""
+    return notifications.send_due_digests()
+
+
+@shared_task(
+    name=jobs.NOTIFY_URGENT,
+    acks_late=True,
+    autoretry_for=(ConnectionError, TimeoutError, OSError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def notify_urgent_task(recommendation_id: int) -> bool:
+    """Tell the owner of one urgent recommendation at once (once)."""
+    return notifications.notify_urgent(recommendation_id=recommendation_id)
+
+
+@shared_task(name=jobs.ECHO, ignore_result=False)
+def echo_task(value: int = 0) -> int:
     """An empty task: the broker + worker round trip that ``bench/bench_engine.py`` compares with."""
     return value

@@ -26,11 +26,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from accounts.selectors import accounts_for
-from recommendations import review
 from recommendations.forms import ApproveForm, InboxFilterForm, PreferencesForm, RejectForm, SnoozeForm, VersionForm
 from recommendations.models import Evidence, Recommendation, Review
-from recommendations.notifications import profile_for, update_notification_preferences
 from recommendations.selectors import recommendations_for, shown_json, timeline, with_shown_json
+from recommendations.services import review
+from recommendations.services.notifications import profile_for, update_notification_preferences
 from salesai import clock
 from salesai.api_errors import DomainError
 from salesai.roles import is_manager

@@ -141,11 +141,7 @@ else:
 
 # --- Celery ---------------------------------------------------------------------------------------
 CELERY_TIMEZONE = "UTC"
-CELERY_IMPORTS = (
-    "salesai.tasks",
-    "recommendations.executor",
-    "recommendations.notifications",
-)  # the house's own tasks; apps' tasks.py are autodiscovered
+CELERY_IMPORTS = ("salesai.tasks",)  # the house's own tasks; apps' tasks.py are autodiscovered
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -39,9 +39,9 @@ from rest_framework.authtoken.models import Token
 from standardwebhooks import Webhook
 from tqdm import tqdm
 
-from recommendations.executor import execute_due_actions_task
 from recommendations.models import Evidence, Execution, Recommendation
 from recommendations.selectors import recommendations_for
+from recommendations.tasks import execute_due_actions_task
 from salesai import clock
 from salesai.celery import app as celery_app
 from simulation.baselines import mornings

@@ -1,6 +1,6 @@
 """The pure vocabulary of playbooks: the facts a rule reads and the finding it returns.
 
-Everything here is a frozen dataclass built from the ORM *outside* the rules
+Everything here is a frozen dataclass built from the database *outside* the rules
 (``recommendations.picture.build_facts``), so a rule is a plain function of ``(facts, now)`` and its
 tests need no database (CONVENTIONS.md 9)."""
 
@@ -103,6 +103,8 @@ class PictureFacts:
     # contact id → why we must not reach out (do_not_contact, unsubscribe, not_interested, wrong_person)
     suppressed: Mapping[int, str] = field(default_factory=dict)
     pricing_visits: tuple[SignalFact, ...] = ()  # pricing page views in the analysis window
+    # page views in the analysis window at any path a playbook reads (``Playbook.page_paths``): see views_at
+    page_views: tuple[SignalFact, ...] = ()
     emails_sent: tuple[SignalFact, ...] = ()
     replies: tuple[SignalFact, ...] = ()  # e-mail replies (auto-replies included, flagged)
     forms: tuple[SignalFact, ...] = ()
@@ -150,6 +152,10 @@ class PictureFacts:
         if not candidates:
             return None
         return max(candidates, key=lambda c: (SENIORITY_RANK.get(c.seniority, 0), -c.id)).id
+
+    def views_at(self, paths: Iterable[str]) -> tuple[SignalFact, ...]:
+        """The page views whose path (or URL) contains one of ``paths``, case-folded."""
+        return views_at(self.page_views, paths)
 
     def human_replies(self) -> tuple[SignalFact, ...]:
         return tuple(r for r in self.replies if not r.is_auto_reply and r.intent != "auto_reply")
@@ -220,6 +226,12 @@ class Finding:
             "criteria": [c.as_dict() for c in self.criteria],
             "evidence": [e.ref for e in self.evidence],
         }
+
+
+def views_at(views: Iterable[SignalFact], paths: Iterable[str]) -> tuple[SignalFact, ...]:
+    """The ``views`` whose path (or URL) contains one of ``paths``, case-folded."""
+    folded = tuple(p.lower() for p in paths)
+    return tuple(v for v in views if any(p in v.path.lower() for p in folded))
 
 
 # --- formatting shared by rules (concrete dates, counts and amounts) -----------------------------

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from recommendations.models import ActionType
-from recommendations.playbooks import Params, Playbook, register
+from recommendations.playbooks import Action, Params, Playbook, register
 from recommendations.playbooks.base import (
     MET,
     Criterion,
@@ -18,6 +17,11 @@ from recommendations.playbooks.base import (
 )
 
 CODE = "check_in"
+CHECK_IN = Action(
+    code="check_in",
+    label="Scheduled check-in",
+    template="recommendations/drafts/check_in.txt",
+)
 DEFAULTS = {"default_days": 30, "expires_days": 10}
 
 
@@ -51,7 +55,7 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
     return Finding(
         playbook=CODE,
         code="not_now_due",
-        action_type=ActionType.CHECK_IN,
+        action_type=CHECK_IN.code,
         title=f"Check in with {name} at {picture.account_name}",
         summary=f"{name} said “not now” on {fmt_day(reply.occurred_at)} and the check-in they asked for fell due on {fmt_day(due)}",
         contact_id=reply.contact_id,
@@ -90,8 +94,10 @@ PLAYBOOK = register(
     Playbook(
         code=CODE,
         label="Not-now check-in",
-        action_types=(ActionType.CHECK_IN,),
+        actions=(CHECK_IN,),
         evaluate=evaluate,
+        story_order=2,
+        history_noun="check-ins",
         defaults=DEFAULTS,
         param_help={
             "default_days": "Days after a “not now” reply naming no date before checking in. Example: 30",

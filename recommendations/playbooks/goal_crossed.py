@@ -7,8 +7,7 @@ import datetime as dt
 import math
 from decimal import Decimal
 
-from recommendations.models import ActionType
-from recommendations.playbooks import Params, Playbook, register
+from recommendations.playbooks import Action, Params, Playbook, register
 from recommendations.playbooks.base import (
     MET,
     Criterion,
@@ -21,6 +20,11 @@ from recommendations.playbooks.base import (
 )
 
 CODE = "goal_crossed"
+EXPANSION = Action(
+    code="expansion",
+    label="Propose an expansion",
+    template="recommendations/drafts/expansion.txt",
+)
 DEFAULTS = {"expansion_share": 0.2, "expires_days": 14}
 RATIO_METRICS = {"seat_utilization", "engagement_score"}
 
@@ -61,7 +65,7 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
         return Finding(
             playbook=CODE,
             code=f"goal_{goal.metric}",
-            action_type=ActionType.EXPANSION,
+            action_type=EXPANSION.code,
             title=f"{picture.account_name} crossed “{goal.name}” — propose an expansion",
             summary=f"{picture.account_name}'s {summary}",
             contact_id=contact_id,
@@ -99,8 +103,10 @@ PLAYBOOK = register(
     Playbook(
         code=CODE,
         label="Goal crossed",
-        action_types=(ActionType.EXPANSION,),
+        actions=(EXPANSION,),
         evaluate=evaluate,
+        story_order=5,
+        history_noun="expansion proposals",
         defaults=DEFAULTS,
         param_help={
             "expansion_share": "Share of current seats to propose adding (sets the stakes). Example: 0.2",

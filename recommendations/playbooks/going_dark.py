@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from recommendations.models import ActionType
-from recommendations.playbooks import Params, Playbook, register
+from recommendations.playbooks import Action, Params, Playbook, register
 from recommendations.playbooks.base import (
     MET,
     Criterion,
@@ -18,6 +17,11 @@ from recommendations.playbooks.base import (
 )
 
 CODE = "going_dark"
+RE_ENGAGE = Action(
+    code="re_engage",
+    label="Re-engage a quiet account",
+    template="recommendations/drafts/re_engage.txt",
+)
 DEFAULTS = {"silent_weeks": 3, "min_prior_signals": 10, "max_silent_weeks": 12, "expires_days": 14}
 KIND_WORDS = {
     "page_view": "a page view",
@@ -51,7 +55,7 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
     return Finding(
         playbook=CODE,
         code="silent",
-        action_type=ActionType.RE_ENGAGE,
+        action_type=RE_ENGAGE.code,
         title=f"{picture.account_name} has gone quiet for {days} days",
         summary=(
             f"{picture.account_name} has been silent for {days} days since {fmt_day(last)}, after "
@@ -107,8 +111,10 @@ PLAYBOOK = register(
     Playbook(
         code=CODE,
         label="Going dark",
-        action_types=(ActionType.RE_ENGAGE,),
+        actions=(RE_ENGAGE,),
         evaluate=evaluate,
+        story_order=6,
+        history_noun="re-engagement e-mails",
         defaults=DEFAULTS,
         param_help={
             "silent_weeks": "Weeks without activity (at least 1) before an engaged account counts as dark. Example: 3",

@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-from recommendations.models import ActionType
-from recommendations.playbooks import Params, Playbook, register
+from recommendations.playbooks import Action, Params, Playbook, register
 from recommendations.playbooks.base import (
     MET,
     UNKNOWN,
@@ -20,6 +19,11 @@ from recommendations.playbooks.base import (
 )
 
 CODE = "pricing_interest"
+PRICING_OUTREACH = Action(
+    code="pricing_outreach",
+    label="Reach out on pricing interest",
+    template="recommendations/drafts/pricing_outreach.txt",
+)
 DEFAULTS = {
     "min_visits": 3,
     "window_days": 7,
@@ -36,7 +40,7 @@ def _counted(picture: PictureFacts, now: dt.datetime, p: Params) -> list[SignalF
     ``same_visit_seconds`` of the same visitor's previous one (automated visitors are left out before,
     at ingestion)."""
     since = now - dt.timedelta(days=int(p["window_days"]))
-    acted = picture.last_actioned.get(ActionType.PRICING_OUTREACH)
+    acted = picture.last_actioned.get(PRICING_OUTREACH.code)
     gap = dt.timedelta(seconds=float(p["same_visit_seconds"]))
     counted: list[SignalFact] = []
     last_seen: dict[int | None, dt.datetime] = {}
@@ -81,7 +85,7 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
     return Finding(
         playbook=CODE,
         code="pricing_burst",
-        action_type=ActionType.PRICING_OUTREACH,
+        action_type=PRICING_OUTREACH.code,
         title=f"{picture.account_name} keeps coming back to pricing",
         summary=(
             f"{picture.account_name} visited your pricing page {n} times since {fmt_day(first.occurred_at)} "
@@ -138,8 +142,11 @@ PLAYBOOK = register(
     Playbook(
         code=CODE,
         label="Pricing interest",
-        action_types=(ActionType.PRICING_OUTREACH,),
+        actions=(PRICING_OUTREACH,),
         evaluate=evaluate,
+        story_order=1,
+        history_noun="pricing-interest e-mails",
+        page_paths=lambda params: params.get("path_contains") or ["/pricing"],
         defaults=DEFAULTS,
         param_help={
             "min_visits": "Pricing-page visits needed within the window. Example: 3",

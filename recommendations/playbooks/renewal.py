@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from recommendations.models import ActionType
-from recommendations.playbooks import Params, Playbook, register
+from recommendations.playbooks import Action, Params, Playbook, register
 from recommendations.playbooks.base import (
     MET,
     NOT_MET,
@@ -21,6 +20,18 @@ from recommendations.playbooks.base import (
 )
 
 CODE = "renewal"
+RENEWAL_OUTREACH = Action(
+    code="renewal_outreach",
+    label="Start the renewal conversation",
+    template="recommendations/drafts/renewal_outreach.txt",
+)
+CHURN_ESCALATION = Action(
+    code="churn_escalation",
+    label="Escalate churn risk",
+    template="recommendations/drafts/churn_escalation.txt",
+    internal=True,
+    escalate=True,
+)
 DEFAULTS = {"windows": [90, 60, 30], "low_engagement": 0.15, "expires_days": 21}
 
 
@@ -76,7 +87,7 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
         return Finding(
             playbook=CODE,
             code="churn_risk",
-            action_type=ActionType.CHURN_ESCALATION,
+            action_type=CHURN_ESCALATION.code,
             title=f"Churn risk: {picture.account_name}'s {money} renewal in {days} days, engagement low",
             summary=summary + f", yet engagement is down to {picture.engagement_score:.0%}",
             contact_id=contact_id,
@@ -96,7 +107,7 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
     return Finding(
         playbook=CODE,
         code="renewal_window",
-        action_type=ActionType.RENEWAL_OUTREACH,
+        action_type=RENEWAL_OUTREACH.code,
         title=f"Start {picture.account_name}'s {money} renewal ({days} days left)",
         summary=summary,
         contact_id=contact_id,
@@ -129,8 +140,10 @@ PLAYBOOK = register(
     Playbook(
         code=CODE,
         label="Renewal approaching",
-        action_types=(ActionType.RENEWAL_OUTREACH, ActionType.CHURN_ESCALATION),
+        actions=(RENEWAL_OUTREACH, CHURN_ESCALATION),
         evaluate=evaluate,
+        story_order=4,
+        history_noun="renewal e-mails",
         defaults=DEFAULTS,
         param_help={
             "windows": "Days before renewal at which to act. Example: [90, 60, 30]",

@@ -11,8 +11,7 @@ import datetime as dt
 from email.utils import parseaddr
 
 from accounts.models import Contact
-from recommendations.models import ActionType
-from recommendations.playbooks import Params, Playbook, register
+from recommendations.playbooks import Action, Params, Playbook, register
 from recommendations.playbooks.base import (
     MET,
     Criterion,
@@ -27,6 +26,11 @@ from recommendations.playbooks.base import (
 from salesai.text import single_line
 
 CODE = "reply_waiting"
+REPLY = Action(
+    code="reply",
+    label="Answer a reply",
+    template="recommendations/drafts/reply.txt",
+)
 DEFAULTS = {"intents": ["interested", "question", "objection", "referral"], "expires_days": 7}
 INTENT_WORDS = {
     "interested": "interested",
@@ -95,7 +99,7 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
     return Finding(
         playbook=CODE,
         code=f"reply_{reply.intent}",
-        action_type=ActionType.REPLY,
+        action_type=REPLY.code,
         title=f"Answer {name} at {picture.account_name}",
         summary=summary,
         contact_id=reply.contact_id,
@@ -132,8 +136,10 @@ PLAYBOOK = register(
     Playbook(
         code=CODE,
         label="Reply waiting",
-        action_types=(ActionType.REPLY,),
+        actions=(REPLY,),
         evaluate=evaluate,
+        story_order=2,
+        history_noun="answers to replies",
         defaults=DEFAULTS,
         param_help={
             "intents": 'Reply intents that call for an answer. Example: ["interested", "question", "objection", "referral"]',

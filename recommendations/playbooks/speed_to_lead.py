@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from recommendations.models import ActionType
-from recommendations.playbooks import Params, Playbook, register
+from recommendations.playbooks import Action, Params, Playbook, register
 from recommendations.playbooks.base import (
     MET,
     Criterion,
@@ -18,6 +17,12 @@ from recommendations.playbooks.base import (
 )
 
 CODE = "speed_to_lead"
+SPEED_TO_LEAD = Action(
+    code="speed_to_lead",
+    label="Answer a new lead fast",
+    template="recommendations/drafts/speed_to_lead.txt",
+    urgent=True,
+)
 DEFAULTS = {"max_age_hours": 72}
 
 
@@ -49,7 +54,7 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
     return Finding(
         playbook=CODE,
         code="new_lead",
-        action_type=ActionType.SPEED_TO_LEAD,
+        action_type=SPEED_TO_LEAD.code,
         title=f"New lead: {name} at {picture.account_name} — answer now",
         summary=f"{name} submitted “{what}” on {fmt_moment(form.occurred_at)}",
         contact_id=contact_id,
@@ -87,8 +92,10 @@ PLAYBOOK = register(
     Playbook(
         code=CODE,
         label="Speed to lead",
-        action_types=(ActionType.SPEED_TO_LEAD,),
+        actions=(SPEED_TO_LEAD,),
         evaluate=evaluate,
+        story_order=0,
+        history_noun="answers to new leads",
         defaults=DEFAULTS,
         param_help={"max_age_hours": "Hours after a form submission during which to suggest answering. Example: 72"},
         next_check=next_check,

@@ -6,8 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from recommendations.models import ActionType
-from recommendations.playbooks import Params, Playbook, register
+from recommendations.playbooks import Action, Params, Playbook, register
 from recommendations.playbooks.base import (
     MET,
     NOT_MET,
@@ -24,6 +23,17 @@ from recommendations.playbooks.base import (
 )
 
 CODE = "unanswered_outreach"
+FOLLOW_UP = Action(
+    code="follow_up",
+    label="Follow up on unanswered outreach",
+    template="recommendations/drafts/follow_up.txt",
+)
+CHANGE_CONTACT = Action(
+    code="change_contact",
+    label="Try another contact or channel",
+    template="recommendations/drafts/change_contact.txt",
+    internal=True,
+)
 DEFAULTS = {"business_days": 3, "max_attempts": 3, "expires_days": 5}
 
 
@@ -103,7 +113,7 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
     if not exhausted:
         return Finding(
             code="follow_up",
-            action_type=ActionType.FOLLOW_UP,
+            action_type=FOLLOW_UP.code,
             title=f"Follow up with {name} at {picture.account_name} (attempt {n + 1} of {max_attempts})",
             contact_id=thread.contact_id,
             criteria=tuple(criteria),
@@ -131,7 +141,7 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
     )
     return Finding(
         code="change_contact",
-        action_type=ActionType.CHANGE_CONTACT,
+        action_type=CHANGE_CONTACT.code,
         title=(
             f"Stop e-mailing {name}: try {alt_name} at {picture.account_name}"
             if alt_name
@@ -156,8 +166,10 @@ PLAYBOOK = register(
     Playbook(
         code=CODE,
         label="Unanswered outreach",
-        action_types=(ActionType.FOLLOW_UP, ActionType.CHANGE_CONTACT),
+        actions=(FOLLOW_UP, CHANGE_CONTACT),
         evaluate=evaluate,
+        story_order=3,
+        history_noun="follow-ups",
         defaults=DEFAULTS,
         param_help={
             "business_days": "Working days without a reply before following up. Example: 3",

@@ -20,9 +20,10 @@ import time_machine
 from accounts.models import Contact
 from accounts.tests.factories import AccountFactory, ContactFactory, UserFactory
 from audit.models import AuditEvent
-from recommendations import drafts, executor
 from recommendations.models import Execution, Recommendation
-from recommendations.review import route_recommendation
+from recommendations.services import drafts
+from recommendations.services import execution as executor
+from recommendations.services.review import route_recommendation
 from recommendations.tests.factories import RecommendationFactory
 from recommendations.tests.test_api import client_for as api_for
 from recommendations.tests.test_drafts import FakeLLM

@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 
 from accounts.models import Contact
 from accounts.tests.factories import AccountFactory, ContactFactory, ManagerFactory, UserFactory
-from recommendations import drafts
 from recommendations.models import ActionType, Recommendation, Review
+from recommendations.services import drafts
 from recommendations.tests.factories import RecommendationFactory
 from recommendations.tests.test_abuse_executor import WHEN, form_from
 from recommendations.tests.test_api import client_for as api_for

@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from recommendations import drafts
-from recommendations.drafts import Draft
+from recommendations.services import drafts
+from recommendations.services.drafts import Draft
 from recommendations.tests.factories import RecommendationFactory
 
 
@@ -159,7 +159,7 @@ def test_a_recommendation_whose_rewrite_never_came_is_routed_by_the_sweep(llm_se
     import datetime as dt
 
     from recommendations.models import Recommendation
-    from recommendations.services import POLISH_GRACE, route_unpolished
+    from recommendations.services.analysis import POLISH_GRACE, route_unpolished
     from salesai import clock
 
     llm_settings("http://127.0.0.1:9")  # the task was lost; nothing answers either

@@ -15,8 +15,8 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import AccountPicture, Goal
 from accounts.tests.factories import AccountFactory, ContactFactory, ContractFactory, GoalFactory
-from recommendations import services
 from recommendations.models import ActionType, Evidence, PlaybookConfig, Recommendation
+from recommendations.services import analysis
 from recommendations.tests.engine import T0, Ingest, open_recs, sweep
 from recommendations.tests.factories import RecommendationFactory
 from salesai import clock
@@ -274,7 +274,7 @@ def test_renewal_entering_the_window_with_low_engagement_escalates(acme):
     account, *_ = acme
     contract = ContractFactory(account=account, value=Decimal("48000"), renewal_date=(at(100)).date())
     with time_machine.travel(at(0), tick=False):
-        services.analyze_account(account_id=account.pk, force=True)
+        analysis.analyze_account(account_id=account.pk, force=True)
     assert not open_recs(account)
     assert AccountPicture.objects.get(account=account).next_check_at == dt.datetime.combine(
         at(10).date(), dt.time(), tzinfo=dt.UTC
@@ -300,7 +300,7 @@ def test_renewal_of_an_engaged_account_is_renewal_outreach_and_renewing_withdraw
     contract.save()
     sweep(at(1))  # the renewal window boundary is not due yet: analyse by hand as the CRM sync would
     with time_machine.travel(at(1), tick=False):
-        services.analyze_account(account_id=account.pk, force=True)
+        analysis.analyze_account(account_id=account.pk, force=True)
     rec.refresh_from_db()
     assert rec.status == Recommendation.Status.WITHDRAWN and "no longer active" in rec.closed_reason
 
@@ -349,7 +349,7 @@ def test_seat_goal_crossing_proposes_expansion_once_per_crossing(acme, ingest, o
     # rejected: still above the threshold, so no second recommendation for the same crossing
     Recommendation.objects.filter(pk=rec.pk).update(status=Recommendation.Status.REJECTED)
     with time_machine.travel(at(2), tick=False):
-        services.analyze_account(account_id=account.pk, force=True)
+        analysis.analyze_account(account_id=account.pk, force=True)
     assert not [r for r in open_recs(account) if r.action_type == ActionType.EXPANSION]
     # usage falls back (the week ages out): re-armed
     sweep(at(9))
@@ -383,7 +383,7 @@ def test_analysis_is_idempotent(acme, ingest, on_commit):
     evidence = Evidence.objects.count()
     with time_machine.travel(at(2), tick=False):
         for _ in range(3):
-            services.analyze_account(account_id=account.pk, force=True)
+            analysis.analyze_account(account_id=account.pk, force=True)
     rec2 = one(account, ActionType.PRICING_OUTREACH)
     assert (rec2.pk, rec2.version, rec2.reasoning) == (rec.pk, rec.version, rec.reasoning)
     assert Evidence.objects.count() == evidence
@@ -434,9 +434,9 @@ def test_analysis_has_a_fixed_query_budget(acme):
     counts = []
     with time_machine.travel(at(0, 1), tick=False):
         for account in (small, big):
-            services.analyze_account(account_id=account.pk, force=True)  # first run creates the recommendations
+            analysis.analyze_account(account_id=account.pk, force=True)  # first run creates the recommendations
             with CaptureQueriesContext(connection) as ctx:
-                services.analyze_account(account_id=account.pk, force=True)
+                analysis.analyze_account(account_id=account.pk, force=True)
             counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1], counts
     assert counts[1] <= 30
@@ -446,7 +446,7 @@ def test_query_budget_holds_for_a_first_analysis_too(acme, django_assert_max_num
     account, dana, _ = acme
     _signals(account, dana, 500)
     with time_machine.travel(at(0, 1), tick=False), django_assert_max_num_queries(60):
-        services.analyze_account(account_id=account.pk, force=True)
+        analysis.analyze_account(account_id=account.pk, force=True)
 
 
 def test_sweep_expires_and_wakes_recommendations(acme):
@@ -474,7 +474,7 @@ def test_sweep_analyses_only_due_accounts(acme):
     AccountPicture.objects.filter(account=due).update(next_check_at=at(0))
     AccountPicture.objects.filter(account=later).update(next_check_at=at(5))
     with clock.as_of(at(1)):
-        result = services.sweep_due_accounts()
+        result = analysis.sweep_due_accounts()
     assert result.analysed == 1
     assert AccountPicture.objects.get(account=due).version == 1
     assert AccountPicture.objects.get(account=later).version == 0
@@ -487,7 +487,7 @@ def test_sweep_pages_through_many_due_accounts_once_each_even_when_one_fails(acm
     for i, account in enumerate(accounts):  # two share a time: the account id breaks the tie
         AccountPicture.objects.filter(account=account).update(next_check_at=at(0, i // 2))
     broken = accounts[3].pk
-    real = services.analyze_account
+    real = analysis.analyze_account
     calls: list[int] = []
 
     def analyse(*, account_id, **kwargs):
@@ -496,9 +496,9 @@ def test_sweep_pages_through_many_due_accounts_once_each_even_when_one_fails(acm
             raise RuntimeError("a broken account")
         return real(account_id=account_id, **kwargs)
 
-    monkeypatch.setattr(services, "analyze_account", analyse)
+    monkeypatch.setattr(analysis, "analyze_account", analyse)
     with clock.as_of(at(1)):
-        result = services.sweep_due_accounts(batch_size=2, time_budget=None)
+        result = analysis.sweep_due_accounts(batch_size=2, time_budget=None)
     assert sorted(calls) == sorted(a.pk for a in accounts)
     assert result.analysed == 6 and result.batches == 4
 
@@ -509,7 +509,7 @@ def test_a_disabled_playbook_proposes_nothing_and_withdraws_its_open_ones(acme, 
     rec = one(account, ActionType.SPEED_TO_LEAD)
     PlaybookConfig.objects.create(code="speed_to_lead", enabled=False)
     with time_machine.travel(at(0, 1), tick=False):
-        services.analyze_account(account_id=account.pk, force=True)
+        analysis.analyze_account(account_id=account.pk, force=True)
     rec.refresh_from_db()
     assert rec.status == Recommendation.Status.WITHDRAWN and "turned off" in rec.closed_reason
 
@@ -546,7 +546,7 @@ def test_rationale_quotes_this_installations_record_when_there_is_enough(acme):
             )
     _signals(account, dana, 9)
     with time_machine.travel(at(0, 1), tick=False):
-        services.analyze_account(account_id=account.pk, force=True)
+        analysis.analyze_account(account_id=account.pk, force=True)
     rec = one(account, ActionType.PRICING_OUTREACH)
     assert rec.rationale == (
         "5 of 12 pricing-interest e-mails sent from salesai in the last year got a reply within 5 days (42%)."
@@ -557,7 +557,7 @@ def test_goal_state_is_updated_by_analysis(acme):
     account, *_ = acme
     goal = GoalFactory(account=account, metric=Goal.Metric.ACTIVE_USERS_7D, threshold=0, comparator="gte")
     with time_machine.travel(at(0), tick=False):
-        services.analyze_account(account_id=account.pk, force=True)
+        analysis.analyze_account(account_id=account.pk, force=True)
     goal.refresh_from_db()
     assert goal.is_met and goal.crossings == 1 and goal.last_crossed_at == at(0)
 
@@ -629,7 +629,7 @@ def test_an_unsubscribe_through_the_inbound_endpoint_suppresses_the_contact(
 def test_a_held_coalescing_claim_queues_no_second_analysis(acme, on_commit):
     from django.core.cache import cache
 
-    from recommendations.tasks import queued_key
+    from recommendations.services.analysis import queued_key
     from signals.dispatch import signals_stored
 
     account, *_ = acme
@@ -644,9 +644,9 @@ def test_a_held_coalescing_claim_queues_no_second_analysis(acme, on_commit):
 
 
 def test_the_beat_task_sweeps_due_accounts(acme):
-    from recommendations.tasks import sweep_due_accounts
+    from recommendations.tasks import sweep_due_accounts_task
 
     account, *_ = acme
     AccountPicture.objects.filter(account=account).update(next_check_at=clock.now() - dt.timedelta(minutes=1))
-    sweep_due_accounts.delay()
+    sweep_due_accounts_task.delay()
     assert AccountPicture.objects.get(account=account).version == 1

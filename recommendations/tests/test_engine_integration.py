@@ -18,8 +18,8 @@ from django.test import Client
 
 from accounts.tests.factories import AccountFactory, ContactFactory
 from conftest import CeleryWorker, free_port, in_threads, wait_until
-from recommendations import services
 from recommendations.models import ActionType, Recommendation
+from recommendations.services import analysis
 from recommendations.tests.engine import Ingest
 from salesai import clock
 from salesai.celery import app as celery_app
@@ -56,7 +56,7 @@ def test_concurrent_analyses_never_create_duplicate_open_recommendations(require
 
     def analyse():
         barrier.wait()
-        services.analyze_account(account_id=account.pk, force=True)
+        analysis.analyze_account(account_id=account.pk, force=True)
 
     errors = in_threads(analyse, workers)
     assert not errors, errors
@@ -194,7 +194,7 @@ def test_the_sweep_skips_a_picture_being_analysed_elsewhere(require_postgres, tr
     try:
         assert locked.wait(10)
         started = time.monotonic()
-        result = services.sweep_due_accounts()
+        result = analysis.sweep_due_accounts()
         assert time.monotonic() - started < 10  # did not wait for the held row
     finally:
         release.set()

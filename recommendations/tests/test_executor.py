@@ -9,9 +9,9 @@ import time_machine
 
 from accounts.tests.factories import ManagerFactory, UserFactory
 from audit.models import AuditEvent
-from recommendations import executor
 from recommendations.models import Execution, Recommendation
-from recommendations.review import route_recommendation
+from recommendations.services import execution as executor
+from recommendations.services.review import route_recommendation
 from recommendations.tests.factories import RecommendationFactory
 from salesai import clock
 from signals.models import Signal
@@ -126,7 +126,7 @@ def test_churn_escalation_notifies_the_managers(mailoutbox, django_capture_on_co
     ManagerFactory(email="head@vendor.example")
     owner = UserFactory(email="rep@vendor.example")
     rec = RecommendationFactory(action_type="churn_escalation", account__owner=owner, draft_subject="Churn risk")
-    from recommendations.review import approve_recommendation
+    from recommendations.services.review import approve_recommendation
 
     with django_capture_on_commit_callbacks(execute=True):
         approve_recommendation(recommendation=rec, user=owner, version=rec.version)
@@ -141,7 +141,7 @@ def test_churn_escalation_notifies_the_managers(mailoutbox, django_capture_on_co
 def test_change_contact_becomes_a_task_for_the_owner(mailoutbox, django_capture_on_commit_callbacks):
     owner = UserFactory(email="rep@vendor.example")
     rec = RecommendationFactory(action_type="change_contact", account__owner=owner, title="Try the CFO instead")
-    from recommendations.review import approve_recommendation
+    from recommendations.services.review import approve_recommendation
 
     with django_capture_on_commit_callbacks(execute=True):
         approve_recommendation(recommendation=rec, user=owner, version=rec.version)

@@ -17,9 +17,9 @@ import pytest
 
 from accounts.tests.factories import UserFactory
 from conftest import CeleryWorker, wait_until
-from recommendations import executor
+from recommendations import tasks
 from recommendations.models import Execution, Recommendation
-from recommendations.review import cancel_scheduled, route_recommendation
+from recommendations.services.review import cancel_scheduled, route_recommendation
 from recommendations.tests.factories import RecommendationFactory
 from salesai import clock
 from salesai.celery import app as celery_app
@@ -89,16 +89,16 @@ def test_autonomous_email_arrives_once_and_a_cancelled_one_never(start_worker, s
     sent = _autonomous_recommendation(draft_subject="Plans for your team")
     cancelled = _autonomous_recommendation(draft_subject="Should never arrive")
 
-    wait_all([run(executor.execute_due_actions_task)])  # inside the window: nothing is due yet
+    wait_all([run(tasks.execute_due_actions_task)])  # inside the window: nothing is due yet
     assert smtp_mailbox.messages == []
 
     cancel_scheduled(recommendation=cancelled, user=cancelled.account.owner)
     _end_undo_window(sent)
     results = []
     for _ in range(3):  # the beat firing repeatedly, plus duplicated direct tasks
-        results.append(run(executor.execute_due_actions_task))
-        results.append(run(executor.execute_recommendation_task, recommendation_id=sent.pk, autonomous=True))
-        results.append(run(executor.execute_recommendation_task, recommendation_id=cancelled.pk, autonomous=True))
+        results.append(run(tasks.execute_due_actions_task))
+        results.append(run(tasks.execute_recommendation_task, recommendation_id=sent.pk, autonomous=True))
+        results.append(run(tasks.execute_recommendation_task, recommendation_id=cancelled.pk, autonomous=True))
     wait_all(results)
     assert Recommendation.objects.get(pk=sent.pk).status == Recommendation.Status.EXECUTED
 
@@ -118,7 +118,7 @@ def test_worker_killed_mid_send_and_retried_does_not_send_twice(start_worker, sm
     _end_undo_window(rec)
     smtp_mailbox.hold.set()
     first = start_worker()
-    original = run(executor.execute_recommendation_task, recommendation_id=rec.pk, autonomous=True)
+    original = run(tasks.execute_recommendation_task, recommendation_id=rec.pk, autonomous=True)
     wait_until(lambda: len(smtp_mailbox.messages) == 1)  # the server has the message, the worker awaits "250"
     first.kill()  # SIGKILL mid-send: the task message stays unacknowledged (acks_late)
     execution = Execution.objects.get(recommendation=rec)
@@ -129,8 +129,8 @@ def test_worker_killed_mid_send_and_retried_does_not_send_twice(start_worker, sm
     wait_all(
         [
             original,
-            run(executor.execute_recommendation_task, recommendation_id=rec.pk, autonomous=True),  # a duplicate
-            run(executor.execute_due_actions_task),  # and the beat
+            run(tasks.execute_recommendation_task, recommendation_id=rec.pk, autonomous=True),  # a duplicate
+            run(tasks.execute_due_actions_task),  # and the beat
         ]
     )
     assert len(smtp_mailbox.messages) == 1
@@ -138,7 +138,7 @@ def test_worker_killed_mid_send_and_retried_does_not_send_twice(start_worker, sm
 
     # Past the time limit, the sweep gives the interrupted send to a person instead of resending it.
     Execution.objects.filter(pk=execution.pk).update(claimed_at=clock.now() - dt.timedelta(hours=1))
-    wait_all([run(executor.execute_due_actions_task)])
+    wait_all([run(tasks.execute_due_actions_task)])
     rec.refresh_from_db()
     assert execution.message_id in rec.closed_reason
     assert Execution.objects.get(pk=execution.pk).status == Execution.Status.FAILED

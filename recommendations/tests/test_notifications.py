@@ -15,8 +15,8 @@ from accounts.models import RepProfile
 from accounts.tests.factories import AccountFactory, UserFactory
 from audit.models import AuditEvent
 from conftest import free_port
-from recommendations import notifications
 from recommendations.models import ActionType, Recommendation
+from recommendations.services import notifications
 from recommendations.tests.factories import RecommendationFactory
 from salesai import clock
 from salesai.celery import app as celery_app

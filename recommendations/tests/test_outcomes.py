@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from recommendations.models import Execution
-from recommendations.outcomes import outcome_kind_for
+from recommendations.services.outcomes import outcome_kind_for
 from recommendations.tests.factories import RecommendationFactory
 from salesai import clock
 from signals.services import internal_source, record_signal
@@ -109,7 +109,7 @@ def test_bounce_by_message_id_property_is_severe(django_capture_on_commit_callba
 
 
 def test_batch_without_replies_costs_one_query(django_assert_num_queries):
-    from recommendations.outcomes import label_autonomous_outcomes
+    from recommendations.receivers import label_autonomous_outcomes
 
     _rec, sent = _sent(autonomous=True)
     with django_assert_num_queries(1):
@@ -140,7 +140,7 @@ def test_outcome_kind_for(fields, expected):
 
 
 def test_an_announcement_without_replies_or_bounces_costs_no_query(django_assert_num_queries):
-    from recommendations.outcomes import label_autonomous_outcomes
+    from recommendations.receivers import label_autonomous_outcomes
     from signals.models import Source
 
     with django_assert_num_queries(0):

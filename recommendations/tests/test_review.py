@@ -9,7 +9,7 @@ import pytest
 from accounts.tests.factories import ContactFactory, UserFactory
 from audit.models import AuditEvent
 from recommendations.models import Execution, Recommendation, Review
-from recommendations.review import (
+from recommendations.services.review import (
     ReviewError,
     approve_recommendation,
     cancel_scheduled,

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
-from recommendations import executor
 from recommendations.models import Execution, Recommendation
+from recommendations.services import execution as executor
 from recommendations.tests.factories import RecommendationFactory
 from salesai import clock
 from trust import services

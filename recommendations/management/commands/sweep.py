@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
 
-from recommendations import services
+from recommendations.services import analysis
 from salesai import clock
 
 
@@ -23,12 +23,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--as-of", dest="as_of", help="Run as if it were this instant (ISO-8601; UTC if naive).")
-        parser.add_argument("--batch-size", type=int, default=services.SWEEP_BATCH_SIZE)
+        parser.add_argument("--batch-size", type=int, default=analysis.SWEEP_BATCH_SIZE)
 
-    def handle(self, *args, as_of: str | None = None, batch_size: int = services.SWEEP_BATCH_SIZE, **options):
+    def handle(self, *args, as_of: str | None = None, batch_size: int = analysis.SWEEP_BATCH_SIZE, **options):
         instant = parse_instant(as_of) if as_of else clock.now()
         with clock.as_of(instant):
-            result = services.sweep_due_accounts(batch_size=batch_size, time_budget=None)
+            result = analysis.sweep_due_accounts(batch_size=batch_size, time_budget=None)
         self.stdout.write(
             f"Swept as of {instant.isoformat()}: {result.analysed} accounts analysed in {result.batches} batches, "
             f"{result.expired} recommendations expired, {result.woken} woken ({result.seconds:.2f}s)."

@@ -1,5 +1,6 @@
-"""Drafts: the subject and body a recommendation proposes, rendered from per-action templates in
-``templates/recommendations/drafts/<action_type>.txt``, optionally rewritten by an LLM.
+"""Drafts: the subject and body a recommendation proposes, rendered from the templates its action type
+declares (``playbooks.Action``: a file such as ``templates/recommendations/drafts/<action_type>.txt``,
+or inline template source), optionally rewritten by an LLM.
 
 Subject and body are two separate templates (the ``subject`` and ``body`` partials of that file), and
 every value of their context passes through :func:`salesai.text.single_line`: a line break in an
@@ -10,13 +11,14 @@ The LLM is off unless ``SALESAI["LLM_BASE_URL"]`` is set. It only rewrites wordi
 reasoning and facts never come from it. Its rewrite is checked (:func:`rewrite_problem`: a one-line
 subject, and no link, e-mail address or number the checked draft did not have) and any failure
 (timeout, bad answer, a refused rewrite) keeps the template draft. The call happens after commit in
-its own task (no network inside a transaction), and *before* trust decides: a recommendation waiting
-for it is ``awaiting_polish`` and the task routes it once the wording is final. A rewrite that comes
+its own task (no network inside a transaction; the analysis queues it), and *before* trust decides: a
+recommendation waiting for it is ``awaiting_polish`` and the task routes it once the wording is final. A rewrite that comes
 after trust decided anyway (the task was late, and the sweep routed the template draft) sends the
 recommendation back to review; one a person approved is never touched."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -26,8 +28,15 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.template import engines
+from django.template.backends.django import Template
 from django.template.loader import render_to_string
 
+from audit.services import audit_record
+from recommendations.models import Recommendation
+from recommendations.playbooks import Action, action_for
+from recommendations.selectors import latest_approval
+from recommendations.services.review import locked, route_recommendation
 from salesai.text import has_line_break, single_line
 
 logger = logging.getLogger(__name__)
@@ -74,11 +83,28 @@ def draft_context(*, finding, facts, account, contact) -> dict[str, object]:
 def render_draft(*, finding, facts, account, contact) -> Draft:
     """Render the finding's action type's subject and body templates, personalised with the contact's
     first name. The subject is one line whatever the context holds."""
+    action = action_for(finding.action_type)
+    if action is None:
+        raise LookupError(f"no registered playbook proposes the action type {finding.action_type!r}")
     context = draft_context(finding=finding, facts=facts, account=account, contact=contact)
-    name = f"recommendations/drafts/{finding.action_type}.txt"
-    subject = single_line(render_to_string(f"{name}#subject", context), max_length=300)
-    body = render_to_string(f"{name}#body", context).strip()
-    return Draft(subject=subject, body=body + "\n")
+    subject, body = _render(action, context)
+    return Draft(subject=single_line(subject, max_length=300), body=body.strip() + "\n")
+
+
+def _render(action: Action, context: dict[str, object]) -> tuple[str, str]:
+    """(subject, body) from the action's template file's two partials, or from its inline sources."""
+    if action.template:
+        return (
+            render_to_string(f"{action.template}#subject", context),
+            render_to_string(f"{action.template}#body", context),
+        )
+    return _inline(action.subject).render(context), _inline(action.body).render(context)
+
+
+@functools.lru_cache(maxsize=64)
+def _inline(source: str) -> Template:
+    """Inline template source, compiled once; plain text like the files' partials (nothing HTML-escaped)."""
+    return engines["django"].from_string("{% autoescape off %}" + source + "{% endautoescape %}")
 
 
 def llm_enabled() -> bool:
@@ -162,16 +188,6 @@ def rewrite_with_llm(draft: Draft, *, facts_note: str = "", timeout: float = LLM
     return rewritten
 
 
-def queue_polish(recommendation) -> None:
-    """After commit, let the LLM (if configured) polish this version's draft (then trust decides)."""
-    if not llm_enabled():
-        return
-    from recommendations.tasks import polish_draft
-
-    rec_id, version = recommendation.pk, recommendation.version
-    transaction.on_commit(lambda: polish_draft.delay(rec_id, version))
-
-
 def polish_recommendation_draft(*, recommendation_id: int, version: int) -> bool:
     """Rewrite the stored draft of one recommendation version, then let trust decide on it; return
     whether the draft changed.
@@ -179,10 +195,6 @@ def polish_recommendation_draft(*, recommendation_id: int, version: int) -> bool
     Skipped when it moved on (a newer version has its own task), closed, or a person approved it. A
     rewrite is a new version (a person looking at the old one gets a 409 on approving it). A rewrite
     arriving after trust decided sends it back to review, never into a scheduled send."""
-    from audit.services import audit_record
-    from recommendations.models import Recommendation
-    from recommendations.review import latest_approval, locked, route_recommendation
-
     rec = Recommendation.objects.filter(pk=recommendation_id).first()
     if rec is None or rec.version != version or not rec.is_open:
         return False

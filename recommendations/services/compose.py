@@ -28,27 +28,18 @@ from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef
 
 from accounts.models import Account
 from audit.services import audit_record
-from recommendations import drafts, notifications
+from recommendations import queries
 from recommendations.models import Evidence, Recommendation
-from recommendations.playbooks import Playbook, playbook_for_action
+from recommendations.playbooks import Playbook, history_noun, playbook_for_action, story_order
 from recommendations.playbooks.base import EvidenceItem, Finding, PictureFacts, fmt_date, fmt_money
-from salesai import sql
+from recommendations.services import drafts, notifications
+from recommendations.services.review import route_recommendation
 from signals.models import Signal
 
 logger = logging.getLogger(__name__)
 
 MIN_HISTORY = 10  # executed recommendations of a playbook needed before its rationale quotes our own record
 REPLY_WITHIN_DAYS = 5
-HISTORY_NOUNS = {
-    "pricing_interest": "pricing-interest e-mails",
-    "reply_waiting": "answers to replies",
-    "check_in": "check-ins",
-    "unanswered_outreach": "follow-ups",
-    "renewal": "renewal e-mails",
-    "going_dark": "re-engagement e-mails",
-    "goal_crossed": "expansion proposals",
-    "speed_to_lead": "answers to new leads",
-}
 
 
 @dataclass
@@ -57,6 +48,10 @@ class ComposeResult:
     updated: list[Recommendation] = field(default_factory=list)
     unchanged: list[Recommendation] = field(default_factory=list)
     withdrawn: list[Recommendation] = field(default_factory=list)
+    # for the caller to queue after commit: new wording for the LLM to rewrite (then trust decides),
+    # and new recommendations urgent enough to tell their owner at once
+    to_polish: list[Recommendation] = field(default_factory=list)
+    urgent: list[Recommendation] = field(default_factory=list)
 
 
 def _sentence_join(clauses: list[str]) -> str:
@@ -70,18 +65,6 @@ def _sentence_join(clauses: list[str]) -> str:
     return text[0].upper() + text[1:] + "."
 
 
-STORY_ORDER = {
-    "speed_to_lead": 0,
-    "pricing_interest": 1,
-    "reply_waiting": 2,
-    "check_in": 2,
-    "unanswered_outreach": 3,
-    "renewal": 4,
-    "goal_crossed": 5,
-    "going_dark": 6,
-}
-
-
 def context_clauses(facts: PictureFacts, findings: list[Finding], now: dt.datetime) -> list[tuple[int, str]]:
     """Facts of the picture that complete the story when no finding already tells them (with their place)."""
     playbooks = {f.playbook for f in findings}
@@ -89,7 +72,12 @@ def context_clauses(facts: PictureFacts, findings: list[Finding], now: dt.dateti
     if "pricing_interest" not in playbooks:
         recent = [v for v in facts.pricing_visits if v.occurred_at > now - dt.timedelta(days=7)]
         if len(recent) >= 2:
-            clauses.append((1, f"{facts.account_name} viewed your pricing page {len(recent)} times in the last 7 days"))
+            clauses.append(
+                (
+                    story_order("pricing_interest"),
+                    f"{facts.account_name} viewed your pricing page {len(recent)} times in the last 7 days",
+                )
+            )
     humans = [r for r in facts.human_replies() if r.occurred_at > now - dt.timedelta(days=30)]
     if humans and "reply_waiting" not in playbooks and "check_in" not in playbooks:
         last = humans[-1]
@@ -98,14 +86,19 @@ def context_clauses(facts: PictureFacts, findings: list[Finding], now: dt.dateti
             mood = "positive" if last.sentiment >= 0.3 else ("negative" if last.sentiment <= -0.3 else "neutral")
         if last.intent in ("interested",):
             mood = "positive"
-        clauses.append((2, f"{facts.contact_name(last.contact_id)}'s reply on {fmt_date(last.occurred_at)} was {mood}"))
+        clauses.append(
+            (
+                story_order("reply_waiting"),
+                f"{facts.contact_name(last.contact_id)}'s reply on {fmt_date(last.occurred_at)} was {mood}",
+            )
+        )
     contract = facts.active_contract()
     if contract and "renewal" not in playbooks:
         days = (contract.renewal_date - now.date()).days
         if 0 <= days <= 180:
             clauses.append(
                 (
-                    4,
+                    story_order("renewal"),
                     f"their {fmt_money(contract.value)} contract renews in {days} days ({fmt_date(contract.renewal_date)})",
                 )
             )
@@ -114,7 +107,7 @@ def context_clauses(facts: PictureFacts, findings: list[Finding], now: dt.dateti
 
 def story(lead: Finding, findings: list[Finding], facts: PictureFacts, now: dt.datetime) -> str:
     """One story per account: the lead finding first, then the others, then the picture's context."""
-    rest = [(STORY_ORDER.get(f.playbook, 9), f.summary) for f in findings if f is not lead]
+    rest = [(story_order(f.playbook), f.summary) for f in findings if f is not lead]
     rest += context_clauses(facts, findings, now)
     rest.sort(key=lambda pair: pair[0])
     return _sentence_join([lead.summary, *[text for _, text in rest]][:5])
@@ -133,11 +126,7 @@ def rationale_for(finding: Finding, now: dt.datetime, cache: dict) -> str:
         since, until = now - dt.timedelta(days=365), now - dt.timedelta(days=REPLY_WITHIN_DAYS)
         # plain SQL for the count made on every new recommendation; the reply check (a queryset with a
         # correlated subquery, same conditions) only once there is enough history for it to matter
-        ((total,),) = sql.rows(
-            f"SELECT COUNT(*) FROM {Recommendation._meta.db_table} WHERE playbook = %s AND status = %s "
-            "AND updated_at >= %s AND updated_at <= %s",
-            [finding.playbook, Recommendation.Status.EXECUTED.value, sql.param(since), sql.param(until)],
-        )
+        total = queries.executed_count(playbook=finding.playbook, since=since, until=until)
         got = 0
         if total >= MIN_HISTORY:
             replied = Signal.objects.filter(
@@ -159,7 +148,7 @@ def rationale_for(finding: Finding, now: dt.datetime, cache: dict) -> str:
         cache[finding.playbook] = (total, got)
     total, got = cache[finding.playbook]
     if total >= MIN_HISTORY:
-        noun = HISTORY_NOUNS.get(finding.playbook, "similar actions")
+        noun = history_noun(finding.playbook)
         return (
             f"{got} of {total} {noun} sent from salesai in the last year got a reply within "
             f"{REPLY_WITHIN_DAYS} days ({got / total:.0%})."
@@ -207,26 +196,14 @@ def compose(
     playbooks: dict[str, tuple[Playbook, dict]],
     now: dt.datetime,
 ) -> ComposeResult:
-    """Create, update or withdraw the account's open recommendations to match ``findings``."""
-    from recommendations.review import route_recommendation
-
+    """Create, update or withdraw the account's open recommendations to match ``findings``. What is to
+    be queued after commit (rewrites, urgent notices) is in the result's ``to_polish`` and ``urgent``."""
     result = ComposeResult()
     lead_by_action: dict[str, Finding] = {}
     for f in sorted(findings, key=lambda f: -f.urgency):
         lead_by_action.setdefault(f.action_type, f)
     # Locked so a review or the executor changing one of them meanwhile is seen, not overwritten.
-    # (plain SQL: it runs on every analysis, and compiling the queryset cost more than running it)
-    open_recs = {
-        r.action_type: r
-        for r in Recommendation.objects.raw(
-            # only what the comparison needs (the rest loads on access): the stored findings can be long
-            "SELECT id, account_id, contact_id, action_type, playbook, status, dedupe_key, version, awaiting_polish, "
-            "findings -> 0 ->> 'fingerprint' AS fingerprint "
-            f"FROM {Recommendation._meta.db_table} WHERE account_id = %s "
-            f"AND status IN ({sql.in_list(Recommendation.OPEN_STATUSES)}){sql.for_update()}",
-            [account.pk],
-        )
-    }
+    open_recs = {r.action_type: r for r in queries.open_recommendations_for_update(account_id=account.pk)}
     decided_keys = facts.decided_keys
     seen_refs: dict[int, set[str]] | None = None
 
@@ -295,14 +272,13 @@ def compose(
                 data={"account_id": account.pk, "action_type": action_type, "dedupe_key": rec.dedupe_key},
             )
             if polish:
-                drafts.queue_polish(rec)
+                result.to_polish.append(rec)
             else:
                 route_recommendation(
                     recommendation=rec, new=True, c_level=bool(contact and contact.seniority == "c_level")
                 )
             if notifications.is_urgent(rec):
-                # Proactive: the rep hears of a demo request or a hot reply without opening the inbox.
-                notifications.notify_urgent_task.delay_on_commit(rec.pk)
+                result.urgent.append(rec)
             result.created.append(rec)
             continue
         material = (
@@ -333,7 +309,7 @@ def compose(
             data={"version": rec.version, "material": material, "dedupe_key": rec.dedupe_key},
         )
         if rec.awaiting_polish:
-            drafts.queue_polish(rec)  # this version's rewrite routes it (the older version's task stands down)
+            result.to_polish.append(rec)  # this version's rewrite routes it (the older version's task stands down)
         elif material and rec.status == Recommendation.Status.PENDING:
             route_recommendation(recommendation=rec)
         result.updated.append(rec)

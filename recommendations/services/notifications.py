@@ -5,13 +5,13 @@ A rep need not open the inbox to learn that something matters. Both notices are 
 e-mail backend as text + HTML.
 
 Once-only is kept in the data: a digest claims the rep's local day (``last_digest_sent_on``) with a
-conditional UPDATE before sending, and an urgent notice claims an audit row
+conditional update before sending, and an urgent notice claims an audit row
 (``recommendation.urgent_notice_sent``) under a row lock on the recommendation. A failed send releases
 the claim, so the next run tries again.
 
-Tasks (thin): ``recommendations.send_due_digests`` (beat, every 15 minutes) and
-``recommendations.notify_urgent`` (``notify_urgent_task.delay_on_commit(recommendation_id)`` when a
-recommendation is created or re-opened).
+Tasks (thin, in ``tasks.py``): ``recommendations.send_due_digests`` (beat, every 15 minutes) and
+``recommendations.notify_urgent`` (queued by the analysis on commit when it creates an urgent
+recommendation).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import logging
 import zoneinfo
 from dataclasses import dataclass
 
-from celery import shared_task
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
@@ -33,14 +32,14 @@ from django.urls import reverse
 from accounts.models import RepProfile
 from audit.models import AuditEvent
 from audit.services import audit_record
-from recommendations.models import ActionType, Recommendation
+from recommendations.models import Recommendation
+from recommendations.playbooks import action_for
 from recommendations.selectors import recommendations_for
 from salesai import clock
 
 logger = logging.getLogger(__name__)
 
 URGENT_PRIORITY = 85
-URGENT_ACTION_TYPES = frozenset({ActionType.SPEED_TO_LEAD})
 DIGEST_CATCH_UP_HOURS = 3  # a digest missed at 08:00 (worker down) still goes out until 11:00
 DIGEST_MAX_ITEMS = 10
 URGENT_NOTICE_ACTION = "recommendation.urgent_notice_sent"
@@ -53,7 +52,9 @@ def card_url(recommendation: Recommendation) -> str:
 
 
 def is_urgent(recommendation: Recommendation) -> bool:
-    return recommendation.priority >= URGENT_PRIORITY or recommendation.action_type in URGENT_ACTION_TYPES
+    """Priority ≥ 85, or an action type its playbook declares urgent (an answer to a new lead)."""
+    action = action_for(recommendation.action_type)
+    return recommendation.priority >= URGENT_PRIORITY or (action is not None and action.urgent)
 
 
 def profile_for(user) -> RepProfile:
@@ -122,7 +123,7 @@ def digest_is_due(profile: RepProfile, now: dt.datetime) -> bool:
 def send_digest(*, user, now: dt.datetime | None = None) -> bool:
     """Send one rep their digest if it is due; True when an e-mail went out.
 
-    The local day is claimed first with a conditional UPDATE, so two beat runs (or two beat
+    The local day is claimed first with a conditional update, so two beat runs (or two beat
     instances) never send it twice; an empty inbox still claims the day (nothing to say today)."""
     now = now or clock.now()
     profile = profile_for(user)
@@ -254,22 +255,3 @@ def notify_urgent(*, recommendation_id: int) -> bool:
         raise
     logger.info("urgent_notice.sent", extra={"recommendation_id": recommendation.pk, "user_id": owner.pk})
     return True
-
-
-# --- tasks (thin) -------------------------------------------------------------------------------------
-
-
-@shared_task(name="recommendations.send_due_digests", acks_late=True)
-def send_due_digests_task() -> int:
-    return send_due_digests()
-
-
-@shared_task(
-    name="recommendations.notify_urgent",
-    acks_late=True,
-    autoretry_for=(ConnectionError, TimeoutError, OSError),
-    retry_backoff=True,
-    max_retries=5,
-)
-def notify_urgent_task(recommendation_id: int) -> bool:
-    return notify_urgent(recommendation_id=recommendation_id)

@@ -17,10 +17,10 @@ Approving does not send inside the request: it marks the recommendation ``schedu
 queues the executor on commit; the executor's beat sweep (``recommendations.execute_due_actions``) is
 the safety net if that message is lost. Whether an execution is autonomous is decided by the data: a
 recommendation with an approving review *of its current version and recipient* is a person's decision
-(:func:`approved_by_person`); an approval of another version is nobody's, and the executor sends it
-back to review instead of sending.
+(``selectors.approved_by_person``); an approval of another version is nobody's, and the executor sends
+it back to review instead of sending.
 
-Whom salesai may e-mail on its own (:func:`unvouched_recipient`): a contact at the account's own
+Whom salesai may e-mail on its own (``selectors.unvouched_recipient``): a contact at the account's own
 domain, or one the CRM or a person vouched for. Anyone else (a person an inbound e-mail or a public
 tracking key introduced) needs a person, checked when routing and again at execution.
 """
@@ -34,7 +34,9 @@ from django.db import transaction
 
 from accounts.models import Contact
 from audit.services import audit_record
+from recommendations import jobs
 from recommendations.models import Execution, Recommendation, Review
+from recommendations.selectors import approved_by_person, recipient_of, unvouched_recipient
 from salesai import clock
 from salesai.api_errors import DomainError
 from salesai.text import has_line_break
@@ -98,24 +100,6 @@ def edit_ratio(before: str, after: str) -> float:
     if before == after:
         return 0.0
     return round(1.0 - difflib.SequenceMatcher(None, before, after, autojunk=False).ratio(), 4)
-
-
-def unvouched_recipient(recommendation: Recommendation) -> str:
-    """Why salesai may not e-mail this recommendation's contact on its own, as a sentence ('' if it may).
-
-    Only people at the account's own domain, or whom the CRM or a person vouched for
-    (``Contact.origin``), may get an e-mail no person looked at: anyone can make salesai *know* an
-    address (a forged inbound e-mail, the public website key), and no one outside may choose whom it
-    writes to."""
-    if recommendation.is_internal or recommendation.contact_id is None:
-        return ""
-    contact, domain = recommendation.contact, recommendation.account.domain
-    if contact.origin in Contact.AUTHORITATIVE_ORIGINS or contact.is_at_domain(domain):
-        return ""
-    return (
-        f"Needs review: {contact.email} is not at {domain} and was not vouched for by the CRM or a person "
-        f"(it came from {Contact.Origin(contact.origin).label.lower()}), so salesai never e-mails it on its own"
-    )
 
 
 def route_recommendation(
@@ -198,8 +182,6 @@ def approve_recommendation(
     (it could never be sent, and must not count in the track record). An edit makes a new version,
     the one the review binds. The edit ratio compares subject + body before and after; the policy's
     ``minor_edit_max_ratio`` decides whether the edit still counts as a success for the track record."""
-    from recommendations import executor
-
     if subject is not None and has_line_break(subject.strip()):
         raise ReviewError(SUBJECT_LINE_BREAK, code="invalid", status_code=400, fields={"subject": SUBJECT_LINE_BREAK})
     with transaction.atomic():
@@ -225,7 +207,7 @@ def approve_recommendation(
             edited_body=new_body if edited else "",
             edit_ratio=ratio,
             version=rec.version,
-            recipient=_recipient(rec),
+            recipient=recipient_of(rec),
             created_at=now,
         )
         kind = trust.review_outcome_kind(domain=rec.action_type, decision="approved", edit_ratio=ratio)
@@ -252,11 +234,9 @@ def approve_recommendation(
             action="recommendation.edited" if edited else "recommendation.approved",
             actor=user,
             reference=_reference(rec),
-            data={"edit_ratio": ratio, "trust_outcome": kind, "version": rec.version, "recipient": _recipient(rec)},
+            data={"edit_ratio": ratio, "trust_outcome": kind, "version": rec.version, "recipient": recipient_of(rec)},
         )
-        executor.execute_recommendation_task.delay_on_commit(
-            recommendation_id=rec.pk, autonomous=False, user_id=user.pk
-        )
+        jobs.enqueue_on_commit(jobs.EXECUTE_RECOMMENDATION, recommendation_id=rec.pk, autonomous=False, user_id=user.pk)
     _sync(recommendation, rec)
     return recommendation
 
@@ -372,43 +352,3 @@ def cancel_scheduled(*, recommendation: Recommendation, user) -> Recommendation:
         )
     _sync(recommendation, rec)
     return recommendation
-
-
-def idempotency_key(recommendation: Recommendation) -> str:
-    """One execution per recommendation version: a retried or duplicated task finds the key taken."""
-    return f"rec:{recommendation.pk}:v{recommendation.version}"
-
-
-def _recipient(recommendation: Recommendation) -> str:
-    """The address a customer e-mail of this recommendation goes to ('' for internal notices)."""
-    if recommendation.is_internal or recommendation.contact_id is None:
-        return ""
-    return recommendation.contact.email
-
-
-def latest_approval(recommendation: Recommendation) -> Review | None:
-    """The approving review since the last cancel, whatever version it approved."""
-    latest = (
-        recommendation.reviews.filter(
-            decision__in=[Review.Decision.APPROVED, Review.Decision.EDITED, Review.Decision.CANCELLED]
-        )
-        .order_by("-created_at", "-id")
-        .first()
-    )
-    if latest is None or latest.decision == Review.Decision.CANCELLED:
-        return None
-    return latest
-
-
-def approval_matches(recommendation: Recommendation, approval: Review) -> bool:
-    """Whether ``approval`` is of exactly what would be sent now: the same version, the same recipient."""
-    return approval.version == recommendation.version and approval.recipient == _recipient(recommendation)
-
-
-def approved_by_person(recommendation: Recommendation) -> Review | None:
-    """The approving review since the last cancel, if a person approved the current version for the
-    current recipient; an approval of anything else is nobody's approval of what would be sent."""
-    approval = latest_approval(recommendation)
-    if approval is None or not approval_matches(recommendation, approval):
-        return None
-    return approval

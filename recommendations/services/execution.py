@@ -33,7 +33,6 @@ import smtplib
 import socket
 from email.utils import formataddr
 
-from celery import shared_task
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, get_connection
@@ -42,13 +41,9 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 
 from audit.services import audit_record
-from recommendations.models import ActionType, Execution, Recommendation
-from recommendations.review import (
-    approval_matches,
-    idempotency_key,
-    latest_approval,
-    unvouched_recipient,
-)
+from recommendations.models import Execution, Recommendation
+from recommendations.playbooks import action_for
+from recommendations.selectors import approval_matches, latest_approval, unvouched_recipient
 from salesai import clock
 from salesai.text import has_line_break
 from signals.services import internal_source, record_signal
@@ -62,6 +57,11 @@ _CONNECT_ERRORS = (ConnectionError, smtplib.SMTPConnectError, socket.timeout, so
 
 class NothingSent(Exception):
     """Connecting to the mail server failed: provably nothing left, so the claim can be released."""
+
+
+def idempotency_key(recommendation: Recommendation) -> str:
+    """One execution per recommendation version: a retried or duplicated task finds the key taken."""
+    return f"rec:{recommendation.pk}:v{recommendation.version}"
 
 
 def stale_claim_after() -> dt.timedelta:
@@ -86,6 +86,12 @@ def _sender(rec: Recommendation) -> tuple[str, str]:
     return settings.DEFAULT_FROM_EMAIL, settings.DEFAULT_FROM_EMAIL
 
 
+def _escalates(rec: Recommendation) -> bool:
+    """Whether its notice goes to the managers (the owner in copy) rather than to the owner alone."""
+    action = action_for(rec.action_type)
+    return action is not None and action.escalate
+
+
 def _managers() -> list[str]:
     return list(
         get_user_model()
@@ -102,7 +108,8 @@ def _build_message(rec: Recommendation, message_id: str) -> tuple[EmailMessage |
     headers = {"Message-ID": message_id, "X-Salesai-Recommendation": str(rec.pk)}
     if rec.is_internal:
         owner_email = rec.account.owner.email if rec.account.owner_id else ""
-        if rec.action_type == ActionType.CHURN_ESCALATION:
+        escalation = _escalates(rec)
+        if escalation:
             to = _managers() or ([owner_email] if owner_email else [])
             cc = [owner_email] if owner_email and owner_email not in to else []
         else:
@@ -115,7 +122,7 @@ def _build_message(rec: Recommendation, message_id: str) -> tuple[EmailMessage |
             {
                 "rec": rec,
                 "account": rec.account,
-                "escalation": rec.action_type == ActionType.CHURN_ESCALATION,
+                "escalation": escalation,
                 "owner_name": (owner.get_full_name() or owner.get_username()) if owner else "nobody",
             },
         ).strip()
@@ -373,20 +380,3 @@ def execute_due_actions(*, now: dt.datetime | None = None, limit: int = DUE_BATC
             break
         attempted += 1
     return attempted
-
-
-@shared_task(
-    name="recommendations.execute_recommendation",
-    autoretry_for=(NothingSent,),
-    retry_backoff=True,
-    max_retries=5,
-    acks_late=True,
-    reject_on_worker_lost=True,
-)
-def execute_recommendation_task(recommendation_id: int, autonomous: bool = False, user_id: int | None = None) -> None:
-    execute_recommendation(recommendation_id=recommendation_id, autonomous=autonomous, user_id=user_id)
-
-
-@shared_task(name="recommendations.execute_due_actions", acks_late=True)
-def execute_due_actions_task() -> int:
-    return execute_due_actions()

@@ -3,7 +3,9 @@
 ``analyze_account`` locks the account's picture row, rebuilds the picture from the stored signals,
 runs the playbooks, lets the composer create/update/withdraw recommendations, updates edge-triggered
 goals and marks the signals it covered as analysed (closing the outbox) — all in one transaction, so
-running it twice for the same state changes nothing and two workers on one account serialise."""
+running it twice for the same state changes nothing and two workers on one account serialise. What
+follows after the commit is queued here too: the LLM rewrite of new wording (trust decides once it is
+done) and the immediate notice of an urgent recommendation."""
 
 from __future__ import annotations
 
@@ -17,13 +19,15 @@ from django.db.models import Q
 
 from accounts.models import Account, AccountPicture, Goal
 from audit.services import audit_record
-from recommendations.composer import ComposeResult, compose
-from recommendations.models import PlaybookConfig, Recommendation
+from recommendations import jobs, queries
+from recommendations.models import Recommendation
 from recommendations.picture import build_facts, features_of, next_check_of
 from recommendations.playbooks import Playbook, all_playbooks
 from recommendations.playbooks.base import Finding, PictureFacts
-from salesai import clock, sql
-from signals.models import Signal
+from recommendations.services import drafts
+from recommendations.services.compose import ComposeResult, compose
+from recommendations.services.review import route_recommendation
+from salesai import clock
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +36,11 @@ UNANALYSED_LIMIT = 5000  # a larger backlog is marked over several analyses (eac
 SWEEP_TIME_BUDGET_SECONDS = 50.0
 #: How long a recommendation waits for its LLM rewrite before trust decides on the template draft.
 POLISH_GRACE = dt.timedelta(minutes=5)
+
+
+def queued_key(account_id: int) -> str:
+    """The cache key claiming "an analysis of this account is queued" (bursts of signals coalesce)."""
+    return f"analyze:queued:{account_id}"
 
 
 @dataclass
@@ -46,12 +55,9 @@ class AnalysisResult:
 
 
 def playbook_settings() -> dict[str, dict]:
-    """code → {"enabled", "params"} from the admin's PlaybookConfig rows (one plain query: it runs on
-    every analysis, and an admin's change applies to the very next one)."""
-    return {
-        code: {"enabled": bool(enabled), "params": sql.json_value(params) or {}}
-        for code, enabled, params in sql.rows(f"SELECT code, enabled, params FROM {PlaybookConfig._meta.db_table}")
-    }
+    """code → {"enabled", "params"} from the admin's PlaybookConfig rows (read on every analysis, so an
+    admin's change applies to the very next one)."""
+    return {row.code: {"enabled": row.enabled, "params": row.params} for row in queries.playbook_settings()}
 
 
 def active_playbooks(configs: dict[str, dict]) -> dict[str, tuple[Playbook, dict]]:
@@ -89,50 +95,19 @@ def _update_goals(facts: PictureFacts, now: dt.datetime) -> None:
             Goal.objects.filter(pk=goal.id).update(is_met=False)
 
 
-def _lock_picture(account_id: int, *, skip_locked: bool = False) -> AccountPicture | None:
-    """The account's picture under a row lock, with its account read in the same statement (plain SQL:
-    this runs once per analysis). Not the stored features: analysis rewrites them."""
+def _lock_picture(account_id: int, *, skip_locked: bool = False) -> queries.LockedPicture | None:
+    """The account's picture under a row lock, created first when the account has none; None when the
+    account is gone, or (``skip_locked``) another worker is analysing it right now."""
     skip = skip_locked and connection.features.has_select_for_update_skip_locked
-    lock = sql.for_update(of="p", skip_locked=skip)
-    query = (
-        f"SELECT {sql.columns(Account, 'a')}, p.version AS picture_version, p.analyzed_at AS picture_analyzed_at, "
-        f"p.next_check_at AS picture_next_check_at FROM {AccountPicture._meta.db_table} p "
-        f"JOIN {Account._meta.db_table} a ON a.id = p.account_id WHERE p.account_id = %s{lock}"
-    )
-    account = next(iter(Account.objects.raw(query, [account_id])), None)
-    if account is None:
-        if skip and AccountPicture.objects.filter(account_id=account_id).exists():
-            return None  # another worker holds it: it is being analysed right now
-        if not Account.objects.filter(pk=account_id).exists():
-            return None
-        AccountPicture.objects.get_or_create(account_id=account_id)
-        account = next(iter(Account.objects.raw(query, [account_id])))
-    picture = AccountPicture(
-        account=account,
-        version=account.picture_version,
-        analyzed_at=sql.aware(account.picture_analyzed_at),
-        next_check_at=sql.aware(account.picture_next_check_at),
-    )
-    picture._state.adding, picture._state.db = False, connection.alias
-    return picture
-
-
-def _save_picture(picture: AccountPicture) -> None:
-    sql.execute(
-        f"UPDATE {AccountPicture._meta.db_table} SET features = %s, engagement_score = %s, intent_score = %s, "
-        "risk_score = %s, version = %s, analyzed_at = %s, next_check_at = %s, dirty_since = NULL "
-        "WHERE account_id = %s",
-        [
-            connection.ops.adapt_json_value(picture.features, None),
-            picture.engagement_score,
-            picture.intent_score,
-            picture.risk_score,
-            picture.version,
-            sql.param(picture.analyzed_at),
-            sql.param(picture.next_check_at),
-            picture.account_id,
-        ],
-    )
+    locked = queries.lock_picture(account_id=account_id, skip_locked=skip)
+    if locked is not None:
+        return locked
+    if skip and AccountPicture.objects.filter(account_id=account_id).exists():
+        return None  # another worker holds it: it is being analysed right now
+    if not Account.objects.filter(pk=account_id).exists():
+        return None
+    AccountPicture.objects.get_or_create(account_id=account_id)
+    return queries.lock_picture(account_id=account_id)
 
 
 def _relax_commit_durability() -> None:
@@ -142,21 +117,18 @@ def _relax_commit_durability() -> None:
     should the server crash in the fraction of a second before the flush, the analysis and its marks
     vanish together, the signals count as un-analysed again, and the outbox re-queues them. Signals
     themselves (and reviews, executions) keep the fully durable commit."""
-    if connection.vendor == "postgresql":
-        sql.execute("SET LOCAL synchronous_commit TO OFF")
+    queries.relax_commit_durability()
 
 
-def _unanalysed_signal_ids(account_id: int) -> list[int]:
-    """The account's signals not yet covered by an analysis, read before the facts are: exactly these are
-    marked analysed afterwards, so one committed meanwhile (even with a lower id) keeps its own analysis."""
-    return [
-        pk
-        for (pk,) in sql.rows(
-            f"SELECT id FROM {Signal._meta.db_table} WHERE account_id = %s AND analyzed_at IS NULL "
-            f"ORDER BY id LIMIT {UNANALYSED_LIMIT}",
-            [account_id],
-        )
-    ]
+def _queue_follow_ups(composed: ComposeResult) -> None:
+    """After commit: the LLM rewrite of each new wording (its task lets trust decide on it), and the
+    owner's immediate notice of each new urgent recommendation."""
+    if drafts.llm_enabled():
+        for rec in composed.to_polish:
+            jobs.enqueue_on_commit(jobs.POLISH_DRAFT, rec.pk, rec.version)
+    for rec in composed.urgent:
+        # Proactive: the rep hears of a demo request or a hot reply without opening the inbox.
+        jobs.enqueue_on_commit(jobs.NOTIFY_URGENT, rec.pk)
 
 
 def analyze_account(*, account_id: int, force: bool = False, due_by: dt.datetime | None = None) -> AnalysisResult:
@@ -174,7 +146,9 @@ def analyze_account(*, account_id: int, force: bool = False, due_by: dt.datetime
             return AnalysisResult(account_id=account_id, analysed=False, skipped_reason="gone or busy")
         if due_by is not None and (picture.next_check_at is None or picture.next_check_at > due_by):
             return AnalysisResult(account_id=account_id, analysed=False, skipped_reason="not due")
-        unanalysed = _unanalysed_signal_ids(account_id)
+        # read before the facts are: exactly these are marked analysed afterwards, so one committed
+        # meanwhile (even with a lower id) keeps its own analysis
+        unanalysed = queries.unanalysed_signal_ids(account_id=account_id, limit=UNANALYSED_LIMIT)
         if not force and picture.analyzed_at is not None and not unanalysed:
             return AnalysisResult(account_id=account_id, analysed=False, skipped_reason="up to date")
         account = picture.account
@@ -183,30 +157,28 @@ def analyze_account(*, account_id: int, force: bool = False, due_by: dt.datetime
         facts = build_facts(account=account, now=now, configs=configs)
         findings = evaluate_playbooks(facts, now, playbooks)
         composed = compose(account=account, facts=facts, findings=findings, playbooks=playbooks, now=now)
+        _queue_follow_ups(composed)
         _update_goals(facts, now)
-        picture.features = {
-            **features_of(facts, now),
-            "findings": [f.as_dict() for f in findings],
-            "max_signal_id": facts.max_signal_id,
-        }
-        picture.engagement_score = facts.engagement_score
-        picture.intent_score = facts.intent_score
-        picture.risk_score = facts.risk_score
-        picture.version += 1
-        picture.analyzed_at = now
-        picture.next_check_at = next_check_of(facts, now, list(playbooks.values()))
-        picture.dirty_since = None
-        _save_picture(picture)
-        if unanalysed:
-            sql.execute(
-                f"UPDATE {Signal._meta.db_table} SET analyzed_at = %s WHERE id IN ({', '.join(['%s'] * len(unanalysed))})",
-                [sql.param(now), *unanalysed],
-            )
+        state = queries.PictureState(
+            features={
+                **features_of(facts, now),
+                "findings": [f.as_dict() for f in findings],
+                "max_signal_id": facts.max_signal_id,
+            },
+            engagement_score=facts.engagement_score,
+            intent_score=facts.intent_score,
+            risk_score=facts.risk_score,
+            version=picture.version + 1,
+            analyzed_at=now,
+            next_check_at=next_check_of(facts, now, list(playbooks.values())),
+        )
+        queries.save_picture(account_id=account_id, state=state)
+        queries.mark_signals_analysed(signal_ids=unanalysed, at=now)
     logger.info(
         "account_analysed",
         extra={
             "account_id": account_id,
-            "version": picture.version,
+            "version": state.version,
             "findings": [f.code for f in findings],
             "recs_created": len(composed.created),
             "recs_updated": len(composed.updated),
@@ -216,10 +188,10 @@ def analyze_account(*, account_id: int, force: bool = False, due_by: dt.datetime
     return AnalysisResult(
         account_id=account_id,
         analysed=True,
-        version=picture.version,
+        version=state.version,
         findings=findings,
         composed=composed,
-        next_check_at=picture.next_check_at,
+        next_check_at=state.next_check_at,
     )
 
 
@@ -274,8 +246,6 @@ def route_unpolished(*, now: dt.datetime) -> int:
     """Let trust decide on the template draft of recommendations whose LLM rewrite never came (the
     task was lost, or the endpoint is down): they must not wait for a person's eyes forever for want
     of a decision. A rewrite arriving later still sends them back to review (``drafts``)."""
-    from recommendations.review import route_recommendation
-
     routed = 0
     waiting = list(
         Recommendation.objects.filter(
