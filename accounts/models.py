@@ -162,12 +162,26 @@ class Opportunity(models.Model):
         WON = "won", "Closed won"
         LOST = "lost", "Closed lost"
 
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="opportunities")
     external_id = models.CharField(max_length=200, null=True, blank=True)
     name = models.CharField(max_length=200)
     amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.DISCOVERY)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
     close_date = models.DateField(null=True, blank=True)
+    stage_changed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the deal entered its current stage: from the CRM, else the first time salesai saw it.",
+    )
+    contacts = models.ManyToManyField(
+        Contact, blank=True, related_name="opportunities", help_text="The people involved in the deal."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
