@@ -66,6 +66,7 @@ def private_redis(settings):
             pytest.fail("CI=true and redis-server is not installed", pytrace=False)
         pytest.skip("needs redis-server")
     server = PrivateRedis().start()
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = server.url
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": server.url}}
     previous = celery_app.conf.broker_url, celery_app.conf.task_default_queue
     celery_app.conf.broker_url = server.url
