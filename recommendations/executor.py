@@ -51,7 +51,8 @@ from recommendations.review import (
 )
 from salesai import clock
 from salesai.text import has_line_break
-from signals.services import internal_source, record_signal
+from signals.sources import internal_source
+from signals.storing import record_signal
 from trust import services as trust
 
 logger = logging.getLogger(__name__)

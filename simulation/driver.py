@@ -59,8 +59,8 @@ from recommendations.executor import execute_due_actions_task
 from recommendations.models import Evidence, Execution, Recommendation
 from salesai import clock
 from salesai.celery import app as celery_app
-from signals.auth import create_source
 from signals.models import Signal, Source
+from signals.sources import create_source
 from simulation.baselines import mornings
 from simulation.scoring import InboxSnapshot, Sighting
 from simulation.world import ACCEPTABLE, Event, Moment, World, react_to_email
