@@ -37,7 +37,7 @@ from signals.inbound.message import InboundEmail
 from signals.inbound.service import receive_inbound_email
 from signals.inbound.text import MAX_TEXT_CHARS, reply_text_of
 from signals.models import Signal
-from signals.intent import extract_referral
+from signals.reply_facts import extract_referral
 from signals.tests.inbound_helpers import (  # noqa: F401 — pytest finds the fixtures by name
     OUTREACH_ID,
     QUOTED,
