@@ -56,12 +56,12 @@ def ingest_segment(
     reads_only = len(events) <= CHUNK and not any(isinstance(e, EventError) or e.type in _WRITING_TYPES for e in parsed)
     with contextlib.nullcontext() if reads_only else transaction.atomic():
         resolver = Resolver(source=source)
-        if not reads_only and len(events) > 1:
+        # the people this request resolves here rather than in the insert: two queries for all of them
+        resolved_here = [e for e in parsed if isinstance(e, SegmentEvent) and not (reads_only and e.email is None)]
+        if len(events) > 1 and resolved_here:
             resolver.prime(
-                user_ids={e["userId"] for e in events if isinstance(e, dict) and isinstance(e.get("userId"), str)},
-                anonymous_ids={
-                    e["anonymousId"] for e in events if isinstance(e, dict) and isinstance(e.get("anonymousId"), str)
-                },
+                user_ids={e.user_id for e in resolved_here if e.user_id},
+                anonymous_ids={e.anonymous_id for e in resolved_here if e.anonymous_id},
             )
         drafts: list[SignalDraft] = []
         quarantined: list[QuarantinedPayload] = []

@@ -71,3 +71,26 @@ def test_a_single_call_with_an_e_mail_address_finds_the_company_of_its_domain(cl
     call = {"anonymousId": "new", "event": "X", "context": {"traits": {"email": "ada@acme.com"}}, "messageId": "e-1"}
     assert _call(client, "/v1/track", call, key).status_code == 200
     assert Signal.objects.get(external_id="e-1").account == acme
+
+
+def test_a_batch_whose_calls_name_e_mails_looks_its_people_up_together(client, website, django_assert_num_queries):
+    """Calls with an e-mail are resolved before the insert; the batch's people are read in one query
+    per kind of id, not one per person."""
+    source, key = website
+    people = [ContactFactory(user_id=f"user-{n}") for n in range(5)]
+    batch = [
+        {
+            "type": "track",
+            "userId": f"user-{n % 5}",
+            "event": "X",
+            "messageId": f"b-{n}",
+            "context": {"traits": {"email": people[n % 5].email}},
+        }
+        for n in range(10)
+    ]
+    _call(client, "/v1/track", {"userId": "user-0", "event": "warm-up", "messageId": "w"}, key)
+    with django_assert_num_queries(2):  # the userIds, then the insert
+        response = _call(client, "/v1/batch", {"batch": batch}, key)
+    assert response.json()["stored"] == 10
+    stored = dict(Signal.objects.filter(source=source).exclude(external_id="w").values_list("external_id", "contact"))
+    assert stored == {f"b-{n}": people[n % 5].pk for n in range(10)}
