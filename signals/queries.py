@@ -11,10 +11,10 @@ Two statements, both on the ingestion hot path, each with a parity test against 
 - :func:`claim_delivery`, the ``webhook-id`` claim alone, for deliveries that write more than their
   signals (a new contact) and so claim first, inside their transaction.
 
-Why by hand: a single event is one statement, not a lookup round trip per identity plus a
-``BEGIN``/``COMMIT`` pair; and PostgreSQL gets each column as one array (``unnest``), a statement
-whose text and parameter count do not grow with the rows, where a multi-row ``VALUES`` is parsed
-again on every call. Parameters are named; no value, enum or not, is written into the SQL text.
+Why by hand: a single event is one statement, not a look-up round trip per identity plus a
+``BEGIN``/``COMMIT`` pair; and PostgreSQL gets many rows as one array per column (``unnest``), a
+statement whose text and parameter count do not grow with the rows, where a multi-row ``VALUES`` is
+parsed again on every call. Parameters are named; no value, enum or not, is written into the SQL.
 """
 
 from __future__ import annotations
@@ -90,6 +90,10 @@ _ACCOUNT = Account._meta.db_table
 _ANONYMOUS = AnonymousIdentity._meta.db_table
 _GROUP = GroupIdentity._meta.db_table
 _DELIVERY = WebhookDelivery._meta.db_table
+_OCCURRED_AT = Signal._meta.get_field("occurred_at")
+_PROPERTIES = Signal._meta.get_field("properties")
+_RECEIVED_AT = Signal._meta.get_field("received_at")
+_CLAIMED_AT = WebhookDelivery._meta.get_field("received_at")
 
 # The columns of a draft as the statement reads them (``r.<name>``), with their PostgreSQL array types
 # (char columns arrive as text[]: a cast to varchar(n) would truncate). The look-up columns are sent
@@ -230,12 +234,6 @@ def _draft_values(draft: SignalDraft, connection) -> dict:
         "find_group_id": draft.find_group_id,
         "find_account_domain": draft.find_account_domain,
     }
-
-
-_OCCURRED_AT = Signal._meta.get_field("occurred_at")
-_PROPERTIES = Signal._meta.get_field("properties")
-_RECEIVED_AT = Signal._meta.get_field("received_at")
-_CLAIMED_AT = WebhookDelivery._meta.get_field("received_at")
 
 
 def insert_signals(

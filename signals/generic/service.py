@@ -8,7 +8,6 @@ is claimed and stored in one statement.
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
 
 from django.db import IntegrityError, connections, transaction
@@ -153,10 +152,9 @@ def _store_one_signal(*, source: Source, claim: DeliveryClaim, raw: object) -> I
         find_account_domain=domain if remembered is None else "",
     )
     try:
-        with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
-            result = store_signals(
-                source=source, drafts=[draft], received_at=claim.received_at, claim=claim, announce=False
-            )
+        result = store_signals(
+            source=source, drafts=[draft], received_at=claim.received_at, claim=claim, announce=False
+        )
     except IntegrityError:
         if remembered is None:
             raise
