@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 
 from django.db import connections, transaction
 
@@ -124,16 +125,17 @@ _CLAIM = (
 )
 
 
-def _row_columns(lookups: frozenset[str]) -> list[str]:
-    return [*_COLUMNS, *(_LOOKUP_COLUMNS[name][0] for name in sorted(lookups))]
+@cache
+def _row_columns(lookups: frozenset[str]) -> tuple[str, ...]:
+    return (*_COLUMNS, *(_LOOKUP_COLUMNS[name][0] for name in sorted(lookups)))
 
 
 def _insert_sql(rows: str, *, lookups: frozenset[str] = frozenset(), claimed: bool = False, fence: str = "") -> str:
-    """The insert, reading its drafts from ``rows`` (a ``FROM`` item aliased ``drafts``), with only the
-    look-ups some draft asks for (each costs PostgreSQL planning time on every call). The person is
-    looked up once per row (``found_contact_id``, kept from being inlined twice by ``fence``); the
-    account from that person, else the group, else the domain. ``WHERE true`` keeps SQLite from
-    reading ``ON CONFLICT`` as a join clause."""
+    """The insert, reading its drafts from ``rows`` (a ``FROM`` item with the alias ``{alias}``), with
+    only the look-ups some draft asks for (each costs PostgreSQL planning time on every call). The
+    person is looked up once per row (``found_contact_id``, kept from being inlined twice by
+    ``fence``); the account from that person, else the group, else the domain. ``WHERE true`` keeps
+    SQLite from reading ``ON CONFLICT`` as a join clause."""
     account = ["r.account_id"]
     contact = "r.contact_id"
     found = ""
@@ -161,7 +163,11 @@ def _insert_sql(rows: str, *, lookups: frozenset[str] = frozenset(), claimed: bo
         "account_id, contact_id, user_id, anonymous_id, occurred_at, properties, message_id, is_bot) "
         "SELECT %(source_id)s, %(received_at)s, %(intent)s, %(is_auto_reply)s, r.kind, r.name, r.external_id, "
         f"{account_sql}, {contact}, r.user_id, r.anonymous_id, r.occurred_at, r.properties, r.message_id, r.is_bot "
-        f"FROM (SELECT drafts.*{found} FROM {rows}{fence if found else ''}) r"
+        + (
+            f"FROM (SELECT drafts.*{found} FROM {rows.format(alias='drafts')}{fence}) r"
+            if found
+            else f"FROM {rows.format(alias='r')}"
+        )
         + (" CROSS JOIN claim" if claimed else "")
         + " WHERE true ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id, account_id, external_id"
     )
@@ -181,10 +187,10 @@ def _pg_sql(lookups: frozenset[str], *, claimed: bool, single: bool = False) -> 
         columns = _row_columns(lookups)
         types = {**_COLUMNS, **dict(_LOOKUP_COLUMNS.values())}
         if single:
-            rows = f"(SELECT {', '.join(f'%({name})s::{types[name]} AS {name}' for name in columns)}) AS drafts"
+            rows = f"(SELECT {', '.join(f'%({name})s::{types[name]} AS {name}' for name in columns)}) AS {{alias}}"
         else:
             arrays = ", ".join(f"%({name})s::{types[name]}[]" for name in columns)
-            rows = f"unnest({arrays}) AS drafts ({', '.join(columns)})"
+            rows = f"unnest({arrays}) AS {{alias}} ({', '.join(columns)})"
         insert = _insert_sql(rows, lookups=lookups, claimed=claimed, fence=" OFFSET 0")
         if claimed:
             insert = (
@@ -200,7 +206,7 @@ def _portable_sql(count: int, lookups: frozenset[str]) -> str:
     names = _row_columns(lookups)
     values = ", ".join("(" + ", ".join(f"%({name}_{index})s" for name in names) + ")" for index in range(count))
     columns = ", ".join(f"column{n} AS {name}" for n, name in enumerate(names, start=1))
-    return _insert_sql(f"(SELECT {columns} FROM (VALUES {values}) AS v) AS drafts", lookups=lookups)
+    return _insert_sql(f"(SELECT {columns} FROM (VALUES {values}) AS v) AS {{alias}}", lookups=lookups)
 
 
 def _lookups(drafts: Sequence[SignalDraft]) -> frozenset[str]:
