@@ -190,7 +190,7 @@ def _latency_figures(ctx: BenchContext, database_url: str) -> list[Figure]:
     from salesai import clock
     from salesai.celery import app
     from signals.models import Signal, Source
-    from signals.services import record_signal
+    from signals.storing import record_signal
 
     seconds = 5 if ctx.quick else 15
     count = RATE * seconds

@@ -1,16 +1,20 @@
-"""Ingestion throughput: signed single events (``POST /api/v1/signals``) and Segment batches of 100
-(``POST /v1/batch``), each beside a bare Django view and a minimal DRF insert measured in the same
-run, on gunicorn with 2 workers against the configured database (PostgreSQL when ``DATABASE_URL``
-is set; the bench uses its own database beside it, so nothing real is touched).
+"""Ingestion throughput: signed single events (``POST /api/v1/signals``), single Segment calls as
+analytics.js sends them (``POST /v1/track`` and ``/v1/page``, one request per event) and Segment
+batches of 100 (``POST /v1/batch``), each beside a bare Django view and a minimal DRF insert measured
+in the same run, on gunicorn with 2 workers against the configured database (PostgreSQL when
+``DATABASE_URL`` is set; the bench uses its own database beside it, so nothing real is touched).
 
 Load comes from wrk (Debian's ``wrk``, a Lua script replaying pre-signed requests) when installed,
 else from a pool of Python threads on keep-alive ``http.client`` connections. Each round measures
 ceiling and real endpoint back to back (in alternating order); the figures are medians of the
-rounds, and the notes give each round's own ratio and their median.
+rounds, and the notes give each round's own ratio and their median, and the 99th percentile of the
+request latency (single requests).
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import http.client
 import json
 import os
@@ -28,7 +32,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from bench.common import BenchContext, Figure
+import psycopg
+import redis
+from standardwebhooks.webhooks import Webhook
+
+from bench.common import BenchContext, Figure, percentile
 from salesai.processes import free_port
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -49,14 +57,13 @@ class Measure:
     errors: int
     sent: int | None = None  # requests answered
     server_cpu_us: float | None = None  # server-side CPU per request (see ServerCpu)
+    p99_ms: float | None = None  # 99th percentile of the request latency
 
 
 def _bench_database_url(database_url: str, workdir: Path) -> str:
     """A fresh database beside the configured one (PostgreSQL), or a temporary SQLite file."""
     if not database_url.startswith(("postgres://", "postgresql://")):
         return f"sqlite:///{workdir / 'bench.sqlite3'}"
-    import psycopg
-
     parts = urlsplit(database_url)
     name = f"{parts.path.lstrip('/') or 'salesai'}_bench_ingestion"
     admin = urlunsplit(parts._replace(path="/postgres"))
@@ -98,8 +105,6 @@ def _wait_until_serving(port: int, process: subprocess.Popen, timeout: float = 9
 
 
 def _signed_events(source: dict, count: int) -> list[Request]:
-    from standardwebhooks.webhooks import Webhook
-
     webhook = Webhook(source["signing_secret"])
     now = datetime.now(tz=UTC)
     requests = []
@@ -130,43 +135,82 @@ def _signed_events(source: dict, count: int) -> list[Request]:
     return requests
 
 
-def _segment_batches(source: dict, count: int) -> list[Request]:
-    import base64
+def _basic_auth(source: dict) -> str:
+    return "Basic " + base64.b64encode(f"{source['write_key']}:".encode()).decode()
 
-    auth = "Basic " + base64.b64encode(f"{source['write_key']}:".encode()).decode()
+
+def _browser_context(user: str, *, single: bool) -> dict:
+    """What analytics.js puts in ``context``: its name and the browser's user agent (checked for bots),
+    one browser version per user; a single call (not a batch) also names the page and the locale."""
+    context = {
+        "library": {"name": "analytics.js", "version": "4.1.0"},
+        "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        f"Chrome/124.0.{user.split('-')[1]}.0 Safari/537.36",
+    }
+    if single:
+        context["page"] = {"path": "/pricing", "url": "https://salesai.example/pricing", "title": "Pricing"}
+        context["locale"] = "en-US"
+    return context
+
+
+def _page_call(user: str, sent_at: str, *, single: bool = False) -> dict:
+    return {
+        "type": "page",
+        "anonymousId": f"anon-{user}",
+        "name": "Pricing",
+        "properties": {"url": "https://salesai.example/pricing", "path": "/pricing", "title": "Pricing"},
+        "messageId": uuid.uuid4().hex,
+        "timestamp": sent_at,
+        "context": _browser_context(user, single=single),
+    }
+
+
+def _track_call(user: str, sent_at: str, *, single: bool = False) -> dict:
+    """A server's track call in a batch (analytics-python); a browser's when ``single``."""
+    return {
+        "type": "track",
+        "userId": user,
+        "event": "Feature Used",
+        "properties": {"feature": "export"},
+        "messageId": uuid.uuid4().hex,
+        "timestamp": sent_at,
+        "context": _browser_context(user, single=True)
+        if single
+        else {"library": {"name": "analytics-python", "version": "2.4.0"}},
+    }
+
+
+def _segment_batches(source: dict, count: int) -> list[Request]:
+    auth = _basic_auth(source)
     sent_at = datetime.now(tz=UTC).isoformat()
     requests = []
     for n in range(count):
         users = [f"user-{(n * 5 + k) % 400}" for k in range(5)]
-        events = []
-        for i in range(BATCH_SIZE):
-            user = users[i % 5]
-            if i % 3 == 0:
-                event = {
-                    "type": "page",
-                    "anonymousId": f"anon-{user}",
-                    "name": "Pricing",
-                    "properties": {"url": "https://salesai.example/pricing", "path": "/pricing", "title": "Pricing"},
-                    # browsers send their user agent (checked for bots): one browser version per user
-                    "userAgent": f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                    f"Chrome/124.0.{user.split('-')[1]}.0 Safari/537.36",
-                }
-            else:
-                event = {"type": "track", "userId": user, "event": "Feature Used", "properties": {"feature": "export"}}
-            agent = event.pop("userAgent", None)
-            library = (
-                {"name": "analytics.js", "version": "4.1.0"}
-                if agent
-                else {"name": "analytics-python", "version": "2.4.0"}
-            )
-            event.update(
-                messageId=uuid.uuid4().hex,
-                timestamp=sent_at,
-                context={"library": library, **({"userAgent": agent} if agent else {})},
-            )
-            events.append(event)
+        events = [
+            _page_call(users[i % 5], sent_at) if i % 3 == 0 else _track_call(users[i % 5], sent_at)
+            for i in range(BATCH_SIZE)
+        ]
         body = json.dumps({"batch": events, "sentAt": sent_at}).encode()
         requests.append(Request("/v1/batch", body, {"Content-Type": "application/json", "Authorization": auth}))
+    return requests
+
+
+def _segment_singles(source: dict, count: int) -> list[Request]:
+    """One call per request, as analytics.js sends them from a browser: page views and track calls in
+    turn, each with its ``sentAt``. Track calls authenticate with HTTP Basic; page calls carry
+    ``writeKey`` in the body, as analytics.js itself does."""
+    auth = _basic_auth(source)
+    sent_at = datetime.now(tz=UTC).isoformat()
+    requests = []
+    for n in range(count):
+        user = f"user-{n % 400}"
+        if n % 2:
+            call = {**_page_call(user, sent_at, single=True), "sentAt": sent_at, "writeKey": source["write_key"]}
+            requests.append(Request("/v1/page", json.dumps(call).encode(), {"Content-Type": "application/json"}))
+        else:
+            call = {**_track_call(user, sent_at, single=True), "anonymousId": f"anon-{user}", "sentAt": sent_at}
+            headers = {"Content-Type": "application/json", "Authorization": auth}
+            requests.append(Request("/v1/track", json.dumps(call).encode(), headers))
     return requests
 
 
@@ -249,7 +293,16 @@ def _run_wrk(port: int, requests_file: Path, script: Path, duration: float, thre
     if errors:
         failed += sum(int(g) for g in errors.groups())
     sent = re.search(r"(\d+) requests in", output)
-    return Measure(rate, failed, int(sent.group(1)) if sent else None)
+    return Measure(rate, failed, int(sent.group(1)) if sent else None, p99_ms=_wrk_p99_ms(output))
+
+
+_WRK_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _wrk_p99_ms(output: str) -> float | None:
+    """The 99th percentile of ``wrk --latency``'s distribution, in milliseconds."""
+    found = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.M)
+    return float(found.group(1)) * _WRK_UNITS_MS[found.group(2)] if found else None
 
 
 def _run_python(port: int, requests: list[Request], duration: float) -> Measure:
@@ -257,6 +310,7 @@ def _run_python(port: int, requests: list[Request], duration: float) -> Measure:
     position = iter(range(10**9))
     done = [0]
     failed = [0]
+    latencies: list[float] = []
     deadline = time.monotonic() + duration
 
     def worker() -> None:
@@ -264,10 +318,12 @@ def _run_python(port: int, requests: list[Request], duration: float) -> Measure:
         while time.monotonic() < deadline:
             with lock:
                 r = requests[next(position) % len(requests)]
+            sent = time.monotonic()
             conn.request("POST", r.path, body=r.body, headers=r.headers)
             response = conn.getresponse()
             response.read()
             with lock:
+                latencies.append(time.monotonic() - sent)
                 done[0] += 1
                 failed[0] += response.status >= 300
         conn.close()
@@ -278,7 +334,8 @@ def _run_python(port: int, requests: list[Request], duration: float) -> Measure:
         t.start()
     for t in threads:
         t.join()
-    return Measure(done[0] / (time.monotonic() - started), failed[0], done[0])
+    p99 = percentile(latencies, 99) * 1000 if latencies else None
+    return Measure(done[0] / (time.monotonic() - started), failed[0], done[0], p99_ms=p99)
 
 
 class ServerCpu:
@@ -372,7 +429,8 @@ class Load:
         if before and measure.sent:
             measure.server_cpu_us = ServerCpu.spent(before, self.cpu.sample()) / measure.sent * 1e6
         cpu = f", {measure.server_cpu_us:,.0f} µs server CPU per request" if measure.server_cpu_us else ""
-        _log(f"{name}: {measure.requests_per_second:,.1f} requests/s, {measure.errors} errors{cpu}")
+        p99 = f", p99 {measure.p99_ms:,.1f} ms" if measure.p99_ms is not None else ""
+        _log(f"{name}: {measure.requests_per_second:,.1f} requests/s, {measure.errors} errors{cpu}{p99}")
         return measure
 
 
@@ -441,8 +499,12 @@ def run(ctx: BenchContext) -> list[Figure]:
         plain = {"Content-Type": "application/json"}
         load.add("bare-single", [Request("/bench/bare", single_body, plain)])
         load.add("insert-single", [Request("/bench/insert", single_body, plain)])
-        # signed ids are single-use: enough for every round at the most wrk could reach
-        load.add("signed-single", _signed_events(signed_source, (rounds + 1) * int(duration * 2000 * 1.5 + 200)))
+        # signed ids and messageIds are single-use: enough for every round at the most wrk could reach
+        single_count = (rounds + 1) * int(duration * 2000 * 1.5 + 200)
+        load.add("signed-single", _signed_events(signed_source, single_count))
+        segment_singles = _segment_singles(segment_source, single_count)
+        load.add("insert-segment-single", [Request("/bench/insert", segment_singles[0].body, plain)])
+        load.add("segment-single", segment_singles)
         load.add("bare-batch", [Request("/bench/bare", batches[0].body, plain)])
         load.add("bulk-insert-batch", [Request("/bench/bulk-insert", batches[0].body, plain)])
         load.add("segment-batch", batches)
@@ -454,6 +516,8 @@ def run(ctx: BenchContext) -> list[Figure]:
         for round_ in range(rounds):
             order = 1 if round_ % 2 == 0 else -1
             for name in ("bare-single", "insert-single", "signed-single")[::order]:
+                results[name].append(load.run(name, duration))
+            for name in ("insert-segment-single", "segment-single")[::order]:
                 results[name].append(load.run(name, duration))
             for name in ("bare-batch", "bulk-insert-batch", "segment-batch")[::order]:
                 results[name].append(load.run(name, duration, estimated_rate=100))
@@ -494,13 +558,30 @@ def run(ctx: BenchContext) -> list[Figure]:
             {"server_cpu_us": real_us, "ceiling_server_cpu_us": ceiling_us, "cpu_ratio": ceiling_us / real_us},
         )
 
-    notes = (
-        f"gunicorn 2 sync workers, {CONNECTIONS} connections, {load.generator}, {rounds} rounds × {duration:.0f}s, "
-        f"median; errors: real {errors('signed-single')}, ceiling {errors('insert-single')}"
-    )
-    single_ratios = round_ratios("signed-single", "insert-single")
-    single_cpu, single_cpu_extra = cpu_note("signed-single", "insert-single")
-    notes += f"; per-round ratios {single_ratios} (median {statistics.median(single_ratios):.3f}){single_cpu}"
+    def p99_note(name: str, ceiling: str) -> tuple[str, dict]:
+        """The 99th percentile latency of real and ceiling (medians of the rounds)."""
+        real = [m.p99_ms for m in results[name] if m.p99_ms is not None]
+        roof = [m.p99_ms for m in results[ceiling] if m.p99_ms is not None]
+        if not real or not roof:
+            return "", {}
+        real_ms, roof_ms = statistics.median(real), statistics.median(roof)
+        return f"; p99 {real_ms:,.1f} ms, ceiling {roof_ms:,.1f} ms", {"p99_ms": real_ms, "ceiling_p99_ms": roof_ms}
+
+    def single_notes(name: str, ceiling: str) -> tuple[str, dict]:
+        ratios = round_ratios(name, ceiling)
+        cpu, cpu_extra = cpu_note(name, ceiling)
+        p99, p99_extra = p99_note(name, ceiling)
+        notes = (
+            f"gunicorn 2 sync workers, {CONNECTIONS} connections, {load.generator}, {rounds} rounds × "
+            f"{duration:.0f}s, median; errors: real {errors(name)}, ceiling {errors(ceiling)}; "
+            f"per-round ratios {ratios} (median {statistics.median(ratios):.3f}){cpu}{p99}"
+        )
+        extra = {"round_ratios": ratios, "median_round_ratio": statistics.median(ratios), **cpu_extra, **p99_extra}
+        return notes, extra
+
+    notes, single_extra = single_notes("signed-single", "insert-single")
+    segment_notes, segment_extra = single_notes("segment-single", "insert-segment-single")
+    segment_notes = "track (HTTP Basic) and page (writeKey in the body) calls in turn, from a browser; " + segment_notes
     batch_ratios = round_ratios("segment-batch", "bulk-insert-batch")
     batch_cpu, batch_cpu_extra = cpu_note("segment-batch", "bulk-insert-batch", BATCH_SIZE)
     batch_notes = (
@@ -518,12 +599,7 @@ def run(ctx: BenchContext) -> list[Figure]:
             ceiling_label="minimal DRF view: parse + one INSERT",
             target="≥ 0.70",
             notes=notes,
-            extra={
-                "bare_django_view_rps": rate("bare-single"),
-                "round_ratios": single_ratios,
-                "median_round_ratio": statistics.median(single_ratios),
-                **single_cpu_extra,
-            },
+            extra={"bare_django_view_rps": rate("bare-single"), **single_extra},
         ),
         Figure(
             bench="ingestion",
@@ -532,6 +608,17 @@ def run(ctx: BenchContext) -> list[Figure]:
             unit="events/s",
             ceiling=rate("bare-single"),
             ceiling_label="bare Django view, no database",
+        ),
+        Figure(
+            bench="ingestion",
+            metric="Segment single events (POST /v1/track, /v1/page)",
+            value=rate("segment-single"),
+            unit="events/s",
+            ceiling=rate("insert-segment-single"),
+            ceiling_label="minimal DRF view: parse + one INSERT",
+            target="≥ 0.70",
+            notes=segment_notes,
+            extra=segment_extra,
         ),
         Figure(
             bench="ingestion",
@@ -566,9 +653,5 @@ def _log(message: str) -> None:
 def _cleanup_queue(redis_url: str, queue: str) -> None:
     if not redis_url:
         return
-    try:
-        import redis
-
+    with contextlib.suppress(Exception):  # the bench's own leftovers only; never fail the report for them
         redis.Redis.from_url(redis_url).delete(queue)
-    except Exception:  # the bench's own leftovers only; never fail the report for them
-        pass

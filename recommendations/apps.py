@@ -1,7 +1,5 @@
 from django.apps import AppConfig
 
-from signals.dispatch import signals_stored
-
 
 class RecommendationsConfig(AppConfig):
     name = "recommendations"
@@ -9,7 +7,9 @@ class RecommendationsConfig(AppConfig):
     def ready(self) -> None:
         """Connect the receivers (DESIGN.md §2): stored signals → analysis, and outcomes of what salesai
         did → the trust model's track record. Importing ``receivers`` also registers the tasks."""
+        # Imported here, not at the top: apps.py is loaded before any model may be.
         from recommendations import receivers
+        from signals.dispatch import signals_stored
 
         signals_stored.connect(receivers.queue_analysis, dispatch_uid="recommendations.queue_analysis")
         signals_stored.connect(

@@ -6,8 +6,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from signals import identity  # noqa: F401  (connects the DomainRule cache invalidation)
-from signals.auth import create_source, rotate_write_key
 from signals.models import (
     AccountCreation,
     AnonymousIdentity,
@@ -18,7 +16,8 @@ from signals.models import (
     Source,
     WebhookDelivery,
 )
-from signals.segment import DEFAULT_EVENT_MAP
+from signals.segment.dialect import DEFAULT_EVENT_MAP
+from signals.sources import EDITABLE_FIELDS, create_source, deactivate_source, rotate_write_key, update_source
 
 
 class SourceForm(forms.ModelForm):
@@ -84,14 +83,13 @@ class SourceAdmin(admin.ModelAdmin):
         return format_html("<ul>{}</ul><p>Unknown names are stored as <code>custom</code>.</p>", rows)
 
     def save_model(self, request, obj: Source, form, change: bool) -> None:
+        """Through the audited services: a new source gets its credentials (shown once), an edited one
+        records what changed."""
+        values = {name: getattr(obj, name) for name in EDITABLE_FIELDS}
         if change:
-            super().save_model(request, obj, form, change)
+            update_source(source=obj, values=values, actor=request.user)
             return
-        source, write_key = create_source(name=obj.name, kind=obj.kind, event_map=obj.event_map)
-        settings_fields = ("rate_limit_per_minute", "accounts_per_hour", "trusted_traits", "active")
-        for name in settings_fields:
-            setattr(source, name, getattr(obj, name))
-        source.save(update_fields=settings_fields)
+        source, write_key = create_source(**values, actor=request.user)
         obj.pk = source.pk
         obj.refresh_from_db()
         self.message_user(
@@ -104,12 +102,12 @@ class SourceAdmin(admin.ModelAdmin):
     @admin.action(description="Rotate the write key (the old key stops working)")
     def rotate_write_key(self, request, queryset) -> None:
         for source in queryset:
-            write_key = rotate_write_key(source=source)
+            write_key = rotate_write_key(source=source, actor=request.user)
             self.message_user(request, f"{source.name}: new write key {write_key} (shown once).", messages.WARNING)
 
     @admin.action(description="Deactivate (refuse its write key)")
     def deactivate(self, request, queryset) -> None:
-        updated = queryset.update(active=False)
+        updated = sum(deactivate_source(source=source, actor=request.user) for source in queryset)
         self.message_user(request, f"{updated} source(s) deactivated.")
 
 

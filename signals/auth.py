@@ -1,79 +1,54 @@
-"""Source credentials: write keys are shown once and stored only as a SHA-256 hash."""
+"""The one write-key authenticator: HTTP Basic with a source's write key as user name (password
+ignored), as Segment's SDKs send it.
+
+The Segment endpoints, the signed endpoint and the inbound e-mail endpoint all read credentials
+here, so one header gets one answer everywhere; each doorway keeps its own rule of which kinds of
+source it opens to and how it words a refusal.
+"""
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
-import secrets
-import time
+import binascii
+
+from django.http import HttpRequest
 
 from signals.models import Source
+from signals.sources import source_for_write_key
 
 
-def hash_write_key(write_key: str) -> str:
-    return hashlib.sha256(write_key.encode()).hexdigest()
+class WriteKeyRefused(Exception):
+    """Basic credentials that cannot open anything: ``malformed`` (not base64 of UTF-8) or
+    ``unknown`` (no active source has this write key)."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
 
 
-def new_signing_secret() -> str:
-    """A Standard Webhooks secret: ``whsec_`` + base64 of 24 random bytes."""
-    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-
-
-def create_source(*, name: str, kind: str, event_map: dict | None = None) -> tuple[Source, str]:
-    """Create a source and return it with its write key (the only time the key exists in clear)."""
-    write_key = f"sk_{secrets.token_urlsafe(24)}"
-    source = Source.objects.create(
-        name=name,
-        kind=kind,
-        write_key_hash=hash_write_key(write_key),
-        write_key_prefix=write_key[:10],
-        signing_secret=new_signing_secret(),
-        event_map=event_map or {},
-    )
-    return source, write_key
-
-
-def source_for_write_key(write_key: str | None) -> Source | None:
-    """The active source this write key belongs to, or None (constant-time compare on the hash)."""
-    if not write_key:
+def basic_write_key(request: HttpRequest) -> str | None:
+    """The write key of the request's HTTP Basic credentials: the user name, stripped. None when no
+    Basic credentials are presented (no ``Authorization`` header, another scheme, an empty user name):
+    the doorway may then look for the key elsewhere. Raises ``WriteKeyRefused("malformed")``."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "basic":
         return None
-    digest = hash_write_key(write_key)
-    source = Source.objects.filter(write_key_hash=digest, active=True).first()
-    if source is None or not hmac.compare_digest(source.write_key_hash, digest):
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+        raise WriteKeyRefused("malformed", "Malformed HTTP Basic credentials.")
+    return decoded.partition(":")[0].strip() or None
+
+
+def authenticate_write_key(request: HttpRequest) -> Source | None:
+    """The active source whose write key the request presents with HTTP Basic; None when it presents
+    none. Raises ``WriteKeyRefused`` for malformed credentials or a key no active source has."""
+    key = basic_write_key(request)
+    if key is None:
         return None
-    return source
-
-
-def rotate_write_key(*, source: Source) -> str:
-    """Give a source a new write key (the old one stops working at once); returns it, shown once."""
-    write_key = f"sk_{secrets.token_urlsafe(24)}"
-    source.write_key_hash = hash_write_key(write_key)
-    source.write_key_prefix = write_key[:10]
-    source.save(update_fields=["write_key_hash", "write_key_prefix"])
-    return write_key
-
-
-_CACHE_SECONDS = 5.0
-_recent: dict[str, tuple[float, Source]] = {}
-
-
-def source_for_write_key_cached(write_key: str | None) -> Source | None:
-    """``source_for_write_key`` remembered for 5 seconds per process: the ingestion hot path then
-    skips a query per request. A deactivated or rotated key keeps working for at most those 5 s;
-    unknown keys are never remembered."""
-    if not write_key:
-        return None
-    digest = hash_write_key(write_key)
-    now = time.monotonic()
-    hit = _recent.get(digest)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    source = source_for_write_key(write_key)
-    if source is not None:
-        if len(_recent) > 1000:
-            _recent.clear()
-        _recent[digest] = (now + _CACHE_SECONDS, source)
-    else:
-        _recent.pop(digest, None)
+    source = source_for_write_key(key)
+    if source is None:
+        raise WriteKeyRefused("unknown", "Unknown or inactive write key.")
     return source

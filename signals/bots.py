@@ -57,7 +57,7 @@ def is_automated(user_agent: str | None) -> bool:
 
 @functools.lru_cache(maxsize=8192)
 def _classify(user_agent: str, extra: tuple[str, ...]) -> bool:
-    """Cached: CrawlerDetect's pattern costs ~0.17 ms per browser user agent, and a site's traffic
+    """Cached: CrawlerDetect's pattern is costly per browser user agent, and a site's traffic
     comes from a few thousand distinct ones."""
     if _extra_pattern(extra).search(user_agent.lower()):
         return True

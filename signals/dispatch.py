@@ -10,6 +10,8 @@ from collections.abc import Iterable
 import django.dispatch
 from django.db import transaction
 
+from signals.models import Source
+
 # sender: the Source model class; kwargs: signal_ids (list[int]), account_ids (list[int]),
 # kinds (sorted list of the signals' kinds, or None when the announcer does not know them)
 signals_stored = django.dispatch.Signal()
@@ -28,8 +30,6 @@ def announce_stored(
         return
 
     def send() -> None:
-        from signals.models import Source
-
         signals_stored.send(sender=Source, signal_ids=signal_ids, account_ids=account_ids, kinds=kinds)
 
     transaction.on_commit(send, robust=True)

@@ -1,10 +1,11 @@
 """The two cache writes of every ingested request, one Redis round trip each, without Django's
 per-call client: the rate-limit count and the "analysis queued" claim.
 
-Django's Redis cache builds a new ``redis.Redis`` object on every call (about 65 µs of CPU, more
-than the round trip itself); these helpers keep one client per connection pool and use the same
-keys and value encoding as ``django.core.cache``, so ``cache.get``/``cache.delete`` elsewhere see
-what they wrote. On any other backend (the embedded file cache) they are Django's cache API.
+Django's Redis cache builds a new ``redis.Redis`` object on every call, which costs more CPU than the
+round trip itself; these helpers use the client kept in the wiring (``salesai.redis``) when Django's
+default cache is that same Redis, with the same keys and value encoding as ``django.core.cache``, so
+``cache.get``/``cache.delete`` elsewhere see what they wrote. On any other cache (the embedded file
+cache, a test's local memory) they are Django's cache API.
 
 Both writes are optimisations, never a reason to refuse a signal (store first, DESIGN.md §1), so
 they fail open: when the cache cannot be reached, the count is skipped and the claim is taken as
@@ -20,15 +21,19 @@ import logging
 import threading
 import time
 
-from django.core.cache import cache
+import redis
+from django.conf import settings
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache
 from redis.exceptions import RedisError
+
+from salesai import redis as kept_redis
 
 logger = logging.getLogger(__name__)
 
 #: How long after a failure the cache is left alone before one call tries it again.
 RETRY_AFTER_SECONDS = 5.0
+_DJANGO_REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
 
-_clients: dict[object, object] = {}  # connection pool → the client kept for it
 _outage = {"since": None, "retry_at": 0.0}
 _outage_lock = threading.Lock()
 # What a cache call raises when it cannot be reached: redis-py's errors (which are not OSError) and
@@ -36,17 +41,17 @@ _outage_lock = threading.Lock()
 _UNAVAILABLE = (RedisError, OSError)
 
 
-def _redis(key: str):
-    """``(client, full key)`` when the default cache is Django's Redis backend, else ``(None, key)``."""
-    backend = getattr(cache, "_cache", None)
-    if backend is None or not hasattr(backend, "get_client"):  # not django.core.cache.backends.redis
+def _redis(key: str) -> tuple[redis.Redis | None, str]:
+    """``(kept client, the cache's key)`` when Django's default cache is the Redis of ``REDIS_URL``
+    (its first server, where Django writes), else ``(None, key)``."""
+    config = settings.CACHES.get(DEFAULT_CACHE_ALIAS) or {}
+    if not settings.REDIS_URL or config.get("BACKEND") != _DJANGO_REDIS_CACHE:
         return None, key
-    full_key = cache.make_and_validate_key(key)
-    pool = backend._get_connection_pool(write=True)
-    client = _clients.get(pool)
-    if client is None:
-        client = _clients[pool] = backend.get_client(full_key, write=True)
-    return client, full_key
+    location = config.get("LOCATION") or ""
+    servers = location if isinstance(location, list | tuple) else location.replace(";", ",").split(",")
+    if not servers or servers[0].strip() != settings.REDIS_URL:
+        return None, key
+    return kept_redis.client(), cache.make_and_validate_key(key)
 
 
 def _skipping() -> bool:
@@ -80,7 +85,7 @@ def reset_outage() -> None:
     """Forget a remembered outage (tests, and a process that reconfigures its cache)."""
     with _outage_lock:
         _outage["since"], _outage["retry_at"] = None, 0.0
-    _clients.clear()
+    kept_redis.forget_clients()
 
 
 def cache_available() -> bool:

@@ -16,7 +16,6 @@ import time
 
 from django.conf import settings
 from rest_framework.exceptions import Throttled
-from rest_framework.throttling import BaseThrottle
 
 from signals import hotcache
 from signals.models import Source
@@ -46,20 +45,3 @@ def check_source_rate(source: Source) -> None:
     wait = seconds_until_allowed(source)
     if wait is not None:
         raise Throttled(wait=wait, detail=f"Rate limit of {limit_for(source)} requests per minute exceeded.")
-
-
-class SourceRateThrottle(BaseThrottle):
-    """DRF throttle for views that authenticate a source (``request.auth`` is the Source)."""
-
-    def __init__(self) -> None:
-        self.wait_seconds: int | None = None
-
-    def allow_request(self, request, view) -> bool:
-        source = request.auth if isinstance(request.auth, Source) else None
-        if source is None:
-            return True
-        self.wait_seconds = seconds_until_allowed(source)
-        return self.wait_seconds is None
-
-    def wait(self) -> float | None:
-        return self.wait_seconds

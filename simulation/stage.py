@@ -20,8 +20,8 @@ from rest_framework.authtoken.models import Token
 
 from accounts.models import Account, AccountPicture, Contact, Contract, Goal
 from recommendations.models import Recommendation
-from signals.auth import create_source
 from signals.models import Signal, Source
+from signals.sources import create_source
 from simulation.market import World
 from trust.models import Outcome, TrustDecision
 

@@ -46,7 +46,8 @@ from recommendations.playbooks import action_for
 from recommendations.selectors import approval_matches, latest_approval, unvouched_recipient
 from salesai import clock
 from salesai.text import has_line_break
-from signals.services import internal_source, record_signal
+from signals.sources import internal_source
+from signals.storing import record_signal
 from trust import services as trust
 
 logger = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from recommendations.tests.factories import RecommendationFactory
 from recommendations.tests.test_api import client_for as api_for
 from recommendations.tests.test_drafts import FakeLLM
 from salesai import clock
-from signals.services import record_signal
+from signals.storing import record_signal
 from signals.tests.factories import SourceFactory
 from trust import services as trust
 from trust.tests.factories import TrustPolicyFactory, give_record

@@ -25,8 +25,8 @@ from accounts.tests.factories import AccountFactory, ContactFactory, UserFactory
 from recommendations.models import ActionType, Evidence, Recommendation, Review
 from recommendations.tests.factories import EvidenceFactory, RecommendationFactory
 from salesai import clock
-from signals.auth import create_source
 from signals.models import Signal, Source
+from signals.sources import create_source
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -131,7 +131,7 @@ def test_analysis_queues_the_polish_after_commit(llm_settings, django_capture_on
 
     from accounts.tests.factories import AccountFactory, ContactFactory
     from recommendations.models import Recommendation
-    from signals.services import record_signal
+    from signals.storing import record_signal
     from signals.tests.factories import SourceFactory
 
     account = AccountFactory(name="Acme", domain="acme.com")

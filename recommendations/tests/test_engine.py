@@ -21,7 +21,7 @@ from recommendations.tests.engine import T0, Ingest, open_recs, sweep
 from recommendations.tests.factories import RecommendationFactory
 from salesai import clock
 from signals.models import Signal
-from signals.services import record_signal
+from signals.storing import record_signal
 from signals.tests.factories import SourceFactory
 
 pytestmark = pytest.mark.django_db
@@ -585,7 +585,7 @@ def _inbound(client, email_auth, *, text: str, when: dt.datetime, message_id: st
 def email_auth():
     import base64
 
-    from signals.auth import create_source
+    from signals.sources import create_source
 
     _, write_key = create_source(name="inbound-mail", kind="email")
     return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()}

@@ -8,7 +8,8 @@ from recommendations.models import Execution
 from recommendations.services.outcomes import outcome_kind_for
 from recommendations.tests.factories import RecommendationFactory
 from salesai import clock
-from signals.services import internal_source, record_signal
+from signals.sources import internal_source
+from signals.storing import record_signal
 from trust import services as trust
 from trust.models import Outcome
 from trust.tests.factories import give_record

@@ -8,7 +8,8 @@ from accounts.tests.factories import AccountFactory
 from salesai import clock
 from signals import hotcache
 from signals.models import Signal
-from signals.services import internal_source, record_signal
+from signals.sources import internal_source
+from signals.storing import record_signal
 
 pytestmark = pytest.mark.django_db
 

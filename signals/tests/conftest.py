@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from salesai.processes import free_port
+from signals import hotcache
 from signals.dispatch import signals_stored
 
 
@@ -23,11 +24,10 @@ def announced():
 
 @pytest.fixture
 def redis_down(settings):
-    """The cache on Django's Redis backend at a port where nothing listens, as if Redis had stopped
-    (needs no Redis server, so it runs on the embedded defaults too)."""
-    from signals import hotcache
-
+    """``REDIS_URL`` and the cache on Django's Redis backend at a port where nothing listens, as if
+    Redis had stopped (needs no Redis server, so it runs on the embedded defaults too)."""
     location = f"redis://127.0.0.1:{free_port()}/0"
+    settings.REDIS_URL = location
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location}}
     hotcache.reset_outage()
     yield

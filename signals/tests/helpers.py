@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook
 
-from signals.auth import create_source
 from signals.models import Source
+from signals.sources import create_source
 
 
 def make_source(name: str | None = None, kind: str = Source.Kind.SEGMENT, **fields) -> tuple[Source, str]:

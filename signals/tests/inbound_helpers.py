@@ -15,8 +15,8 @@ import time
 import pytest
 
 from accounts.tests.factories import AccountFactory, ContactFactory
-from signals.auth import create_source
 from signals.models import Source
+from signals.sources import create_source
 from signals.tests.factories import SignalFactory
 
 URL = "/api/v1/inbound/email"

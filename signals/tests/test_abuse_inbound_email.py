@@ -32,15 +32,12 @@ from accounts.tests.factories import AccountFactory, ContactFactory
 from audit.models import AuditEvent
 from recommendations.models import ActionType, Recommendation
 from salesai.text import has_line_break
-from signals.inbound import (
-    MAX_TEXT_CHARS,
-    InboundEmail,
-    handle_anymail_inbound,
-    receive_inbound_email,
-    reply_text_of,
-)
-from signals.intent import extract_referral
+from signals.inbound.anymail import handle_anymail_inbound
+from signals.inbound.message import InboundEmail
+from signals.inbound.service import receive_inbound_email
+from signals.inbound.text import MAX_TEXT_CHARS, reply_text_of
 from signals.models import Signal
+from signals.reply_facts import extract_referral
 from signals.tests.inbound_helpers import (  # noqa: F401 — pytest finds the fixtures by name
     OUTREACH_ID,
     QUOTED,

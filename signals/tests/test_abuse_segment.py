@@ -19,7 +19,7 @@ from accounts.models import Account, Contact
 from accounts.tests.factories import AccountFactory, ContactFactory, UserFactory
 from salesai.text import has_line_break
 from signals.models import GroupIdentity, QuarantinedPayload, Signal, Source
-from signals.segment import MAX_BATCH_EVENTS, MAX_NESTING_DEPTH
+from signals.segment.dialect import MAX_BATCH_EVENTS, MAX_NESTING_DEPTH
 from signals.tests.helpers import DEEP, basic, dumps, make_source, nested
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ import pytest
 from accounts.models import Account, Contact
 from accounts.tests.factories import AccountFactory, ContactFactory
 from signals.models import Signal
-from signals.segment import MAX_NESTING_DEPTH
+from signals.segment.dialect import MAX_NESTING_DEPTH
 from signals.tests.helpers import DEEP, basic, dumps, make_source, nested, signed_headers
 
 pytestmark = pytest.mark.django_db

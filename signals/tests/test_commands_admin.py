@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from signals.auth import hash_write_key, source_for_write_key
 from signals.models import DomainRule, QuarantinedPayload, Source
+from signals.sources import hash_write_key, source_for_write_key
 from signals.tests.factories import SignalFactory
 from signals.tests.helpers import make_source
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from anymail.inbound import AnymailInboundMessage
 
 from signals.autoreply import detect_auto_reply, is_delivery_status_notification
-from signals.inbound import InboundEmail, html_to_text, parse_message_ids, parse_raw_mime, reply_text_of, strip_reply
+from signals.inbound.message import InboundEmail, parse_message_ids, parse_raw_mime
+from signals.inbound.text import html_to_text, reply_text_of, strip_reply
 
 
 def test_strips_english_quote_and_signature():

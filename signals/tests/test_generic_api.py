@@ -274,7 +274,7 @@ def test_the_one_statement_path_remembers_a_domain_s_account_and_recovers_when_i
     """The single-signal path stores with the account id it saw for a domain in the last seconds;
     an id gone behind this process's back (deleted elsewhere) fails the foreign key, and the same
     request is then stored with a fresh lookup. A domain edited here is forgotten at once."""
-    from signals.identity import forget_account_ids, recent_account_id, remember_account_id
+    from signals.identity.domains import forget_account_ids, recent_account_id, remember_account_id
 
     forget_account_ids()
     source, _ = make_source("forms-remembered", kind="generic")
@@ -306,7 +306,7 @@ def test_the_one_statement_path_remembers_a_domain_s_account_and_recovers_when_i
 
 @pytest.mark.django_db(transaction=True)
 def test_the_one_statement_path_tells_replays_from_duplicates_with_a_remembered_account(client):
-    from signals.identity import forget_account_ids
+    from signals.identity.domains import forget_account_ids
 
     forget_account_ids()
     source, _ = make_source("forms-replays", kind="generic")

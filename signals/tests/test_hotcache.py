@@ -6,8 +6,10 @@ from __future__ import annotations
 import logging
 import uuid
 
+import pytest
 from django.core.cache import cache
 
+from salesai import redis as kept_redis
 from signals import hotcache
 
 
@@ -43,3 +45,18 @@ def test_an_unreachable_cache_fails_open_says_so_once_and_is_tried_again(redis_d
     assert hotcache.cache_available()
     events = [r.getMessage() for r in caplog.records if r.name == "signals.hotcache"]
     assert events == ["cache_unavailable", "cache_available_again"]
+
+
+@pytest.mark.integration
+def test_on_redis_the_writes_go_through_the_one_client_kept_in_the_wiring(require_redis):
+    """Without Django's private cache internals: the client is ``salesai.redis``'s, one per process,
+    and what it writes is under the key Django's cache reads."""
+    key = f"test-hotcache:{uuid.uuid4().hex}"
+    assert hotcache.add(key, 1, timeout=10) is True
+    assert hotcache.incr_with_expiry(f"{key}:n", timeout=10) == 1
+    client = kept_redis.client()
+    assert client is kept_redis.client()
+    assert client.get(cache.make_and_validate_key(key)) == b"1"
+    assert 0 < client.ttl(cache.make_and_validate_key(f"{key}:n")) <= 10
+    assert (cache.get(key), cache.get(f"{key}:n")) == (1, 1)
+    cache.delete_many([key, f"{key}:n"])

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import Account
-from signals.identity import account_for_email, guess_seniority, is_personal_domain, registrable_domain
+from signals.identity.domains import account_for_email, is_personal_domain, registrable_domain
+from signals.identity.traits import guess_seniority
 from signals.models import DomainRule
 
 

@@ -20,9 +20,8 @@ from hypothesis import strategies as st
 from accounts.models import Contact
 from accounts.tests.factories import AccountFactory, ContactFactory
 from audit.models import AuditEvent
-from signals.auth import create_source
-from signals.inbound import MAILGUN_SOURCE_NAME
 from signals.models import QuarantinedPayload, Signal, Source
+from signals.sources import MAILGUN_SOURCE_NAME, create_source
 from signals.tests.factories import SignalFactory
 from signals.tests.inbound_helpers import (  # noqa: F401 — pytest finds the fixtures by name
     QUOTED,
@@ -440,7 +439,7 @@ def test_anymail_inbound_signal_is_stored_by_the_same_service(outreach):
     from anymail.inbound import AnymailInboundMessage
     from anymail.signals import AnymailInboundEvent, EventType
 
-    from signals.inbound import handle_anymail_inbound
+    from signals.inbound.anymail import handle_anymail_inbound
 
     message = AnymailInboundMessage.construct(
         from_email="Jane Doe <jane@acme.com>",
@@ -539,7 +538,7 @@ def test_no_input_produces_a_500(client, auth, settings, raw, text, sender, head
 
 
 def test_the_signature_only_mailgun_source_has_no_guessable_write_key(client):
-    from signals.inbound import mailgun_source
+    from signals.sources import mailgun_source
 
     source = mailgun_source()
     for guess in ("mailgun-signature-only-mailgun-inbound", MAILGUN_SOURCE_NAME, ""):

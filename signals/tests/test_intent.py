@@ -10,14 +10,13 @@ from signals.intent import (
     INTENTS,
     ReplyClassification,
     classify_reply,
-    extract_check_in,
-    extract_referral,
     intent_model,
     is_unsubscribe_request,
     load_training_rows,
     predict_intent,
 )
 from signals.models import Signal
+from signals.reply_facts import extract_check_in, extract_referral
 from signals.sentiment import sentiment_score
 
 REFERENCE = dt.date(2026, 11, 26)  # a Thursday in Q4

@@ -1,10 +1,10 @@
-"""signals.mailauth: the providers' verdict formats, and alignment with the From domain (no database)."""
+"""signals.inbound.mailauth: the providers' verdict formats, and alignment with the From domain (no database)."""
 
 from __future__ import annotations
 
 import pytest
 
-from signals.mailauth import (
+from signals.inbound.mailauth import (
     aligned,
     authentication_results_verdict,
     mailgun_verdict,

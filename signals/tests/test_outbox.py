@@ -15,7 +15,7 @@ from accounts.tests.factories import AccountFactory
 from conftest import CeleryWorker, wait_until
 from salesai.celery import app as celery_app
 from signals.models import Signal
-from signals.tasks import requeue_unanalysed_signals
+from signals.tasks import requeue_unanalysed_signals_task
 from signals.tests.factories import SignalFactory
 from signals.tests.helpers import basic, dumps, make_source
 
@@ -31,7 +31,7 @@ def test_sweep_announces_only_old_unanalysed_signals_with_an_account(announced, 
     SignalFactory(account=account, received_at=NOW - dt.timedelta(minutes=5), analyzed_at=NOW)
     SignalFactory(account=None, received_at=NOW - dt.timedelta(minutes=5))  # nothing to analyse yet
     with django_capture_on_commit_callbacks(execute=True):
-        assert requeue_unanalysed_signals() == 1
+        assert requeue_unanalysed_signals_task() == 1
     assert announced == [([old.pk], [account.pk])]
 
 
@@ -41,7 +41,7 @@ def test_sweep_is_bounded_oldest_first(announced, django_capture_on_commit_callb
     account = AccountFactory()
     signals = [SignalFactory(account=account, received_at=NOW - dt.timedelta(minutes=10 - n)) for n in range(5)]
     with django_capture_on_commit_callbacks(execute=True), django_assert_max_num_queries(3):
-        assert requeue_unanalysed_signals(limit=2) == 2
+        assert requeue_unanalysed_signals_task(limit=2) == 2
     assert announced[0][0] == [signals[0].pk, signals[1].pk]
 
 
@@ -93,7 +93,7 @@ def test_signals_accepted_while_broker_is_down_are_analysed_after_it_returns(
     # Redis is back. The beat's outbox task runs in a real worker and re-queues what was lost.
     worker = CeleryWorker(celery_queue, tmp_path / "worker.log", {"SALESAI_OUTBOX_GRACE_SECONDS": "0"}).start()
     try:
-        requeue_unanalysed_signals.apply_async(queue=celery_queue)
+        requeue_unanalysed_signals_task.apply_async(queue=celery_queue)
         wait_until(lambda: not stored.filter(analyzed_at__isnull=True).exists(), timeout=60)
     finally:
         worker.stop()

@@ -22,7 +22,7 @@ from salesai.celery import app as celery_app
 from salesai.processes import free_port
 from signals import hotcache
 from signals.models import Signal
-from signals.tasks import requeue_unanalysed_signals
+from signals.tasks import requeue_unanalysed_signals_task
 from signals.tests.helpers import dumps, make_source, signed_headers
 
 OUTAGE_SECONDS = 10
@@ -66,6 +66,7 @@ def private_redis(settings):
             pytest.fail("CI=true and redis-server is not installed", pytrace=False)
         pytest.skip("needs redis-server")
     server = PrivateRedis().start()
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = server.url
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": server.url}}
     previous = celery_app.conf.broker_url, celery_app.conf.task_default_queue
     celery_app.conf.broker_url = server.url
@@ -155,7 +156,7 @@ def test_signals_sent_while_redis_is_stopped_are_stored_and_analysed_after_it_re
         assert Account.objects.filter(domain__startswith="outage-").count() == 4
 
         # What the beat's outbox task does every minute: announce again what was not analysed.
-        requeue_unanalysed_signals.apply_async(queue=queue)
+        requeue_unanalysed_signals_task.apply_async(queue=queue)
         wait_until(lambda: not stored.filter(analyzed_at__isnull=True).exists(), timeout=90)
     finally:
         worker.stop()

@@ -7,8 +7,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError
 
-from signals.auth import create_source
 from signals.models import Source
+from signals.sources import create_source
 
 KINDS = (Source.Kind.SEGMENT, Source.Kind.GENERIC, Source.Kind.EMAIL, Source.Kind.CRM)
 

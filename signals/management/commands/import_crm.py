@@ -17,9 +17,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from signals.api import _flatten_list_errors
-from signals.serializers import CrmAccountSerializer
-from signals.services import crm_sync_account
+from signals.crm.serializers import CrmAccountSerializer, flatten_errors
+from signals.crm.service import crm_sync_account
 
 _NESTED = {
     "contact": ("contacts", "email", ("email", "name", "title")),
@@ -79,7 +78,7 @@ class Command(BaseCommand):
                 valid.append(serializer.validated_data)
             else:
                 label = record.get("domain") if isinstance(record, dict) else None
-                for field, message in _flatten_list_errors(serializer.errors).items():
+                for field, message in flatten_errors(serializer.errors).items():
                     errors[f"{index} ({label or '?'}).{field}"] = message
         created = updated = unchanged = 0
         for record in tqdm(valid, desc="accounts", unit="account", file=self.stderr, disable=None):

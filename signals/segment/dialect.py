@@ -1,5 +1,5 @@
 """The Segment / RudderStack dialect: validating one Tracking API call and translating it into a
-signal (kind, time, who, properties). No writes here; ``signals.services.ingest_segment`` stores.
+signal (kind, time, who, properties). No writes here; ``signals.segment.service.ingest_segment`` stores.
 
 Limits follow Segment's HTTP Tracking API: 32 KB per call, 500 KB per batch request. Two more
 bound what one request can cost us: at most ``MAX_BATCH_EVENTS`` calls per batch, and properties,

@@ -33,7 +33,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from signals.identity import registrable_domain
+from signals.identity.domains import registrable_domain
 
 HeaderPairs = Iterable[tuple[str, str]]
 

@@ -1,0 +1,1 @@
+"""CRM sync: accounts with their contacts, opportunities and contracts, by natural keys."""

@@ -1,0 +1,1 @@
+"""Our own signed signal format: its fields, its service and its endpoint."""
