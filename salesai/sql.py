@@ -88,11 +88,6 @@ def named_list(name: str, values: Iterable[object]) -> tuple[str, dict[str, obje
     return ", ".join(f"%({key})s" for key in params), params
 
 
-def in_list(values: Sequence[str]) -> str:
-    """A literal ``'a', 'b'`` list for constants known in code (never user input)."""
-    return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
-
-
 def like_contains(text: str) -> str:
     """A case-folded LIKE pattern for ``text`` anywhere (use with ``LOWER(col) LIKE %s ESCAPE '\\'``)."""
     escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
