@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "anymail",
     "django_structlog",
     "axes",
+    "corsheaders",
     # ours, lowest first (DESIGN.md §2); the wiring itself only for its worker heartbeat table
     "salesai",
     "audit",
@@ -64,6 +65,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # before CommonMiddleware, as django-cors-headers documents; it acts on /v1/* only (below)
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -225,6 +228,15 @@ ANYMAIL = {
 # Mail servers whose Authentication-Results header (RFC 8601) vouches for an inbound sender. Name only a
 # server of yours that stamps the header on incoming mail and removes forged copies of it.
 INBOUND_EMAIL_AUTHSERV_IDS = env.list("INBOUND_EMAIL_AUTHSERV_IDS", default=[])
+
+# --- browsers sending Segment calls (analytics.js) ------------------------------------------------
+# A website's snippet posts to /v1/* from its own origin. Those endpoints take only the public write key
+# (no cookie, no session), so any origin may call them; nothing else of salesai answers CORS at all.
+CORS_URLS_REGEX = r"^/v1/"
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ("OPTIONS", "POST")
+CORS_PREFLIGHT_MAX_AGE = 86400
 
 # --- REST framework -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

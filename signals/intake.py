@@ -96,15 +96,22 @@ def read_body(request, *, max_bytes: int) -> bytes:
     return inflated
 
 
-def require_json_content_type(request) -> None:
+def require_json_content_type(request, *, also_text_plain: bool = False) -> None:
+    """JSON only; ``also_text_plain`` for browser endpoints, where analytics.js sends its JSON as
+    ``text/plain`` (a "simple" cross-origin request needs no CORS preflight). The body is parsed as
+    JSON either way."""
     content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
-    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
-        raise Refused(
-            415,
-            "unsupported_media_type",
-            "Send JSON with Content-Type: application/json.",
-            {"Content-Type": f"Must be application/json, not {content_type[:60]}."},
-        )
+    if not content_type or content_type == "application/json" or content_type.endswith("+json"):
+        return
+    if also_text_plain and content_type == "text/plain":
+        return
+    expected = "application/json or text/plain" if also_text_plain else "application/json"
+    raise Refused(
+        415,
+        "unsupported_media_type",
+        f"Send JSON with Content-Type: {expected}.",
+        {"Content-Type": f"Must be {expected}, not {content_type[:60]}."},
+    )
 
 
 def decode_text(body: bytes) -> str:

@@ -71,7 +71,7 @@ class SegmentView(IngestView):
         max_bytes = dialect.MAX_BATCH_BYTES if self.event_type == "batch" else dialect.MAX_EVENT_BYTES
         body: bytes = b""
         try:
-            require_json_content_type(request)
+            require_json_content_type(request, also_text_plain=True)
             body = read_body(request, max_bytes=max_bytes)
             data = parse_json(decode_text(body))
         except Refused as exc:
