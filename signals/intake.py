@@ -132,7 +132,10 @@ def parse_json(text: str) -> object:
         raise Refused(400, "invalid_json", "The body is empty.", {"body": "Empty body."})
     try:
         data = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        # how deep the parser can go depends on the caller's stack: name the real problem either way
+        raise Refused(400, "too_deep", "The body is nested too deeply to read.", {"body": "Nested too deeply."})
+    except ValueError as exc:
         raise Refused(400, "invalid_json", "The body is not valid JSON.", {"body": str(exc)[:200]})
     if _SUSPICIOUS_ESCAPES.search(text):
         check_storable(data, "body")

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from standardwebhooks.webhooks import Webhook
 
 from signals.models import Source
+from signals.segment.dialect import MAX_NESTING_DEPTH
 from signals.sources import create_source
 
 
@@ -49,6 +50,9 @@ def dumps(data) -> str:
 # Deep enough that loading it back inside a page's template rendering exhausted Python's recursion
 # limit (the account page answered 500), shallow enough that json.loads accepts it in a request.
 DEEP = 900
+# Deep enough to break the nesting limit, shallow enough that the JSON parser never runs out of stack
+# however deep the caller's own stack already is (under pytest-xdist it is a few hundred frames deeper).
+TOO_DEEP = 3 * MAX_NESTING_DEPTH
 
 
 def nested(depth: int) -> dict:

@@ -20,7 +20,7 @@ from accounts.tests.factories import AccountFactory, ContactFactory, UserFactory
 from salesai.text import has_line_break
 from signals.models import GroupIdentity, QuarantinedPayload, Signal, Source
 from signals.segment.dialect import MAX_BATCH_EVENTS, MAX_NESTING_DEPTH
-from signals.tests.helpers import DEEP, basic, dumps, make_source, nested
+from signals.tests.helpers import DEEP, TOO_DEEP, basic, dumps, make_source, nested
 
 pytestmark = pytest.mark.django_db
 
@@ -348,7 +348,7 @@ def test_account_budget_is_per_source(client, settings):
 @pytest.mark.parametrize("bag", ["properties", "traits", "context"])
 def test_deeply_nested_call_is_refused(client, website, bag):
     _, key = website
-    call = {"userId": "u", "event": "X", bag: nested(DEEP), "messageId": "deep"}
+    call = {"userId": "u", "event": "X", bag: nested(TOO_DEEP), "messageId": "deep"}
     response = post(client, "/v1/track", call, key)
     assert response.status_code == 400
     error = response.json()["error"]
@@ -360,15 +360,7 @@ def test_deeply_nested_call_is_refused(client, website, bag):
 def test_deeply_nested_batch_item_is_refused_alone(client, website):
     _, key = website
     batch = [
-        # deep enough to refuse, shallow enough that the JSON parser itself never runs out of stack (at
-        # DEEP the whole body may be refused as invalid JSON when the caller's stack is already deep)
-        {
-            "type": "track",
-            "userId": "u",
-            "event": "X",
-            "properties": nested(3 * MAX_NESTING_DEPTH),
-            "messageId": "deep",
-        },
+        {"type": "track", "userId": "u", "event": "X", "properties": nested(TOO_DEEP), "messageId": "deep"},
         {"type": "track", "userId": "u", "event": "X", "messageId": "flat"},
     ]
     response = post(client, "/v1/batch", {"batch": batch}, key)

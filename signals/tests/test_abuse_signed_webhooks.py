@@ -14,7 +14,7 @@ from accounts.models import Account, Contact
 from accounts.tests.factories import AccountFactory, ContactFactory
 from signals.models import Signal
 from signals.segment.dialect import MAX_NESTING_DEPTH
-from signals.tests.helpers import DEEP, basic, dumps, make_source, nested, signed_headers
+from signals.tests.helpers import TOO_DEEP, basic, dumps, make_source, nested, signed_headers
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/signals"
@@ -110,7 +110,7 @@ def test_signed_source_cannot_create_accounts_beyond_its_hourly_budget(client, f
 
 def test_deeply_nested_signal_properties_are_refused(client, forms):
     source, _ = forms
-    response = send(client, source, item(account_domain="acme.com", properties=nested(DEEP)))
+    response = send(client, source, item(account_domain="acme.com", properties=nested(TOO_DEEP)))
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "too_deep" and "properties" in error["fields"]
@@ -124,7 +124,10 @@ def test_deeply_nested_item_of_a_list_is_refused_alone(client, forms):
     response = send(
         client,
         source,
-        [item(account_domain="acme.com", id="ok"), item(account_domain="acme.com", id="deep", properties=nested(DEEP))],
+        [
+            item(account_domain="acme.com", id="ok"),
+            item(account_domain="acme.com", id="deep", properties=nested(TOO_DEEP)),
+        ],
     )
     assert response.status_code == 200
     assert response.json()["errors"][0]["fields"] == {"1.properties": f"Nested deeper than {MAX_NESTING_DEPTH}."}

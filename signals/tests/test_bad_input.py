@@ -48,7 +48,7 @@ def segment_single_cases(path: str):
         ("NaN", b'{"userId": "u", "event": "x", "properties": {"v": NaN}}', {}, 400, "invalid_json", "body"),
         ("NUL in string", with_(path, properties={"v": "a\x00b"}), {}, 400, "invalid_json", "body.properties.v"),
         ("lone surrogate", b'{"userId": "u", "event": "x", "name": "\\ud800"}', {}, 400, "invalid_json", "body.name"),
-        ("deep nesting", nested(10_000), {}, 400, "invalid_json", "body"),
+        ("deep nesting", nested(10_000), {}, 400, "too_deep", "body"),
         (
             "no user",
             j({k: v for k, v in json.loads(with_(path)).items() if k != "userId"} | {"anonymousId": None}),
@@ -161,7 +161,7 @@ BATCH_CASES = [
         "invalid_batch",
         "batch.0",
     ),
-    ("deep nesting", nested(200_000), {}, 400, "invalid_json", "body"),
+    ("deep nesting", nested(200_000), {}, 400, "too_deep", "body"),
     ("non-UTF-8", b'{"batch": [{"type": "page", "userId": "\xc3\x28"}]}', {}, 400, "invalid_encoding", "body"),
     ("xml", b"<batch/>", {"content_type": "application/xml"}, 415, "unsupported_media_type", "Content-Type"),
 ]
