@@ -310,9 +310,22 @@ class RepProfile(models.Model):
     digest_hour = models.PositiveSmallIntegerField(default=8, help_text="Local hour of the morning digest (0–23).")
     urgent_notices_enabled = models.BooleanField(default=True)
     last_digest_sent_on = models.DateField(null=True, blank=True)
+    undo_seconds = models.PositiveSmallIntegerField(
+        default=30,
+        help_text="How long an approved e-mail waits before it goes out, so it can be undone (0–120 seconds). "
+        "Example: 30",
+    )
+    signature = models.TextField(
+        blank=True,
+        max_length=500,
+        help_text="How drafts written for this person end. Example: Ines Moreau, Account Executive, +49 30 1234",
+    )
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=Q(digest_hour__lte=23), name="rep_profile_digest_hour_valid")]
+        constraints = [
+            models.CheckConstraint(condition=Q(digest_hour__lte=23), name="rep_profile_digest_hour_valid"),
+            models.CheckConstraint(condition=Q(undo_seconds__lte=120), name="rep_profile_undo_seconds_max_120"),
+        ]
 
     def __str__(self) -> str:
         return f"Preferences of {self.user}"

@@ -153,10 +153,31 @@ class PreferencesForm(forms.ModelForm):
         help_text="Local time, in the time zone above.",
     )
 
+    undo_seconds = forms.IntegerField(
+        label="Undo window after I approve (seconds)",
+        min_value=0,
+        max_value=120,
+        required=False,  # left out: unchanged
+        help_text="An approved e-mail waits this long before it goes out, so you can undo it. 0–120; default 30.",
+    )
+    signature = forms.CharField(
+        label="Signature for drafts",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="How e-mails drafted for you end. Example: Ines Moreau · Account Executive · +49 30 1234 567",
+    )
+
     class Meta:
         model = RepProfile
-        fields = ["time_zone", "digest_enabled", "digest_hour", "urgent_notices_enabled"]
+        fields = ["time_zone", "digest_enabled", "digest_hour", "urgent_notices_enabled", "undo_seconds", "signature"]
         labels = {
             "digest_enabled": "Send me a morning digest of new recommendations",
             "urgent_notices_enabled": "E-mail me at once about urgent recommendations",
         }
+
+    def clean_signature(self) -> str:
+        signature = self.cleaned_data["signature"].strip()
+        if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in signature):
+            raise forms.ValidationError("Use plain text: no control characters.")
+        return signature

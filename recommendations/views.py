@@ -400,7 +400,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
     form = PreferencesForm(request.POST or None, instance=profile)
     if request.method == "POST" and form.is_valid():
         update_notification_preferences(user=request.user, **{f: form.cleaned_data[f] for f in form.Meta.fields})
-        messages.success(request, "Your notice preferences are saved.")
+        messages.success(request, "Your preferences are saved.")
         return HttpResponseRedirect(reverse("recommendations:preferences"))
     local = clock.now().astimezone(zoneinfo.ZoneInfo(profile.time_zone))
     return render(
