@@ -121,8 +121,13 @@ class RejectForm(forms.Form):
 class SnoozeForm(forms.Form):
     until = forms.DateField(label="Snooze until", widget=forms.DateInput(attrs={"type": "date"}))
 
-    def __init__(self, *args, time_zone: str = "UTC", **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, data=None, *args, time_zone: str = "UTC", **kwargs):
+        if data is not None and hasattr(data, "getlist"):
+            # the quick buttons ("Tomorrow") and the date field share the name: the one filled in wins
+            chosen = [v for v in data.getlist("until") if v]
+            data = data.copy()
+            data.setlist("until", chosen[-1:] or [""])
+        super().__init__(data, *args, **kwargs)
         self.time_zone = time_zone
 
     def clean_until(self) -> dt.date:
