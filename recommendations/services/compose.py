@@ -204,6 +204,16 @@ def compose(
         lead_by_action.setdefault(f.action_type, f)
     # Locked so a review or the executor changing one of them meanwhile is seen, not overwritten.
     open_recs = {r.action_type: r for r in queries.open_recommendations_for_update(account_id=account.pk)}
+    for action_type, lead in list(lead_by_action.items()):
+        # Never create a recommendation born expired (its moment passed before we looked, e.g. old
+        # history imported at once): lead with a finding still current, or propose nothing. An open one
+        # keeps its lead, so the sweep expires it with its reason.
+        if action_type not in open_recs and lead.expires_at <= now:
+            current = [f for f in findings if f.action_type == action_type and f.expires_at > now]
+            if current:
+                lead_by_action[action_type] = max(current, key=lambda f: f.urgency)
+            else:
+                del lead_by_action[action_type]
     decided_keys = facts.decided_keys
     seen_refs: dict[int, set[str]] | None = None
 
