@@ -46,6 +46,7 @@ class InboxFilterForm(forms.Form):
     action_type = forms.ChoiceField(label="Action", choices=_action_choices, required=False)
     account = forms.IntegerField(label="Account", required=False, min_value=1, widget=forms.HiddenInput)
     rep = forms.TypedChoiceField(label="Rep", required=False, coerce=int, empty_value=None)
+    unassigned = forms.BooleanField(label="Accounts without an owner", required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, manager: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -63,6 +64,7 @@ class InboxFilterForm(forms.Form):
             ]
         else:
             del self.fields["rep"]
+            del self.fields["unassigned"]
 
     def cleaned(self) -> dict:
         """The valid filters only (an invalid field is dropped, the others still apply)."""

@@ -10,6 +10,7 @@ urlpatterns = [
     path("recommendations/<int:pk>/", views.detail, name="detail"),
     path("recommendations/<int:pk>/act", views.act, name="act"),
     path("accounts/<int:pk>/", views.account_detail, name="account"),
+    path("accounts/<int:pk>/owner", views.account_owner, name="account-owner"),
     path("preferences/", views.preferences, name="preferences"),
     # the API (DESIGN.md §4)
     path("api/v1/recommendations", api.RecommendationListView.as_view(), name="api-list"),

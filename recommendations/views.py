@@ -32,6 +32,7 @@ from recommendations.selectors import recommendations_for, shown_json, timeline,
 from recommendations.services import review
 from recommendations.services.notifications import profile_for, update_notification_preferences
 from recommendations.services.outgoing import escalates, manager_addresses, outgoing_for
+from recommendations.services.ownership import assign_account_owner, assignable_reps
 from salesai import clock
 from salesai.api_errors import DomainError
 from salesai.roles import is_manager
@@ -86,6 +87,8 @@ def filter_inbox(queryset: QuerySet[Recommendation], filters: dict) -> QuerySet[
         queryset = queryset.filter(account_id=filters["account"])
     if filters.get("rep"):
         queryset = queryset.filter(account__owner_id=filters["rep"])
+    if filters.get("unassigned"):
+        queryset = queryset.filter(account__owner__isnull=True)
     if q := (filters.get("q") or "").strip():
         queryset = queryset.filter(
             Q(title__icontains=q)
@@ -129,6 +132,7 @@ def _card_context(request: HttpRequest) -> dict:
         "reject_reasons": Review.RejectReason.choices,
         "tomorrow": (clock.now() + dt.timedelta(days=1)).date(),
         "snooze_days": lambda: _snooze_days(request.user),
+        "reps": lambda: list(assignable_reps()),  # only an unowned account's row asks (one query)
         "now": clock.now(),
         "is_manager": is_manager(request.user),
     }
@@ -150,7 +154,7 @@ def inbox(request: HttpRequest, *, autopilot: bool = False) -> HttpResponse:
     counts = None
     if not (request.htmx and not request.htmx.boosted):
         counts = _tab_counts(request.user)
-        unfiltered = not any(filters.get(k) for k in ("q", "action_type", "account", "rep"))
+        unfiltered = not any(filters.get(k) for k in ("q", "action_type", "account", "rep", "unassigned"))
         if unfiltered and filters["status"] in counts:
             paginator.count = counts[filters["status"]]  # the tab count is this very COUNT: ask once
     page = paginator.get_page(request.GET.get("page"))
@@ -341,6 +345,25 @@ def _card_response(
 
 
 @login_required
+@require_POST
+def account_owner(request: HttpRequest, pk: int) -> HttpResponse:
+    """A manager assigns the account's owner (from an inbox row or the account page); back where it came from."""
+    account = get_object_or_404(accounts_for(user=request.user), pk=pk)
+    try:
+        owner_id = int(request.POST.get("owner", ""))
+    except ValueError:
+        owner_id = 0
+    try:
+        assign_account_owner(account=account, owner_id=owner_id, user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return HttpResponseRedirect(_safe_next(request))
+    owner = account.owner.get_full_name() or account.owner.get_username()
+    messages.success(request, f"{account.name} now belongs to {owner}.")
+    return HttpResponseRedirect(_safe_next(request))
+
+
+@login_required
 @require_GET
 def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The account's shared picture: scores, key facts, renewal, suppressed contacts, the signal
@@ -382,6 +405,8 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "signals": signals,
         "recommendations": recommendations,
         "website_traits": _website_traits(account.traits_shown),
+        "reps": lambda: list(assignable_reps()),
+        "next_url": request.get_full_path(),
     }
     return render(request, "accounts/account_detail.html", context)
 
