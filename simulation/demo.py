@@ -226,3 +226,41 @@ def build_demo_accounts(*, seed: int = 7, count: int = 36) -> list[Account]:
             )
         accounts.append(account)
     return accounts
+
+
+#: Three weeks of reviews in the demo, so a new user sees autonomy earned, being learned and lost
+#: (issue 14): (domain, approvals, minor edits, rejections, failures at the end).
+DEMO_REVIEWS = (
+    ("renewal_outreach", 56, 8, 0, 0),  # earned: new renewal e-mails go to Autopilot with an undo window
+    ("pricing_outreach", 12, 2, 2, 0),  # still learning: a person reviews each one
+    ("follow_up", 26, 2, 1, 2),  # demoted: two undone in a row took its autonomy away
+)
+
+
+def seed_review_history(*, days: int = 21, now: dt.datetime | None = None) -> dict[str, str]:
+    """Record ``days`` of reviews in the trust record through ``trust.record_outcome`` (as reviews do),
+    spread evenly and ending an hour ago; returns each domain's state in words. Idempotent (one
+    reference per review)."""
+    from trust import services as trust
+    from trust.models import Outcome
+
+    now = now or clock.now()
+    start = now - dt.timedelta(days=days)
+    states = {}
+    for domain, approved, edited, rejected, failures in DEMO_REVIEWS:
+        kinds = [Outcome.Kind.APPROVED] * approved + [Outcome.Kind.EDITED_MINOR] * edited
+        kinds += [Outcome.Kind.REJECTED] * rejected
+        random.Random(domain).shuffle(kinds)
+        kinds += [Outcome.Kind.UNDONE] * failures  # the last ones: what demoted it
+        step = (now - dt.timedelta(hours=1) - start) / max(1, len(kinds))
+        for index, kind in enumerate(kinds):
+            trust.record_outcome(
+                domain=domain,
+                kind=kind,
+                reference=f"demo-review:{domain}:{index}",
+                autonomous=kind == Outcome.Kind.UNDONE,
+                occurred_at=start + step * (index + 1),
+            )
+        policy = trust.policy_for(domain)
+        states[domain] = f"demoted: {policy.demoted_reason}" if policy.demoted_at else "reviewed"
+    return states
