@@ -11,8 +11,12 @@ class RecommendationsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         from recommendations import receivers
+        from recommendations.playbooks import action_type_choices
         from signals.dispatch import signals_stored
+        from trust.services import register_domain_label
 
+        for code, label in action_type_choices():  # one display name per action type, on the trust page too
+            register_domain_label(code, label)
         user_logged_in.connect(receivers.ask_for_signature, dispatch_uid="recommendations.ask_for_signature")
         signals_stored.connect(receivers.queue_analysis, dispatch_uid="recommendations.queue_analysis")
         signals_stored.connect(
