@@ -125,3 +125,9 @@ def test_a_rep_cannot_pause_autopilot(client):
     assert client.post("/trust/pause", {"pause": "1"}).status_code == 404
     assert not services.kill_switch_on()
     assert client.get("/trust/pause").status_code == 405
+
+
+def test_admin_names_read_as_english(admin_client):
+    index = admin_client.get("/admin/").content.decode()
+    assert "Trust switches" in index and "Webhook deliveries" in index
+    assert "switchs" not in index and "deliverys" not in index
