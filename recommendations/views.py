@@ -33,14 +33,15 @@ from recommendations.services import review
 from recommendations.services.notifications import profile_for, update_notification_preferences
 from recommendations.services.outgoing import escalates, manager_addresses, outgoing_for
 from recommendations.services.ownership import assign_account_owner, assignable_reps
+from recommendations.services.recipient import change_contact
 from salesai import clock
 from salesai.api_errors import DomainError
 from salesai.roles import is_manager
 from salesai.text import single_line
 
 PAGE_SIZE = 20  # infinite scroll fetches the next page as the last card comes into view
-ACTIONS = ("approve", "edit", "reject", "snooze", "cancel")
-PANELS = ("edit", "reject", "snooze")
+ACTIONS = ("approve", "edit", "reject", "snooze", "cancel", "contact")
+PANELS = ("edit", "reject", "snooze", "contact")
 
 
 def cards_queryset(*, user, scoped: QuerySet[Recommendation] | None = None) -> QuerySet[Recommendation]:
@@ -219,6 +220,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         **_card_context(request),
         "rec": recommendation,
         "expanded": True,
+        "contact_choices": lambda: recommendation.account.contacts.filter(do_not_contact=False).order_by("name"),
         "open_panel": panel if panel in PANELS else "",
         "next_url": request.get_full_path(),
     }
@@ -284,6 +286,13 @@ def act(request: HttpRequest, pk: int) -> HttpResponse:
                 review.snooze_recommendation(recommendation=recommendation, user=request.user, until=until)
         elif action == "cancel":
             review.cancel_scheduled(recommendation=recommendation, user=request.user)
+        elif action == "contact":
+            contact_id = request.POST.get("contact", "")
+            if not contact_id.isdigit():
+                raise review.ReviewError(
+                    "Choose a contact of this account.", code="invalid", status_code=400, fields={"contact": "Missing."}
+                )
+            change_contact(recommendation=recommendation, contact_id=int(contact_id), user=request.user)
     except DomainError as exc:
         if request.htmx:
             return _card_response(request, pk, error=exc.message)
@@ -296,9 +305,13 @@ def act(request: HttpRequest, pk: int) -> HttpResponse:
             request, pk, form=form, form_action=action, error=error, status=200 if request.htmx else 400
         )
     if request.htmx:
-        undone = action == "cancel"  # back in review: the row opens again rather than closing
-        notice = "Undone: nothing was sent. It is back in your review." if undone else ""
-        response = _card_response(request, pk, collapsed=not undone, notice=notice, oob_counts=True)
+        stays_open = action in ("cancel", "contact")  # still to decide: the row stays open rather than closing
+        notice = {
+            "cancel": "Undone: nothing was sent. It is back in your review.",
+            "contact": f"Now to {recommendation.contact.display_name if recommendation.contact else 'nobody'}: "
+            "check the greeting, then approve.",
+        }.get(action, "")
+        response = _card_response(request, pk, collapsed=not stays_open, notice=notice, oob_counts=True)
         return trigger_client_event(response, "inbox-changed", {"id": pk, "action": action})
     row = decorate([get_object_or_404(cards_queryset(user=request.user), pk=pk)], now=clock.now())[0]
     messages.success(request, f"{row.account.name}, {row.action_label.lower()}: {row.done_line}.")

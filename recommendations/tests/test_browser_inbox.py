@@ -303,8 +303,13 @@ def test_a_keyboard_session_clears_20_recommendations_in_under_a_minute(rep_page
         try:
             page.wait_for_function(f"document.activeElement.closest('article.rec')?.id === 'rec-{rec.pk}'")
         except Exception:
-            active = page.evaluate("document.activeElement.outerHTML.slice(0, 200)")
-            raise AssertionError(f"row {i} ({plan[rec.pk]}) never got the focus; it is on {active}") from None
+            active = page.evaluate("document.activeElement.outerHTML.slice(0, 120)")
+            rows = page.evaluate(
+                "[...document.querySelectorAll('article.rec')].map(r => r.id + (r.classList.contains('done') ? '*' : ''))"
+            )
+            raise AssertionError(
+                f"row {i} ({plan[rec.pk]}) never got the focus; it is on {active}; rows {rows}"
+            ) from None
         key = plan[rec.pk]
         page.keyboard.press(key)
         if key in "rs":
