@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable
 
@@ -170,3 +171,12 @@ def contact_reason(rec: Recommendation) -> str:
             "person." if len(others) == 1 else "people."
         )
     return f"Why {who}: the account's main contact; no one in the evidence is a known contact yet."
+
+
+#: " on Thu 19 Nov 14:02" (or " on Thu 19 Nov") at the end of a statement: the list shows the date already.
+_TRAILING_DATE = re.compile(r"\s+on (Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} [A-Z][a-z]{2}( \d{4})?( \d{2}:\d{2})?$")
+
+
+def without_trailing_date(statement: str) -> str:
+    """The statement without the date it ends with, for the dated list (each date shown once)."""
+    return _TRAILING_DATE.sub("", statement)

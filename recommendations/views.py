@@ -69,6 +69,8 @@ def decorate(recommendations: list[Recommendation], *, now: dt.datetime) -> list
         rec.age = presentation.short_age(rec.created_at, now=now)
         rec.expires_line = presentation.expires_line(rec, now=now) if rec.status == "pending" else ""
         rec.evidence_line = presentation.evidence_summary(rec.evidence.all(), now=now)
+        for fact in rec.evidence.all():  # the prefetched rows the template lists: each date once
+            fact.shown = presentation.without_trailing_date(fact.statement) if fact.occurred_at else fact.statement
         rec.criteria_list = presentation.criteria(rec)
         rec.reasons = presentation.review_reasons(rec)
         rec.contact_reason = presentation.contact_reason(rec)

@@ -334,7 +334,7 @@ def test_rows_that_fit_the_first_screen(chromium, live_server, world, viewport, 
     login(page, live_server.url, "alice")
     bottoms = page.locator("article.rec").evaluate_all("rows => rows.map(r => r.getBoundingClientRect().bottom)")
     visible = sum(1 for bottom in bottoms if bottom <= viewport["height"])
-    snapshot(page, f"inbox-{viewport['width']}")
+    snapshot(page, f"inbox-fit-{viewport['width']}")
     assert visible >= least, f"only {visible} whole rows in the first {viewport['width']}x{viewport['height']} screen"
     context.close()
 

@@ -7,7 +7,14 @@ import datetime as dt
 
 from recommendations.models import Evidence, Recommendation
 from recommendations.playbooks import speed_to_lead
-from recommendations.presentation import evidence_summary, left_behind, review_reasons, short_age, why_line
+from recommendations.presentation import (
+    evidence_summary,
+    left_behind,
+    review_reasons,
+    short_age,
+    why_line,
+    without_trailing_date,
+)
 from recommendations.services.outgoing import Outgoing
 from recommendations.tests.test_playbooks import MON, facts, form, h
 from trust.models import TrustDecision
@@ -63,3 +70,11 @@ def test_a_lead_title_reads_naturally_with_or_without_a_known_person():
     anonymous = speed_to_lead.evaluate(facts(forms=(form(1, MON, contact_id=None),), contacts=()), MON + h(1))
     assert anonymous.title == "New lead at Acme: “Demo Requested” — answer now"
     assert " at Acme at Acme" not in anonymous.title
+
+
+def test_each_fact_shows_its_date_once():
+    assert without_trailing_date("Dana Lee submitted “Demo” on Mon 16 Nov 09:00") == "Dana Lee submitted “Demo”"
+    assert without_trailing_date("Viewed /pricing on Thu 19 Nov") == "Viewed /pricing"
+    assert (
+        without_trailing_date("Renews on Mon 16 Nov 2026 (10 days away)") == "Renews on Mon 16 Nov 2026 (10 days away)"
+    )
