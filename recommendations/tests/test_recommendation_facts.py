@@ -1,4 +1,5 @@
-"""Finding 8 of issue 14: no recommendation is created already expired, and a row says when it expires."""
+"""Issue 14: no recommendation is created already expired (finding 8), a row says when it expires, and a
+reply the reasoning cites is in the evidence list (finding 7)."""
 
 from __future__ import annotations
 
@@ -39,3 +40,19 @@ def test_an_open_recommendation_is_still_expired_by_the_sweep_with_its_reason(ac
     rec.refresh_from_db()
     assert rec.status == Recommendation.Status.EXPIRED
     assert rec.expires_at > T0
+
+
+def test_a_reply_the_story_cites_is_in_the_evidence_list(acme, on_commit):  # noqa: F811
+    """Finding 7 of issue 14: the reasoning said "Dana Lee's reply on 16 Nov was negative" but the
+    evidence list did not show that reply."""
+    from recommendations.tests.test_engine import Ingest, one, send
+
+    account, dana, sam = acme
+    ingest = Ingest()
+    answer = reply(on_commit, sam, at(0, 3), "not_interested", sentiment=-0.6)
+    for day in (0, 1, 2):
+        send(ingest, on_commit, at(day, 5, 2), "page_view", email=dana.email, properties={"path": "/pricing"})
+    rec = one(account, ActionType.PRICING_OUTREACH)
+    assert "reply on 16 Nov was negative" in rec.reasoning
+    cited = rec.evidence.get(signal_id=answer.pk)
+    assert cited.statement == "Sam Roe replied on 16 Nov" and cited.kind == "email_reply"
