@@ -224,6 +224,8 @@ def test_the_plan_viewed_comes_from_the_pricing_paths():
     visits = [SignalFact(id=i, kind="page_view", occurred_at=when, path=p) for i, p in enumerate(paths)]
     assert plan_viewed(visits) == "Enterprise"
     assert plan_viewed(visits[-1:]) == ""
+    compare = [SignalFact(id=9, kind="page_view", occurred_at=when, path="/pricing/compare")]
+    assert plan_viewed(compare) == ""  # a comparison page is not a plan
 
 
 @pytest.mark.django_db
