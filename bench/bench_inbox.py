@@ -159,7 +159,8 @@ def run(ctx: BenchContext) -> list[Figure]:
             ceiling_label="bare Django view p95",
             target="≤ 100 ms on PostgreSQL",
             notes=(
-                f"{requests} GETs of / ({PAGE_SIZE} cards with evidence and trust reasons) with the Django test Client, "
+                f"{requests} GETs of / ({PAGE_SIZE} compact rows; a row's detail is fetched when it is opened) with the "
+                "Django test Client, "
                 f"logged in as a rep owning all {PENDING:,}; {queries} SQL queries per page. Load average during "
                 f"the run: {load:.1f} on {os.cpu_count()} cores (a busy machine inflates both columns; the ratio "
                 f"to the bare view is the stable figure)."
@@ -179,7 +180,7 @@ def run(ctx: BenchContext) -> list[Figure]:
             metric="SQL queries per inbox page",
             value=float(queries),
             unit="queries",
-            target="constant (≤ 11: one is the managers' addresses an escalation row shows)",
+            target="constant (≤ 6: session, user, roles, tab counts, the page's ids, its rows)",
             higher_is_better=False,
         ),
     ]

@@ -80,6 +80,22 @@ def decorate(recommendations: list[Recommendation], *, now: dt.datetime) -> list
     return recommendations
 
 
+def rows_queryset() -> QuerySet[Recommendation]:
+    """What a compact row shows (account · action · why-now · priority · age · expiry): the account
+    joined, nothing else. A row's detail (evidence, what will be sent, trust) loads when it is opened."""
+    return Recommendation.objects.select_related("account")
+
+
+def decorate_rows(recommendations: list[Recommendation], *, now: dt.datetime) -> list[Recommendation]:
+    """The words of a compact row; ``decorate`` adds the rest when the row's detail is asked for."""
+    for rec in recommendations:
+        rec.action_label = rec.get_action_type_display()
+        rec.why = presentation.why_line(rec)
+        rec.age = presentation.short_age(rec.created_at, now=now)
+        rec.expires_line = presentation.expires_line(rec, now=now) if rec.status == "pending" else ""
+    return recommendations
+
+
 def filter_inbox(queryset: QuerySet[Recommendation], filters: dict) -> QuerySet[Recommendation]:
     status = filters.get("status")
     if status and status != "all":
@@ -162,9 +178,10 @@ def inbox(request: HttpRequest, *, autopilot: bool = False) -> HttpResponse:
             paginator.count = counts[filters["status"]]  # the tab count is this very COUNT: ask once
     page = paginator.get_page(request.GET.get("page"))
     page_ids = list(page.object_list)
-    # page_ids came through recommendations_for above: the scope is already applied to them.
-    cards = cards_queryset(user=request.user, scoped=Recommendation.objects.all()).in_bulk(page_ids)
-    page.object_list = decorate([cards[pk] for pk in page_ids if pk in cards], now=clock.now())
+    # page_ids came through recommendations_for above: the scope is already applied to them. Only
+    # the compact rows are rendered; each row's detail is fetched from ``row`` when it is opened.
+    rows = rows_queryset().in_bulk(page_ids)
+    page.object_list = decorate_rows([rows[pk] for pk in page_ids if pk in rows], now=clock.now())
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -175,6 +192,7 @@ def inbox(request: HttpRequest, *, autopilot: bool = False) -> HttpResponse:
         "query": query.urlencode(),
         "autopilot": autopilot,
         "lazy_panels": True,  # edit/reject/snooze forms load on demand: a page of cards stays light
+        "lazy_body": True,  # so does each row's detail (``row``), fetched when the row is opened
         "next_url": request.get_full_path(),
         "loaded_at": clock.now().isoformat(),
     }
@@ -228,10 +246,32 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     }
     if request.htmx:
         # The inbox asked for this card with a panel open: its forms return to the inbox page.
-        current = request.htmx.current_url_abs_path or ""
-        context["next_url"] = current if current.startswith("/") else reverse("recommendations:home")
+        context["next_url"] = _inbox_url(request)
         return render(request, "recommendations/inbox.html#card", context)
     return render(request, "recommendations/detail.html", context)
+
+
+@login_required
+@require_GET
+def row(request: HttpRequest, pk: int) -> HttpResponse:
+    """A row's detail, fetched when the inbox row is opened: the why, the evidence, what will be sent,
+    the criteria and the actions. Read through ``recommendations_for`` like the inbox, so another
+    rep's id is a 404. Without JavaScript the row links to ``detail`` instead."""
+    recommendation = get_object_or_404(cards_queryset(user=request.user), pk=pk)
+    decorate([recommendation], now=clock.now())
+    context = {
+        **_card_context(request),
+        "rec": recommendation,
+        "lazy_panels": True,
+        "next_url": _inbox_url(request),
+    }
+    return render(request, "recommendations/inbox.html#row_body", context)
+
+
+def _inbox_url(request: HttpRequest) -> str:
+    """Where a row's forms return to: the inbox page htmx asked from, else the inbox."""
+    current = (request.htmx.current_url_abs_path if request.htmx else "") or ""
+    return current if current.startswith("/") else reverse("recommendations:home")
 
 
 def _safe_next(request: HttpRequest) -> str:

@@ -75,6 +75,12 @@ def send_signed_signals(base_url: str, source: Source, events: list[dict]) -> di
         raise AssertionError(f"ingestion refused the signals: {error.code} {error.read().decode()}") from error
 
 
+def open_row(row) -> None:
+    """Open a row in place and wait for its detail, fetched when it is first opened."""
+    row.locator("summary.row-line").click()
+    row.locator(".row-body section.why").wait_for()
+
+
 def recommendation_from_signals(account) -> Recommendation:
     """The recommendation the engine made from the ingested signals (analysis runs on commit, eagerly
     in tests), with those signals as its evidence."""
@@ -141,7 +147,7 @@ def test_the_rep_story_from_signals_to_decisions(rep_page, live_server, world, s
     snapshot(page, "inbox-1366")
 
     # open it in place: the evidence folded to one line, the dated list a click away, what will be sent
-    row.locator("summary.row-line").click()
+    open_row(row)
     assert "Needs your review because" in row.inner_text()
     assert "3 visits since" in row.locator(".evidence > summary").inner_text()
     envelope = row.locator(".envelope").inner_text()
@@ -160,7 +166,7 @@ def test_the_rep_story_from_signals_to_decisions(rep_page, live_server, world, s
 
     # edit, then approve: the row collapses to one line with its undo; the e-mail goes out after it
     row = page.locator(f"[data-rec='{main.pk}']")
-    row.locator("summary.row-line").click()
+    open_row(row)
     row.get_by_role("link", name="Edit").click()
     row.get_by_label("Subject").fill("Plans for Acme Robotics")
     row.get_by_label("Message").fill("Hi Dana,\n\nHappy to walk you through the plans this week.\n\nAlice")
@@ -182,7 +188,7 @@ def test_the_rep_story_from_signals_to_decisions(rep_page, live_server, world, s
 
     # reject another: one key picks the reason
     row = page.locator(f"[data-rec='{to_reject.pk}']")
-    row.locator("summary.row-line").click()
+    open_row(row)
     row.get_by_role("link", name="Reject").click()
     row.get_by_label("Anything to add?").fill("They are mid-migration until January.")
     row.get_by_role("button", name="Wrong timing").click()
@@ -216,7 +222,7 @@ def test_the_rep_story_from_signals_to_decisions(rep_page, live_server, world, s
     page.get_by_role("link", name="Autopilot").click()
     page.wait_for_url(f"{base}/autopilot/")
     row = page.locator(f"[data-rec='{autopilot.pk}']")
-    row.locator("summary.row-line").click()
+    open_row(row)
     assert "unless you undo it" in row.inner_text()
     assert row.locator("time[data-countdown]").inner_text().startswith("in ")
     snapshot(page, "autopilot-1366")
@@ -270,8 +276,12 @@ def test_approve_with_the_a_key_and_without_javascript(chromium, rep_page, live_
     plain = context.new_page()
     login(plain, live_server.url, "alice")
     plain.locator(f"#rec-{second.pk} summary.row-line").click()  # <details> opens without JavaScript too
+    # without JavaScript the row's detail is not fetched: the row links to the recommendation's page
+    plain.locator(f"#rec-{second.pk}").get_by_role("link", name="Open this recommendation").click()
+    detail = f"{live_server.url}/recommendations/{second.pk}/"
+    plain.wait_for_url(detail)
     plain.locator(f"#rec-{second.pk}").get_by_role("button", name="Approve").click()
-    plain.wait_for_url(f"{live_server.url}/")
+    plain.wait_for_url(detail)
     assert "Sending to " in plain.locator(".messages").inner_text()
     assert second.reviews.get().decision == Review.Decision.APPROVED
     context.close()
@@ -281,8 +291,10 @@ def many(world, count: int) -> list[Recommendation]:
     """``count`` pending recommendations over fresh accounts of Alice's, each with a contact and facts."""
     recs = []
     for i in range(count):
-        account = AccountFactory(owner=world["alice"], name=f"Company {i:02d}", domain=f"company{i:02d}.example")
-        contact = ContactFactory(account=account, name=f"Person {i:02d}", email=f"person{i:02d}@company{i:02d}.example")
+        # not "company{n}.example": AccountFactory gets-or-creates by domain, and its own sequence uses those
+        # (an earlier test's factories could hand Alice's row to Bob's account)
+        account = AccountFactory(owner=world["alice"], name=f"Company {i:02d}", domain=f"firm{i:02d}.example")
+        contact = ContactFactory(account=account, name=f"Person {i:02d}", email=f"person{i:02d}@firm{i:02d}.example")
         rec = RecommendationFactory(account=account, contact=contact, priority=90 - i, why_now="Pricing viewed 3 times")
         for hours in (1, 5, 30):
             EvidenceFactory(recommendation=rec, kind="page_view", occurred_at=clock.now() - dt.timedelta(hours=hours))
@@ -350,7 +362,7 @@ def test_what_will_happen_escalation_and_no_recipient(rep_page, live_server, wor
     page = rep_page
     login(page, live_server.url, "alice")
     row = page.locator(f"#rec-{escalation.pk}")
-    row.locator("summary.row-line").click()
+    open_row(row)
     text = row.locator(".outgoing").inner_text()
     assert "internal e-mail, nothing to the customer" in text.lower()
     assert "maria@salesai.test" in text and "alice@salesai.test" in text  # To the manager, Cc the owner
@@ -358,7 +370,7 @@ def test_what_will_happen_escalation_and_no_recipient(rep_page, live_server, wor
     assert "[salesai] Escalation: Churn risk at Acme" in text
     snapshot(page, "inbox-escalation-1366")
     row = page.locator(f"#rec-{nobody.pk}")
-    row.locator("summary.row-line").click()
+    open_row(row)
     approve = row.get_by_role("button", name="Approve")
     assert approve.is_disabled()
     assert "Cannot approve: No one to send it to" in row.inner_text()
@@ -389,7 +401,7 @@ def test_every_page_at_both_sizes(chromium, live_server, world, viewport):
         page.goto(base + path)
         snapshot(page, f"page-{name}-{size}")
     page.goto(base + "/")
-    page.locator("article.rec summary.row-line").first.click()
+    open_row(page.locator("article.rec").first)
     snapshot(page, f"page-inbox-open-{size}")
     page.get_by_role("button", name="Log out").click()
     login(page, base, "maria")

@@ -32,7 +32,9 @@ def world(client):
 
 def test_the_row_explains_the_choice_and_offers_the_switch(client, world):
     rec = world["rec"]
-    page = client.get("/").content.decode()
+    page = client.get(
+        f"/recommendations/{rec.pk}/row", HTTP_HX_CURRENT_URL="http://testserver/", **HTMX
+    ).content.decode()
     assert (
         "Why Ines Moreau (VP Operations): the account&#x27;s main contact; the activity came from 1 other person."
         in page

@@ -31,6 +31,7 @@ def test_managers_see_unassigned_accounts_in_their_own_view_and_assign_on_the_ro
     page = client.get("/", {"unassigned": "1"}).content.decode()
     assert "Unassigned accounts" in page
     assert f'id="rec-{world["lead"].pk}"' in page and f'id="rec-{world["owned"].pk}"' not in page
+    page = client.get(f"/recommendations/{world['lead'].pk}/row", HTTP_HX_REQUEST="true").content.decode()
     assert f'action="/accounts/{world["newcorp"].pk}/owner"' in page and "No owner yet: give it to" in page
     assert "Cannot approve: No one to send it to" in page
     response = client.post(

@@ -41,6 +41,33 @@
     for (var j = index - 1; j >= 0; j--) if (!all[j].classList.contains("done")) return all[j];
     return null;
   }
+  /* A row's detail (why, evidence, what will be sent, actions) is fetched the first time the row is
+     opened; without JavaScript the row links to the recommendation's own page instead. load() answers
+     a promise kept on the row, so a key pressed while it is on its way acts once it has arrived. */
+  function load(row) {
+    var d = details(row);
+    var pending = d && d.querySelector(":scope > .row-body > [data-pending]");
+    if (!pending || !window.htmx) return Promise.resolve();
+    if (!row._body) {
+      row._body = window.htmx.ajax("GET", d.getAttribute("data-body-url"),
+        { source: row, target: pending.parentNode, swap: "outerHTML" });
+    }
+    return row._body;
+  }
+  function withBody(row, fn) {
+    if (!row) return;
+    var d = details(row);
+    if (d && !d.open) d.open = true;
+    load(row).then(function () {
+      var fresh = document.getElementById(row.id) || row;
+      if (window.htmx) window.htmx.process(fresh);  // the detail may not be wired yet: its links would navigate
+      fn(fresh);
+    });
+  }
+  document.addEventListener("toggle", function (event) {  // toggle does not bubble: listen while capturing
+    var d = event.target;
+    if (d.open && d.matches && d.matches("details.row")) load(d.closest("article.rec"));
+  }, true);
   function focusField(panel) {
     var field = panel && panel.querySelector("button[data-key='1'], input:not([type=hidden]), select, textarea");
     if (field) field.focus();
@@ -76,11 +103,11 @@
       switch (key) {
         case "j": case "ArrowDown": if (event.target.closest && event.target.closest(".draft-body")) return; move(1); break;
         case "k": case "ArrowUp": if (event.target.closest && event.target.closest(".draft-body")) return; move(-1); break;
-        case "a": if (row) submit(row.querySelector('button[data-key="a"]')); break;
-        case "u": case "c": if (row) submit(row.querySelector('button[data-key="u"]')); break;
-        case "e": openPanel(row, "edit"); break;
-        case "r": openPanel(row, "reject"); break;
-        case "s": openPanel(row, "snooze"); break;
+        case "a": withBody(row, function (r) { submit(r.querySelector('button[data-key="a"]')); }); break;
+        case "u": case "c": withBody(row, function (r) { submit(r.querySelector('button[data-key="u"]')); }); break;
+        case "e": withBody(row, function (r) { openPanel(r, "edit"); }); break;
+        case "r": withBody(row, function (r) { openPanel(r, "reject"); }); break;
+        case "s": withBody(row, function (r) { openPanel(r, "snooze"); }); break;
         case "Escape":
           if (row) row.querySelectorAll("details[data-panel][open]").forEach(function (d) { d.open = false; });
           if (row) select(row, false);
