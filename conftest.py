@@ -203,3 +203,56 @@ def smtp_server(smtp_mailbox, settings):
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
     return smtp_mailbox
+
+
+# --- the browser (one Chromium for every browser test) ------------------------------------------------
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = Path(__file__).resolve().parent / "test-artifacts"  # screenshots (gitignored)
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's headless Chromium (never ``playwright install``): a failure under CI, a skip elsewhere."""
+    import shutil
+
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        _missing(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # playwright's sync API runs an event loop
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def axe_violations(page, *, impacts: tuple[str, ...] = ("serious", "critical")) -> list[str]:
+    """axe-core (shipped inside axe-playwright-python's wheel) on the page as it is: the serious and
+    critical violations, one line each ("rule: help (n nodes: selector …)")."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    found = []
+    for violation in results.response.get("violations", []):
+        if violation.get("impact") in impacts:
+            targets = [" ".join(map(str, node.get("target", []))) for node in violation.get("nodes", [])][:3]
+            found.append(f"{violation['id']}: {violation['help']} ({len(violation['nodes'])} nodes: {targets})")
+    return found
+
+
+def snapshot(page, name: str) -> Path:
+    """Save a full-page screenshot as ``test-artifacts/<name>.png`` and check the page with axe-core and
+    for sideways scrolling (no page may scroll horizontally at 390 px)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    viewport = page.viewport_size["width"] if page.viewport_size else width
+    assert width <= viewport, f"{name}: the page scrolls sideways ({width}px in a {viewport}px window)"
+    problems = axe_violations(page)
+    assert not problems, f"{name}: accessibility violations:\n" + "\n".join(problems)
+    return path

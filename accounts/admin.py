@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from accounts.models import Account, AccountPicture, Contact, Contract, Goal, Opportunity, RepProfile
+from accounts.models import Account, AccountPicture, AssignmentRule, Contact, Contract, Goal, Opportunity, RepProfile
 
 
 class ContactInline(admin.TabularInline):
@@ -92,3 +92,14 @@ class AccountPictureAdmin(admin.ModelAdmin):
 class RepProfileAdmin(admin.ModelAdmin):
     list_display = ("user", "time_zone", "digest_enabled", "digest_hour", "urgent_notices_enabled")
     list_select_related = ("user",)
+
+
+@admin.register(AssignmentRule)
+class AssignmentRuleAdmin(admin.ModelAdmin):
+    """Who gets an account that arrives without an owner: the first matching rule, its reps in turn."""
+
+    list_display = ("name", "kind", "match", "position", "active")
+    list_filter = ("kind", "active")
+    list_editable = ("position", "active")
+    filter_horizontal = ("reps",)
+    fieldsets = ((None, {"fields": ("name", "kind", "match", "reps", "position", "active")}),)

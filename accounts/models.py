@@ -310,9 +310,62 @@ class RepProfile(models.Model):
     digest_hour = models.PositiveSmallIntegerField(default=8, help_text="Local hour of the morning digest (0–23).")
     urgent_notices_enabled = models.BooleanField(default=True)
     last_digest_sent_on = models.DateField(null=True, blank=True)
+    undo_seconds = models.PositiveSmallIntegerField(
+        default=30,
+        help_text="How long an approved e-mail waits before it goes out, so it can be undone (0–120 seconds). "
+        "Example: 30",
+    )
+    signature = models.TextField(
+        blank=True,
+        max_length=500,
+        help_text="How drafts written for this person end. Example: Ines Moreau, Account Executive, +49 30 1234",
+    )
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=Q(digest_hour__lte=23), name="rep_profile_digest_hour_valid")]
+        constraints = [
+            models.CheckConstraint(condition=Q(digest_hour__lte=23), name="rep_profile_digest_hour_valid"),
+            models.CheckConstraint(condition=Q(undo_seconds__lte=120), name="rep_profile_undo_seconds_max_120"),
+        ]
 
     def __str__(self) -> str:
         return f"Preferences of {self.user}"
+
+
+class AssignmentRule(models.Model):
+    """How an account that arrives without an owner (a new lead's company, a CRM row without one) gets
+    a rep: the first active rule that matches, in order, picks the next of its reps in turn."""
+
+    class Kind(models.TextChoices):
+        ROUND_ROBIN = "round_robin", "Round-robin among reps (every account)"
+        DOMAIN = "domain", "By domain (ending with)"
+        SEGMENT = "segment", "By segment"
+
+    name = models.CharField(max_length=100, help_text="Example: German companies to the DACH team")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.ROUND_ROBIN)
+    match = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="By domain: how the domain ends (example: .de or acme.com). By segment: smb, mid_market or "
+        "enterprise. Round-robin: leave empty.",
+    )
+    reps = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="+", help_text="The reps who take turns on matching accounts."
+    )
+    position = models.PositiveSmallIntegerField(default=10, help_text="Rules are tried in this order, lowest first.")
+    active = models.BooleanField(default=True)
+    last_index = models.IntegerField(default=-1, editable=False, help_text="Whose turn it was last (bookkeeping).")
+
+    class Meta:
+        ordering = ["position", "pk"]
+        verbose_name = "assignment rule"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def matches(self, account: Account) -> bool:
+        match = self.match.strip().lower()
+        if self.kind == self.Kind.DOMAIN:
+            return bool(match) and account.domain.lower().endswith(match)
+        if self.kind == self.Kind.SEGMENT:
+            return account.segment == match
+        return True

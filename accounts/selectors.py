@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from accounts.models import Account, Contact
+from accounts.models import Account, Contact, RepProfile
 from salesai.roles import is_manager
 
 
@@ -19,3 +19,10 @@ def accounts_for(*, user) -> QuerySet[Account]:
 
 def contact_by_email(email: str) -> Contact | None:
     return Contact.objects.select_related("account").filter(email=email.strip().lower()).first()
+
+
+def undo_seconds_for(user) -> int:
+    """How long this person's approved e-mails wait before they go out (their preference, else the
+    default of :class:`RepProfile`): one query, no profile row created on a read."""
+    seconds = RepProfile.objects.filter(user=user).values_list("undo_seconds", flat=True).first()
+    return RepProfile._meta.get_field("undo_seconds").default if seconds is None else int(seconds)

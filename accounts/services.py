@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from accounts.models import Account, AccountPicture, Contact, Contract, Opportunity
+from accounts.models import Account, AccountPicture, AssignmentRule, Contact, Contract, Opportunity
 
 
 @transaction.atomic
@@ -15,7 +15,26 @@ def account_get_or_create(*, domain: str, defaults: dict | None = None) -> tuple
     )
     if created:
         AccountPicture.objects.get_or_create(account=account)
+        if account.owner_id is None and (owner := owner_by_rules(account=account)) is not None:
+            account.owner = owner
+            account.save(update_fields=["owner", "updated_at"])
     return account, created
+
+
+@transaction.atomic
+def owner_by_rules(*, account: Account):
+    """The rep the first matching active assignment rule gives ``account`` (its reps take turns; the
+    rule is locked so two new accounts at once go to two reps), or None when no rule matches."""
+    for rule in AssignmentRule.objects.filter(active=True).select_for_update():
+        if not rule.matches(account):
+            continue
+        reps = list(rule.reps.filter(is_active=True).order_by("pk"))
+        if not reps:
+            continue
+        rule.last_index = (rule.last_index + 1) % len(reps)
+        rule.save(update_fields=["last_index"])
+        return reps[rule.last_index]
+    return None
 
 
 def picture_ensure(*, account: Account) -> AccountPicture:

@@ -8,9 +8,16 @@ class RecommendationsConfig(AppConfig):
         """Connect the receivers (DESIGN.md §2): stored signals → analysis, and outcomes of what salesai
         did → the trust model's track record. Importing ``receivers`` also registers the tasks."""
         # Imported here, not at the top: apps.py is loaded before any model may be.
-        from recommendations import receivers
-        from signals.dispatch import signals_stored
+        from django.contrib.auth.signals import user_logged_in
 
+        from recommendations import receivers
+        from recommendations.playbooks import action_type_choices
+        from signals.dispatch import signals_stored
+        from trust.services import register_domain_label
+
+        for code, label in action_type_choices():  # one display name per action type, on the trust page too
+            register_domain_label(code, label)
+        user_logged_in.connect(receivers.ask_for_signature, dispatch_uid="recommendations.ask_for_signature")
         signals_stored.connect(receivers.queue_analysis, dispatch_uid="recommendations.queue_analysis")
         signals_stored.connect(
             receivers.label_autonomous_outcomes, dispatch_uid="recommendations.outcomes.label_autonomous_outcomes"

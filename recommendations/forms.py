@@ -46,6 +46,7 @@ class InboxFilterForm(forms.Form):
     action_type = forms.ChoiceField(label="Action", choices=_action_choices, required=False)
     account = forms.IntegerField(label="Account", required=False, min_value=1, widget=forms.HiddenInput)
     rep = forms.TypedChoiceField(label="Rep", required=False, coerce=int, empty_value=None)
+    unassigned = forms.BooleanField(label="Accounts without an owner", required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, manager: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -63,6 +64,7 @@ class InboxFilterForm(forms.Form):
             ]
         else:
             del self.fields["rep"]
+            del self.fields["unassigned"]
 
     def cleaned(self) -> dict:
         """The valid filters only (an invalid field is dropped, the others still apply)."""
@@ -121,8 +123,13 @@ class RejectForm(forms.Form):
 class SnoozeForm(forms.Form):
     until = forms.DateField(label="Snooze until", widget=forms.DateInput(attrs={"type": "date"}))
 
-    def __init__(self, *args, time_zone: str = "UTC", **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, data=None, *args, time_zone: str = "UTC", **kwargs):
+        if data is not None and hasattr(data, "getlist"):
+            # the quick buttons ("Tomorrow") and the date field share the name: the one filled in wins
+            chosen = [v for v in data.getlist("until") if v]
+            data = data.copy()
+            data.setlist("until", chosen[-1:] or [""])
+        super().__init__(data, *args, **kwargs)
         self.time_zone = time_zone
 
     def clean_until(self) -> dt.date:
@@ -153,10 +160,31 @@ class PreferencesForm(forms.ModelForm):
         help_text="Local time, in the time zone above.",
     )
 
+    undo_seconds = forms.IntegerField(
+        label="Undo window after I approve (seconds)",
+        min_value=0,
+        max_value=120,
+        required=False,  # left out: unchanged
+        help_text="An approved e-mail waits this long before it goes out, so you can undo it. 0–120; default 30.",
+    )
+    signature = forms.CharField(
+        label="Signature for drafts",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="How e-mails drafted for you end. Example: Ines Moreau · Account Executive · +49 30 1234 567",
+    )
+
     class Meta:
         model = RepProfile
-        fields = ["time_zone", "digest_enabled", "digest_hour", "urgent_notices_enabled"]
+        fields = ["time_zone", "digest_enabled", "digest_hour", "urgent_notices_enabled", "undo_seconds", "signature"]
         labels = {
             "digest_enabled": "Send me a morning digest of new recommendations",
             "urgent_notices_enabled": "E-mail me at once about urgent recommendations",
         }
+
+    def clean_signature(self) -> str:
+        signature = self.cleaned_data["signature"].strip()
+        if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in signature):
+            raise forms.ValidationError("Use plain text: no control characters.")
+        return signature

@@ -24,3 +24,15 @@ def enqueue_on_commit(name: str, *args: object, **kwargs: object) -> None:
 
     Looked up in the app's registry, so an unknown name fails here rather than in a worker."""
     current_app.tasks[name].delay_on_commit(*args, **kwargs)
+
+
+def enqueue_on_commit_after(name: str, seconds: float, **kwargs: object) -> None:
+    """Like :func:`enqueue_on_commit`, but the task runs ``seconds`` after the commit (an undo window).
+
+    The broker holds the countdown; if the message is lost the executor's beat sweep still finds the
+    row due. Short waits only (well under the broker's visibility timeout)."""
+    task = current_app.tasks[name]
+    if seconds <= 0:
+        task.delay_on_commit(**kwargs)
+    else:
+        task.apply_async_on_commit(kwargs=kwargs, countdown=seconds)

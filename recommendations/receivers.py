@@ -7,11 +7,13 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.cache import cache
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from recommendations.services import outcomes
 from recommendations.services.analysis import queued_key
+from recommendations.services.drafts import signature_of
 from recommendations.tasks import analyze_account_task
 from signals import hotcache
 
@@ -67,3 +69,15 @@ def label_autonomous_outcomes(sender, signal_ids: list[int], account_ids: list[i
         outcomes.record_autonomous_outcomes(signal_ids=signal_ids, kinds=kwargs.get("kinds"))
     except Exception:
         logger.exception("could not label outcomes of a stored batch", extra={"signal_ids": signal_ids[:20]})
+
+
+SIGNATURE_PROMPT = (
+    "Welcome! Drafts salesai writes for you end with your signature: add yours under Preferences "
+    "(until then they are signed with your name)."
+)
+
+
+def ask_for_signature(sender, *, request, user, **kwargs) -> None:
+    """At login, a person without a signature is asked for one (a message on the first page they see)."""
+    if request is not None and hasattr(request, "_messages") and not signature_of(user):
+        messages.info(request, SIGNATURE_PROMPT)

@@ -8,8 +8,10 @@ urlpatterns = [
     path("autopilot/", views.inbox, {"autopilot": True}, name="autopilot"),
     path("inbox/count", views.inbox_count, name="count"),
     path("recommendations/<int:pk>/", views.detail, name="detail"),
+    path("recommendations/<int:pk>/row", views.row, name="row"),
     path("recommendations/<int:pk>/act", views.act, name="act"),
     path("accounts/<int:pk>/", views.account_detail, name="account"),
+    path("accounts/<int:pk>/owner", views.account_owner, name="account-owner"),
     path("preferences/", views.preferences, name="preferences"),
     # the API (DESIGN.md §4)
     path("api/v1/recommendations", api.RecommendationListView.as_view(), name="api-list"),

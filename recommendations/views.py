@@ -15,30 +15,33 @@ import zoneinfo
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
-from django.utils.html import format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
 from accounts.selectors import accounts_for
+from recommendations import presentation
 from recommendations.forms import ApproveForm, InboxFilterForm, PreferencesForm, RejectForm, SnoozeForm, VersionForm
 from recommendations.models import Evidence, Recommendation, Review
 from recommendations.selectors import recommendations_for, shown_json, timeline, with_shown_json
 from recommendations.services import review
 from recommendations.services.notifications import profile_for, update_notification_preferences
+from recommendations.services.outgoing import escalates, manager_addresses, outgoing_for
+from recommendations.services.ownership import assign_account_owner, assignable_reps
+from recommendations.services.recipient import change_contact
 from salesai import clock
 from salesai.api_errors import DomainError
 from salesai.roles import is_manager
 from salesai.text import single_line
 
 PAGE_SIZE = 20  # infinite scroll fetches the next page as the last card comes into view
-ACTIONS = ("approve", "edit", "reject", "snooze", "cancel")
-PANELS = ("edit", "reject", "snooze")
+ACTIONS = ("approve", "edit", "reject", "snooze", "cancel", "contact")
+PANELS = ("edit", "reject", "snooze", "contact")
 
 
 def cards_queryset(*, user, scoped: QuerySet[Recommendation] | None = None) -> QuerySet[Recommendation]:
@@ -47,8 +50,50 @@ def cards_queryset(*, user, scoped: QuerySet[Recommendation] | None = None) -> Q
     through ``recommendations_for`` (the inbox's page), so the scope is not joined a second time."""
     base = scoped if scoped is not None else recommendations_for(user=user)
     return base.select_related("account__owner", "contact", "trust_decision").prefetch_related(
-        Prefetch("evidence", queryset=Evidence.objects.order_by("-occurred_at", "id"))
+        Prefetch(
+            "evidence",
+            # person: whose signal it was, for "11 visits by 2 people" (the same query, one join)
+            queryset=Evidence.objects.annotate(person=F("signal__contact_id")).order_by("-occurred_at", "id"),
+        )
     )
+
+
+def decorate(recommendations: list[Recommendation], *, now: dt.datetime) -> list[Recommendation]:
+    """Give each loaded row the words the inbox shows (``presentation``) and what approving it would
+    really send (``outgoing``). The managers' addresses are read once, and only if a row escalates."""
+    managers = manager_addresses() if any(r.is_internal and escalates(r) for r in recommendations) else []
+    for rec in recommendations:
+        rec.outgoing = outgoing_for(rec, managers=managers)
+        rec.action_label = rec.get_action_type_display()
+        rec.why = presentation.why_line(rec)
+        rec.age = presentation.short_age(rec.created_at, now=now)
+        rec.expires_line = presentation.expires_line(rec, now=now) if rec.status == "pending" else ""
+        rec.evidence_line = presentation.evidence_summary(rec.evidence.all(), now=now)
+        for fact in rec.evidence.all():  # the prefetched rows the template lists: each date once
+            fact.shown = presentation.without_trailing_date(fact.statement) if fact.occurred_at else fact.statement
+        rec.criteria_list = presentation.criteria(rec)
+        rec.reasons = presentation.review_reasons(rec)
+        rec.contact_reason = presentation.contact_reason(rec)
+        rec.done_line = presentation.left_behind(rec, outgoing=rec.outgoing, now=now)
+        rec.to_phrase = presentation.recipient_phrase(rec.outgoing)
+        rec.wait = presentation.wait_text(rec, now=now)
+    return recommendations
+
+
+def rows_queryset() -> QuerySet[Recommendation]:
+    """What a compact row shows (account · action · why-now · priority · age · expiry): the account
+    joined, nothing else. A row's detail (evidence, what will be sent, trust) loads when it is opened."""
+    return Recommendation.objects.select_related("account")
+
+
+def decorate_rows(recommendations: list[Recommendation], *, now: dt.datetime) -> list[Recommendation]:
+    """The words of a compact row; ``decorate`` adds the rest when the row's detail is asked for."""
+    for rec in recommendations:
+        rec.action_label = rec.get_action_type_display()
+        rec.why = presentation.why_line(rec)
+        rec.age = presentation.short_age(rec.created_at, now=now)
+        rec.expires_line = presentation.expires_line(rec, now=now) if rec.status == "pending" else ""
+    return recommendations
 
 
 def filter_inbox(queryset: QuerySet[Recommendation], filters: dict) -> QuerySet[Recommendation]:
@@ -61,6 +106,8 @@ def filter_inbox(queryset: QuerySet[Recommendation], filters: dict) -> QuerySet[
         queryset = queryset.filter(account_id=filters["account"])
     if filters.get("rep"):
         queryset = queryset.filter(account__owner_id=filters["rep"])
+    if filters.get("unassigned"):
+        queryset = queryset.filter(account__owner__isnull=True)
     if q := (filters.get("q") or "").strip():
         queryset = queryset.filter(
             Q(title__icontains=q)
@@ -86,16 +133,25 @@ def _tab_counts(user) -> dict[str, int]:
     )
 
 
-#: The reject reasons as <option>s, rendered once rather than once per card.
-REJECT_OPTIONS = format_html_join("", '<option value="{}">{}</option>', Review.RejectReason.choices)
+def _snooze_days(user) -> list[dict]:
+    """The snooze panel's quick choices, as days in the person's own time zone."""
+    today = clock.now().astimezone(zoneinfo.ZoneInfo(_rep_time_zone(user))).date()
+    monday = today + dt.timedelta(days=7 - today.weekday())
+    return [
+        {"label": "Tomorrow", "value": today + dt.timedelta(days=1)},
+        {"label": f"Monday {monday.day} {monday:%b}", "value": monday},
+        {"label": "In two weeks", "value": today + dt.timedelta(days=14)},
+    ]
 
 
 def _card_context(request: HttpRequest) -> dict:
-    """What every card needs besides its recommendation (computed once per response)."""
+    """What every card needs besides its recommendation (computed once per response; the snooze
+    days only when a snooze panel is rendered, which a page of rows never does)."""
     return {
         "reject_reasons": Review.RejectReason.choices,
-        "reject_options": REJECT_OPTIONS,
         "tomorrow": (clock.now() + dt.timedelta(days=1)).date(),
+        "snooze_days": lambda: _snooze_days(request.user),
+        "reps": lambda: list(assignable_reps()),  # only an unowned account's row asks (one query)
         "now": clock.now(),
         "is_manager": is_manager(request.user),
     }
@@ -117,14 +173,15 @@ def inbox(request: HttpRequest, *, autopilot: bool = False) -> HttpResponse:
     counts = None
     if not (request.htmx and not request.htmx.boosted):
         counts = _tab_counts(request.user)
-        unfiltered = not any(filters.get(k) for k in ("q", "action_type", "account", "rep"))
+        unfiltered = not any(filters.get(k) for k in ("q", "action_type", "account", "rep", "unassigned"))
         if unfiltered and filters["status"] in counts:
             paginator.count = counts[filters["status"]]  # the tab count is this very COUNT: ask once
     page = paginator.get_page(request.GET.get("page"))
     page_ids = list(page.object_list)
-    # page_ids came through recommendations_for above: the scope is already applied to them.
-    cards = cards_queryset(user=request.user, scoped=Recommendation.objects.all()).in_bulk(page_ids)
-    page.object_list = [cards[pk] for pk in page_ids if pk in cards]
+    # page_ids came through recommendations_for above: the scope is already applied to them. Only
+    # the compact rows are rendered; each row's detail is fetched from ``row`` when it is opened.
+    rows = rows_queryset().in_bulk(page_ids)
+    page.object_list = decorate_rows([rows[pk] for pk in page_ids if pk in rows], now=clock.now())
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -135,6 +192,7 @@ def inbox(request: HttpRequest, *, autopilot: bool = False) -> HttpResponse:
         "query": query.urlencode(),
         "autopilot": autopilot,
         "lazy_panels": True,  # edit/reject/snooze forms load on demand: a page of cards stays light
+        "lazy_body": True,  # so does each row's detail (``row``), fetched when the row is opened
         "next_url": request.get_full_path(),
         "loaded_at": clock.now().isoformat(),
     }
@@ -176,19 +234,44 @@ def inbox_count(request: HttpRequest) -> HttpResponse:
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One card on its own page: where e-mailed notices link, and where a plain POST with errors lands."""
     recommendation = get_object_or_404(cards_queryset(user=request.user), pk=pk)
+    decorate([recommendation], now=clock.now())
     panel = request.GET.get("panel", "")
     context = {
         **_card_context(request),
         "rec": recommendation,
+        "expanded": True,
+        "contact_choices": lambda: recommendation.account.contacts.filter(do_not_contact=False).order_by("name"),
         "open_panel": panel if panel in PANELS else "",
         "next_url": request.get_full_path(),
     }
     if request.htmx:
         # The inbox asked for this card with a panel open: its forms return to the inbox page.
-        current = request.htmx.current_url_abs_path or ""
-        context["next_url"] = current if current.startswith("/") else reverse("recommendations:home")
+        context["next_url"] = _inbox_url(request)
         return render(request, "recommendations/inbox.html#card", context)
     return render(request, "recommendations/detail.html", context)
+
+
+@login_required
+@require_GET
+def row(request: HttpRequest, pk: int) -> HttpResponse:
+    """A row's detail, fetched when the inbox row is opened: the why, the evidence, what will be sent,
+    the criteria and the actions. Read through ``recommendations_for`` like the inbox, so another
+    rep's id is a 404. Without JavaScript the row links to ``detail`` instead."""
+    recommendation = get_object_or_404(cards_queryset(user=request.user), pk=pk)
+    decorate([recommendation], now=clock.now())
+    context = {
+        **_card_context(request),
+        "rec": recommendation,
+        "lazy_panels": True,
+        "next_url": _inbox_url(request),
+    }
+    return render(request, "recommendations/inbox.html#row_body", context)
+
+
+def _inbox_url(request: HttpRequest) -> str:
+    """Where a row's forms return to: the inbox page htmx asked from, else the inbox."""
+    current = (request.htmx.current_url_abs_path if request.htmx else "") or ""
+    return current if current.startswith("/") else reverse("recommendations:home")
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -202,15 +285,6 @@ def _rep_time_zone(user) -> str:
     return profile_for(user).time_zone
 
 
-DONE_MESSAGES = {
-    "approve": "Approved: {title}",
-    "edit": "Edited and approved: {title}",
-    "reject": "Rejected: {title}",
-    "snooze": "Snoozed until {until:%a %d %b}: {title}",
-    "cancel": "Cancelled the autopilot action: {title}",
-}
-
-
 @login_required
 @require_POST
 def act(request: HttpRequest, pk: int) -> HttpResponse:
@@ -219,7 +293,6 @@ def act(request: HttpRequest, pk: int) -> HttpResponse:
     recommendation = get_object_or_404(recommendations_for(user=request.user), pk=pk)
     action = request.POST.get("action", "")
     form = None
-    extra: dict = {}
     if action not in ACTIONS:
         return _card_response(request, pk, error="Choose approve, edit, reject, snooze or cancel.", status=400)
     try:
@@ -251,10 +324,17 @@ def act(request: HttpRequest, pk: int) -> HttpResponse:
         elif action == "snooze":
             form = SnoozeForm(request.POST, time_zone=_rep_time_zone(request.user))
             if form.is_valid():
-                extra["until"] = form.until_datetime()
-                review.snooze_recommendation(recommendation=recommendation, user=request.user, until=extra["until"])
+                until = form.until_datetime()
+                review.snooze_recommendation(recommendation=recommendation, user=request.user, until=until)
         elif action == "cancel":
             review.cancel_scheduled(recommendation=recommendation, user=request.user)
+        elif action == "contact":
+            contact_id = request.POST.get("contact", "")
+            if not contact_id.isdigit():
+                raise review.ReviewError(
+                    "Choose a contact of this account.", code="invalid", status_code=400, fields={"contact": "Missing."}
+                )
+            change_contact(recommendation=recommendation, contact_id=int(contact_id), user=request.user)
     except DomainError as exc:
         if request.htmx:
             return _card_response(request, pk, error=exc.message)
@@ -266,11 +346,17 @@ def act(request: HttpRequest, pk: int) -> HttpResponse:
         return _card_response(
             request, pk, form=form, form_action=action, error=error, status=200 if request.htmx else 400
         )
-    done = DONE_MESSAGES[action].format(title=recommendation.title, **extra)
     if request.htmx:
-        response = _card_response(request, pk, notice=done)
+        stays_open = action in ("cancel", "contact")  # still to decide: the row stays open rather than closing
+        notice = {
+            "cancel": "Undone: nothing was sent. It is back in your review.",
+            "contact": f"Now to {recommendation.contact.display_name if recommendation.contact else 'nobody'}: "
+            "check the greeting, then approve.",
+        }.get(action, "")
+        response = _card_response(request, pk, collapsed=not stays_open, notice=notice, oob_counts=True)
         return trigger_client_event(response, "inbox-changed", {"id": pk, "action": action})
-    messages.success(request, done)
+    row = decorate([get_object_or_404(cards_queryset(user=request.user), pk=pk)], now=clock.now())[0]
+    messages.success(request, f"{row.account.name}, {row.action_label.lower()}: {row.done_line}.")
     return HttpResponseRedirect(_safe_next(request))
 
 
@@ -283,12 +369,20 @@ def _card_response(
     error: str = "",
     notice: str = "",
     status: int = 200,
+    collapsed: bool = False,
+    oob_counts: bool = False,
 ) -> HttpResponse:
-    """The card re-read fresh (its new status), as a fragment for htmx or on its own page otherwise."""
+    """The card re-read fresh (its new status), as a fragment for htmx or on its own page otherwise.
+
+    ``collapsed``: the one line an action leaves ("Sending to Ines in 30 s · Undo"); ``oob_counts``:
+    the tab counts ride along as out-of-band swaps, so they change without a reload."""
     recommendation = get_object_or_404(cards_queryset(user=request.user), pk=pk)
+    decorate([recommendation], now=clock.now())
     context = {
         **_card_context(request),
         "rec": recommendation,
+        "collapsed": collapsed and request.htmx,
+        "expanded": True,
         "action_form": form,
         "form_action": form_action,
         "open_panel": form_action,
@@ -296,8 +390,32 @@ def _card_response(
         "card_notice": notice,
         "next_url": _safe_next(request),
     }
-    template = "recommendations/inbox.html#card" if request.htmx else "recommendations/detail.html"
-    return render(request, template, context, status=status)
+    if not request.htmx:
+        return render(request, "recommendations/detail.html", context, status=status)
+    response = render(request, "recommendations/inbox.html#card", context, status=status)
+    if oob_counts:
+        counts = {"counts": _tab_counts(request.user)}
+        response.content += render(request, "recommendations/inbox.html#oob", counts).content
+    return response
+
+
+@login_required
+@require_POST
+def account_owner(request: HttpRequest, pk: int) -> HttpResponse:
+    """A manager assigns the account's owner (from an inbox row or the account page); back where it came from."""
+    account = get_object_or_404(accounts_for(user=request.user), pk=pk)
+    try:
+        owner_id = int(request.POST.get("owner", ""))
+    except ValueError:
+        owner_id = 0
+    try:
+        assign_account_owner(account=account, owner_id=owner_id, user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return HttpResponseRedirect(_safe_next(request))
+    owner = account.owner.get_full_name() or account.owner.get_username()
+    messages.success(request, f"{account.name} now belongs to {owner}.")
+    return HttpResponseRedirect(_safe_next(request))
 
 
 @login_required
@@ -342,6 +460,8 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "signals": signals,
         "recommendations": recommendations,
         "website_traits": _website_traits(account.traits_shown),
+        "reps": lambda: list(assignable_reps()),
+        "next_url": request.get_full_path(),
     }
     return render(request, "accounts/account_detail.html", context)
 
@@ -374,10 +494,27 @@ def _fact_value(value) -> str | None:
     if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
         return ", ".join(map(str, value))
     if isinstance(value, dict) and all(isinstance(v, str | int | float | bool | None) for v in value.values()):
-        return ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in value.items())
+        # record ids are for machines; amounts read as amounts ("value: 15,000", not "15000.00")
+        shown = [
+            f"{k.replace('_', ' ')}: {_plain_number(v)}"
+            for k, v in value.items()
+            if k != "id" and not k.endswith("_id") and v not in (None, "")
+        ]
+        return ", ".join(shown) or None
     if isinstance(value, int):
         return str(value)
     return None  # nested structures are for machines (the API shows them)
+
+
+def _plain_number(value) -> str:
+    """15000.0 → "15,000"; "15000.00" → "15,000"; anything else as it is."""
+    try:
+        number = float(value) if isinstance(value, str | int | float) and not isinstance(value, bool) else None
+    except ValueError:
+        number = None
+    if number is None:
+        return str(value)
+    return f"{number:,.0f}" if number == int(number) else f"{number:,.2f}"
 
 
 def _facts(features: dict) -> list[tuple[str, str]]:
@@ -400,7 +537,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
     form = PreferencesForm(request.POST or None, instance=profile)
     if request.method == "POST" and form.is_valid():
         update_notification_preferences(user=request.user, **{f: form.cleaned_data[f] for f in form.Meta.fields})
-        messages.success(request, "Your notice preferences are saved.")
+        messages.success(request, "Your preferences are saved.")
         return HttpResponseRedirect(reverse("recommendations:preferences"))
     local = clock.now().astimezone(zoneinfo.ZoneInfo(profile.time_zone))
     return render(

@@ -225,6 +225,7 @@ class WebhookDelivery(models.Model):
     received_at = models.DateTimeField(db_index=True)
 
     class Meta:
+        verbose_name_plural = "webhook deliveries"
         constraints = [
             models.UniqueConstraint(fields=["source", "webhook_id"], name="webhook_delivery_unique_per_source"),
         ]

@@ -23,14 +23,24 @@ DEMO_PASSWORD = "salesai-demo"  # noqa: S105 - printed to the person who runs th
 class DemoLogin:
     username: str
     role: str
+    first_name: str = ""
+    last_name: str = ""
+    title: str = ""
     password: str = DEMO_PASSWORD
 
+    @property
+    def signature(self) -> str:
+        return f"{self.first_name} {self.last_name}\n{self.title}, salesai demo"
 
+
+#: Real names, so drafts are signed by a person (issue 14, finding 6), each with a signature.
 DEMO_LOGINS = (
-    DemoLogin("demo-rep", REP_GROUP),
-    DemoLogin("demo-rep-2", REP_GROUP),
-    DemoLogin("demo-manager", MANAGER_GROUP),
+    DemoLogin("demo-rep", REP_GROUP, "Maya", "Chen", "Account Executive"),
+    DemoLogin("demo-rep-2", REP_GROUP, "Tom", "Becker", "Account Executive"),
+    DemoLogin("demo-manager", MANAGER_GROUP, "Sara", "Lindqvist", "Head of Sales"),
 )
+#: The person the README's curl example visits as (a contact of the demo's Acme, not a new company).
+README_CONTACT = ("Ines", "Moreau", "VP Operations", Contact.Seniority.VP)
 
 _COMPANIES = [
     "Acme",
@@ -112,14 +122,17 @@ def ensure_demo_users() -> dict[str, object]:
     User = get_user_model()
     for login in DEMO_LOGINS:
         user, _ = User.objects.get_or_create(
-            username=login.username,
-            defaults={"email": f"{login.username}@salesai.example", "first_name": login.username.split("-")[1].title()},
+            username=login.username, defaults={"email": f"{login.username}@salesai.example"}
         )
+        user.first_name, user.last_name = login.first_name, login.last_name
         user.set_password(login.password)
         user.is_staff = login.role == MANAGER_GROUP
         user.save()
         user.groups.add(Group.objects.get_or_create(name=login.role)[0])
-        RepProfile.objects.get_or_create(user=user)
+        profile, _ = RepProfile.objects.get_or_create(user=user)
+        if not profile.signature:
+            profile.signature = login.signature
+            profile.save(update_fields=["signature"])
         if login.role == MANAGER_GROUP:
             user.user_permissions.add(
                 *Permission.objects.filter(
@@ -177,6 +190,13 @@ def build_demo_accounts(*, seed: int = 7, count: int = 36) -> list[Account]:
                     "origin": Contact.Origin.CRM,
                 },
             )
+        if index == 0:
+            first, last, title, seniority = README_CONTACT
+            Contact.objects.update_or_create(
+                email=f"{first}.{last}@{domain}".lower(),
+                defaults={"account": account, "name": f"{first} {last}", "title": title, "seniority": seniority,
+                          "origin": Contact.Origin.CRM},
+            )  # fmt: skip
         Contract.objects.update_or_create(
             external_id=f"demo-contract-{domain}",
             defaults={
@@ -206,3 +226,41 @@ def build_demo_accounts(*, seed: int = 7, count: int = 36) -> list[Account]:
             )
         accounts.append(account)
     return accounts
+
+
+#: Three weeks of reviews in the demo, so a new user sees autonomy earned, being learned and lost
+#: (issue 14): (domain, approvals, minor edits, rejections, failures at the end).
+DEMO_REVIEWS = (
+    ("renewal_outreach", 56, 8, 0, 0),  # earned: new renewal e-mails go to Autopilot with an undo window
+    ("pricing_outreach", 12, 2, 2, 0),  # still learning: a person reviews each one
+    ("follow_up", 26, 2, 1, 2),  # demoted: two undone in a row took its autonomy away
+)
+
+
+def seed_review_history(*, days: int = 21, now: dt.datetime | None = None) -> dict[str, str]:
+    """Record ``days`` of reviews in the trust record through ``trust.record_outcome`` (as reviews do),
+    spread evenly and ending an hour ago; returns each domain's state in words. Idempotent (one
+    reference per review)."""
+    from trust import services as trust
+    from trust.models import Outcome
+
+    now = now or clock.now()
+    start = now - dt.timedelta(days=days)
+    states = {}
+    for domain, approved, edited, rejected, failures in DEMO_REVIEWS:
+        kinds = [Outcome.Kind.APPROVED] * approved + [Outcome.Kind.EDITED_MINOR] * edited
+        kinds += [Outcome.Kind.REJECTED] * rejected
+        random.Random(domain).shuffle(kinds)
+        kinds += [Outcome.Kind.UNDONE] * failures  # the last ones: what demoted it
+        step = (now - dt.timedelta(hours=1) - start) / max(1, len(kinds))
+        for index, kind in enumerate(kinds):
+            trust.record_outcome(
+                domain=domain,
+                kind=kind,
+                reference=f"demo-review:{domain}:{index}",
+                autonomous=kind == Outcome.Kind.UNDONE,
+                occurred_at=start + step * (index + 1),
+            )
+        policy = trust.policy_for(domain)
+        states[domain] = f"demoted: {policy.demoted_reason}" if policy.demoted_at else "reviewed"
+    return states

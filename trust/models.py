@@ -158,6 +158,8 @@ class TrustSwitch(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "trust switch"
+        verbose_name_plural = "trust switches"
         constraints = [models.CheckConstraint(condition=Q(singleton=True), name="trust_switch_single_row")]
 
     def __str__(self) -> str:

@@ -78,9 +78,27 @@ def money(amount: Decimal | float | int | None) -> str:
     return f"${Decimal(amount or 0):,.0f}"
 
 
+#: Display names of the domains, registered by the app that defines them (trust knows no action
+#: types: ``recommendations`` registers its playbooks' labels when it starts), so the trust page, its
+#: sentences and the inbox use one name per action type.
+_LABELS: dict[str, str] = {}
+
+
+def register_domain_label(domain: str, label: str) -> None:
+    _LABELS[domain] = label
+
+
 def domain_label(domain: str) -> str:
-    """follow_up → 'follow up' (trust does not know the action types' display names)."""
-    return domain.replace("_", " ")
+    """The registered display name, lower-cased for a sentence ('escalate churn risk'); else the code
+    in words (follow_up → 'follow up')."""
+    label = _LABELS.get(domain)
+    return label[:1].lower() + label[1:] if label else domain.replace("_", " ")
+
+
+def domain_title(domain: str) -> str:
+    """The display name as a heading ('Escalate churn risk')."""
+    label = domain_label(domain)
+    return label[:1].upper() + label[1:]
 
 
 def policy_for(domain: str) -> TrustPolicy:
@@ -248,7 +266,7 @@ def decide(
         )
     if policy.stakes_cap is not None and stakes > policy.stakes_cap:
         blockers.append(
-            f"Needs review: {money(stakes)} {label} is over the {money(policy.stakes_cap)} cap, "
+            f"Needs review: {money(stakes)} at stake is over the {money(policy.stakes_cap)} cap for “{label}”, "
             "whatever the track record"
         )
     if strategic and policy.review_strategic_accounts:
@@ -306,10 +324,10 @@ def decide(
                 else f"{money(stakes)} at stake (no cap)"
             )
             reasons = [
-                f"Auto-send: {label} actions succeeded {rate} times ({bound_text} ≥ {record.required:.2f} required) "
+                f"Auto-send: “{label}” succeeded {rate} times ({bound_text} ≥ {record.required:.2f} required) "
                 f"and {cap_text}",
                 f"Sent after a {policy.undo_window_minutes}-minute undo window; {today + 1} of "
-                f"{policy.daily_cap} autonomous {label} actions today",
+                f"{policy.daily_cap} autonomous “{label}” actions today",
             ]
 
         numbers = {

@@ -5,4 +5,5 @@ from trust import views
 app_name = "trust"
 urlpatterns = [
     path("trust/", views.trust_dashboard, name="dashboard"),
+    path("trust/pause", views.pause_all, name="pause-all"),
 ]

@@ -9,7 +9,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from accounts.models import Account, AccountPicture, Contact, Contract, Goal, Opportunity
+from accounts.models import Account, AccountPicture, Contact, Contract, Goal, Opportunity, RepProfile
 from salesai import clock
 from salesai.roles import MANAGER_GROUP, REP_GROUP
 
@@ -28,6 +28,14 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     role = factory.PostGeneration(
         lambda user, create, extracted, **kw: _join_group(user, create, extracted or REP_GROUP)
+    )
+    #: ``UserFactory(undo_seconds=0)``: the person's undo window (a RepProfile row), default none (30 s)
+    undo_seconds = factory.PostGeneration(
+        lambda user, create, extracted, **kw: (
+            RepProfile.objects.update_or_create(user=user, defaults={"undo_seconds": extracted})
+            if create and extracted is not None
+            else None
+        )
     )
 
 

@@ -119,8 +119,34 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
             "People who return to pricing several times in a week are comparing options; a helpful note "
             "while they decide gets answered far more often than a cold one later."
         ),
-        draft_context={"visits": n, "known_visitor": bool(known_visitors), "contact_name": who},
+        draft_context={
+            "visits": n,
+            "known_visitor": bool(known_visitors),
+            "contact_name": who,
+            "plan": plan_viewed(visits),
+        },
     )
+
+
+#: Pages under /pricing/ that are not a plan ("/pricing/compare" is no "Compare plan").
+NOT_PLANS = frozenset(
+    {"compare", "comparison", "faq", "faqs", "calculator", "features", "contact", "contact-sales", "quote",
+     "demo", "overview", "details", "table", "checkout", "billing", "discounts", "calculate"}
+)  # fmt: skip
+
+
+def plan_viewed(visits: list[SignalFact]) -> str:
+    """The plan the visits looked at most, from paths such as ``/pricing/enterprise`` ("Enterprise"),
+    or '' when they only saw the pricing page itself."""
+    counts: dict[str, int] = {}
+    for visit in visits:
+        path = visit.path.split("?")[0].split("#")[0].lower().rstrip("/")
+        parts = [part for part in path.split("/") if part]
+        if len(parts) >= 2 and parts[-2] in ("pricing", "plans") and parts[-1] not in NOT_PLANS:
+            name = parts[-1].replace("-", " ").replace("_", " ").strip()
+            if name.isascii() and 0 < len(name) <= 30:
+                counts[name] = counts.get(name, 0) + 1
+    return max(counts, key=lambda k: (counts[k], k)).title() if counts else ""
 
 
 def next_check(picture: PictureFacts, now: dt.datetime, params: Params | None = None) -> dt.datetime | None:

@@ -48,14 +48,17 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
     if form is None:
         return None
     contact_id = form.contact_id or picture.best_contact()
-    name = picture.contact_name(contact_id) if contact_id else f"Someone at {picture.account_name}"
+    name = picture.contact_name(contact_id) if contact_id else ""
     what = form.name or "a form"
+    # "New lead: Ada Lovelace at Newcorp", or, with no one known yet, "New lead at Newcorp: “Demo request”"
+    title = f"New lead: {name} at {picture.account_name}" if name else f"New lead at {picture.account_name}: “{what}”"
+    name = name or f"Someone at {picture.account_name}"
     hours = (now - form.occurred_at).total_seconds() / 3600
     return Finding(
         playbook=CODE,
         code="new_lead",
         action_type=SPEED_TO_LEAD.code,
-        title=f"New lead: {name} at {picture.account_name} — answer now",
+        title=f"{title} — answer now",
         summary=f"{name} submitted “{what}” on {fmt_moment(form.occurred_at)}",
         contact_id=contact_id,
         criteria=(

@@ -65,6 +65,14 @@ def _sentence_join(clauses: list[str]) -> str:
     return text[0].upper() + text[1:] + "."
 
 
+def _cited_reply(facts: PictureFacts, playbooks: set[str], now: dt.datetime):
+    """The last human reply of the past 30 days, when the story tells it (no reply playbook does)."""
+    humans = [r for r in facts.human_replies() if r.occurred_at > now - dt.timedelta(days=30)]
+    if not humans or "reply_waiting" in playbooks or "check_in" in playbooks:
+        return None
+    return humans[-1]
+
+
 def context_clauses(facts: PictureFacts, findings: list[Finding], now: dt.datetime) -> list[tuple[int, str]]:
     """Facts of the picture that complete the story when no finding already tells them (with their place)."""
     playbooks = {f.playbook for f in findings}
@@ -78,9 +86,8 @@ def context_clauses(facts: PictureFacts, findings: list[Finding], now: dt.dateti
                     f"{facts.account_name} viewed your pricing page {len(recent)} times in the last 7 days",
                 )
             )
-    humans = [r for r in facts.human_replies() if r.occurred_at > now - dt.timedelta(days=30)]
-    if humans and "reply_waiting" not in playbooks and "check_in" not in playbooks:
-        last = humans[-1]
+    last = _cited_reply(facts, playbooks, now)
+    if last is not None:
         mood = "neutral"
         if last.sentiment is not None:
             mood = "positive" if last.sentiment >= 0.3 else ("negative" if last.sentiment <= -0.3 else "neutral")
@@ -103,6 +110,22 @@ def context_clauses(facts: PictureFacts, findings: list[Finding], now: dt.dateti
                 )
             )
     return clauses
+
+
+def cited_evidence(facts: PictureFacts, findings: list[Finding], now: dt.datetime) -> tuple[EvidenceItem, ...]:
+    """The facts ``context_clauses`` cite that no finding lists as evidence: the last human reply (the
+    story says "Dana's reply on 17 Nov was positive", so the evidence list must show that reply)."""
+    last = _cited_reply(facts, {f.playbook for f in findings}, now)
+    if last is None:
+        return ()
+    return (
+        EvidenceItem(
+            statement=f"{facts.contact_name(last.contact_id)} replied on {fmt_date(last.occurred_at)}",
+            kind=last.kind,
+            occurred_at=last.occurred_at,
+            signal_id=last.id,
+        ),
+    )
 
 
 def story(lead: Finding, findings: list[Finding], facts: PictureFacts, now: dt.datetime) -> str:
@@ -204,6 +227,16 @@ def compose(
         lead_by_action.setdefault(f.action_type, f)
     # Locked so a review or the executor changing one of them meanwhile is seen, not overwritten.
     open_recs = {r.action_type: r for r in queries.open_recommendations_for_update(account_id=account.pk)}
+    for action_type, lead in list(lead_by_action.items()):
+        # Never create a recommendation born expired (its moment passed before we looked, e.g. old
+        # history imported at once): lead with a finding still current, or propose nothing. An open one
+        # keeps its lead, so the sweep expires it with its reason.
+        if action_type not in open_recs and lead.expires_at <= now:
+            current = [f for f in findings if f.action_type == action_type and f.expires_at > now]
+            if current:
+                lead_by_action[action_type] = max(current, key=lambda f: f.urgency)
+            else:
+                del lead_by_action[action_type]
     decided_keys = facts.decided_keys
     seen_refs: dict[int, set[str]] | None = None
 
@@ -219,6 +252,7 @@ def compose(
 
     history: dict = {}
     all_findings = list(findings)
+    cited = cited_evidence(facts, all_findings, now)  # what the story cites beyond the findings' own evidence
 
     for action_type, finding in lead_by_action.items():
         rec = open_recs.get(action_type)
@@ -265,7 +299,7 @@ def compose(
                 created_at=now,
                 **fields,
             )
-            Evidence.objects.bulk_create(_evidence_rows(rec, finding.evidence, set()))
+            Evidence.objects.bulk_create(_evidence_rows(rec, (*finding.evidence, *cited), set()))
             audit_record(
                 action="recommendation.created",
                 reference=f"recommendation:{rec.pk}",
@@ -302,7 +336,9 @@ def compose(
                 "awaiting_polish",
             ]
         )
-        Evidence.objects.bulk_create(_evidence_rows(rec, finding.evidence, evidence_seen().setdefault(rec.pk, set())))
+        Evidence.objects.bulk_create(
+            _evidence_rows(rec, (*finding.evidence, *cited), evidence_seen().setdefault(rec.pk, set()))
+        )
         audit_record(
             action="recommendation.updated",
             reference=f"recommendation:{rec.pk}",

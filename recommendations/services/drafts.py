@@ -32,6 +32,7 @@ from django.template import engines
 from django.template.backends.django import Template
 from django.template.loader import render_to_string
 
+from accounts.models import RepProfile
 from audit.services import audit_record
 from recommendations.models import Recommendation
 from recommendations.playbooks import Action, action_for
@@ -74,10 +75,24 @@ def draft_context(*, finding, facts, account, contact) -> dict[str, object]:
         "sender_name": sender or "The team",
         **dict(finding.draft_context),
     }
-    return {
+    shown = {
         key: single_line(value, max_length=CONTEXT_VALUE_MAX) if isinstance(value, str) else value
         for key, value in context.items()
     }
+    # the rep's own sign-off (Preferences; asked for at first login): several lines, so not single_line'd,
+    # but it is the rep's own text, kept to printable characters
+    shown["signature"] = signature_of(owner) or shown["sender_name"]
+    return shown
+
+
+def signature_of(user) -> str:
+    """The user's signature from their profile ('' without one), control characters other than line breaks removed."""
+    user_id = getattr(user, "pk", None)
+    if not isinstance(user_id, int):
+        return ""
+    text = RepProfile.objects.filter(user_id=user_id).values_list("signature", flat=True).first() or ""
+    text = "".join(ch for ch in text if ch == "\n" or ch >= " " or ch == "\t").strip()
+    return text[:500]
 
 
 def render_draft(*, finding, facts, account, contact) -> Draft:

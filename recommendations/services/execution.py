@@ -31,21 +31,16 @@ import logging
 import secrets
 import smtplib
 import socket
-from email.utils import formataddr
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
-from django.db.models import Q
-from django.template.loader import render_to_string
 
 from audit.services import audit_record
 from recommendations.models import Execution, Recommendation
-from recommendations.playbooks import action_for
 from recommendations.selectors import approval_matches, latest_approval, unvouched_recipient
+from recommendations.services.outgoing import outgoing_for
 from salesai import clock
-from salesai.text import has_line_break
 from signals.sources import internal_source
 from signals.storing import record_signal
 from trust import services as trust
@@ -78,86 +73,25 @@ def _mail_domain(address: str) -> str:
     return address.rsplit("@", 1)[-1] if "@" in address else "salesai.localhost"
 
 
-def _sender(rec: Recommendation) -> tuple[str, str]:
-    """(From header, envelope address): the owner rep's own address and name, else DEFAULT_FROM_EMAIL."""
-    owner = rec.account.owner
-    if owner is not None and owner.email:
-        name = owner.get_full_name() or owner.get_username()
-        return formataddr((name, owner.email)), owner.email
-    return settings.DEFAULT_FROM_EMAIL, settings.DEFAULT_FROM_EMAIL
-
-
-def _escalates(rec: Recommendation) -> bool:
-    """Whether its notice goes to the managers (the owner in copy) rather than to the owner alone."""
-    action = action_for(rec.action_type)
-    return action is not None and action.escalate
-
-
-def _managers() -> list[str]:
-    return list(
-        get_user_model()
-        .objects.filter(Q(groups__name="manager") | Q(is_superuser=True), is_active=True)
-        .exclude(email="")
-        .values_list("email", flat=True)
-        .distinct()
-    )
-
-
 def _build_message(rec: Recommendation, message_id: str) -> tuple[EmailMessage | None, str, dict]:
-    """The e-mail to send, or (None, reason) when it must not be sent."""
-    from_header, from_address = _sender(rec)
+    """The e-mail to send, or (None, reason) when it must not be sent: exactly what the inbox showed
+    (``services.outgoing``)."""
+    out = outgoing_for(rec)
+    if not out.can_send:
+        return None, out.refusal, {}
     headers = {"Message-ID": message_id, "X-Salesai-Recommendation": str(rec.pk)}
-    if rec.is_internal:
-        owner_email = rec.account.owner.email if rec.account.owner_id else ""
-        escalation = _escalates(rec)
-        if escalation:
-            to = _managers() or ([owner_email] if owner_email else [])
-            cc = [owner_email] if owner_email and owner_email not in to else []
-        else:
-            to, cc = ([owner_email] if owner_email else []), []
-        if not to:
-            return None, "No one to notify: the account owner and the managers have no e-mail address.", {}
-        owner = rec.account.owner
-        body = render_to_string(
-            "recommendations/email/internal_notice.txt",
-            {
-                "rec": rec,
-                "account": rec.account,
-                "escalation": escalation,
-                "owner_name": (owner.get_full_name() or owner.get_username()) if owner else "nobody",
-            },
-        ).strip()
-        message = EmailMessage(
-            subject=rec.draft_subject or rec.title,
-            body=body,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=to,
-            cc=cc,
-            headers=headers,
-        )
-        return message, "", {"kind": "internal_notice", "to": to, "cc": cc}
-    contact = rec.contact
-    if contact is None:
-        return None, "No contact to e-mail on this recommendation.", {}
-    if contact.do_not_contact:
-        reason = f"{contact.email} is marked do-not-contact"
-        if contact.do_not_contact_reason:
-            reason += f" ({contact.do_not_contact_reason})"
-        return None, reason + ": nothing was sent.", {}
-    if not rec.draft_body.strip():
-        return None, "The draft is empty: nothing was sent.", {}
-    if has_line_break(rec.draft_subject):
-        return None, "The subject has a line break, which no e-mail header may carry: nothing was sent.", {}
-    to = formataddr((contact.name, contact.email)) if contact.name else contact.email
     message = EmailMessage(
-        subject=rec.draft_subject or rec.title,
-        body=rec.draft_body,
-        from_email=from_header,
-        to=[to],
-        reply_to=[from_address],
+        subject=out.subject,
+        body=out.body,
+        from_email=out.from_header,
+        to=out.to,
+        cc=out.cc,
+        reply_to=[out.reply_to] if out.reply_to else None,
         headers=headers,
     )
-    return message, "", {"kind": "email", "to": [contact.email], "from": from_address}
+    if out.kind == "email":
+        return message, "", {"kind": "email", "to": out.to_addresses, "from": out.reply_to}
+    return message, "", {"kind": "internal_notice", "to": out.to, "cc": out.cc}
 
 
 def _claim(recommendation_id: int, *, autonomous: bool, user_id: int | None) -> tuple[Execution | None, str]:

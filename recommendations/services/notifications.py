@@ -65,10 +65,20 @@ def profile_for(user) -> RepProfile:
 
 @transaction.atomic
 def update_notification_preferences(
-    *, user, time_zone: str, digest_enabled: bool, digest_hour: int, urgent_notices_enabled: bool
+    *,
+    user,
+    time_zone: str,
+    digest_enabled: bool,
+    digest_hour: int,
+    urgent_notices_enabled: bool,
+    undo_seconds: int | None = None,
+    signature: str | None = None,
 ) -> RepProfile:
-    """Save a person's notice preferences (one transaction, with its audit row)."""
+    """Save a person's preferences (one transaction, with its audit row): notices, and optionally the
+    undo window of their approvals (0–120 s) and the signature their drafts end with."""
     zoneinfo.ZoneInfo(time_zone)  # raises for an unknown zone: forms validate before calling
+    if undo_seconds is not None and not 0 <= undo_seconds <= 120:
+        raise ValueError("undo_seconds must be 0–120")  # forms validate before calling
     profile, _ = RepProfile.objects.select_for_update().get_or_create(user=user)
     changes = {
         "time_zone": time_zone,
@@ -76,10 +86,19 @@ def update_notification_preferences(
         "digest_hour": digest_hour,
         "urgent_notices_enabled": urgent_notices_enabled,
     }
+    if undo_seconds is not None:
+        changes["undo_seconds"] = undo_seconds
+    if signature is not None:
+        changes["signature"] = signature.strip()
     for field, value in changes.items():
         setattr(profile, field, value)
     profile.save(update_fields=list(changes))
-    audit_record(action="rep_profile.updated", actor=user, reference=f"user:{user.pk}", data=changes)
+    audit_record(
+        action="rep_profile.updated",
+        actor=user,
+        reference=f"user:{user.pk}",
+        data={k: v for k, v in changes.items() if k != "signature"} | {"signature_set": bool(profile.signature)},
+    )
     return profile
 
 

@@ -8,14 +8,17 @@ Public contract (used by the engine's composer, the API and the inbox):
   executor. A stale ``version`` raises :class:`StaleVersion` (409) and approves nothing.
 - ``reject_recommendation(*, recommendation, user, reason, reason_text="")``
 - ``snooze_recommendation(*, recommendation, user, until)``
-- ``cancel_scheduled(*, recommendation, user)``: undo an autonomous action inside its window.
+- ``cancel_scheduled(*, recommendation, user)``: undo a scheduled action (a person's approval or
+  autopilot's) inside its window; after the window it is refused (409 ``undo_window_closed``).
 
 Each is one transaction with its audit row and raises a :class:`ReviewError` (a ``DomainError``, so the
 API answers 409 in the one error shape) when the transition is not allowed.
 
-Approving does not send inside the request: it marks the recommendation ``scheduled`` for *now* and
-queues the executor on commit; the executor's beat sweep (``recommendations.execute_due_actions``) is
-the safety net if that message is lost. Whether an execution is autonomous is decided by the data: a
+Approving does not send inside the request: it marks the recommendation ``scheduled`` for *now plus
+the person's undo window* (``RepProfile.undo_seconds``, 0–120 s, default 30) and queues the executor
+for that moment on commit; ``cancel_scheduled`` inside the window puts it back to ``pending`` and
+nothing is sent. The executor's beat sweep (``recommendations.execute_due_actions``) is the safety
+net if that message is lost. Whether an execution is autonomous is decided by the data: a
 recommendation with an approving review *of its current version and recipient* is a person's decision
 (``selectors.approved_by_person``); an approval of another version is nobody's, and the executor sends
 it back to review instead of sending.
@@ -33,6 +36,7 @@ import difflib
 from django.db import transaction
 
 from accounts.models import Contact
+from accounts.selectors import undo_seconds_for
 from audit.services import audit_record
 from recommendations import jobs
 from recommendations.models import Execution, Recommendation, Review
@@ -215,8 +219,9 @@ def approve_recommendation(
             domain=rec.action_type, kind=kind, reference=_reference(rec), autonomous=False, occurred_at=now
         )
         rec.draft_subject, rec.draft_body = new_subject, new_body
+        undo_seconds = undo_seconds_for(user)
         rec.status = Recommendation.Status.SCHEDULED
-        rec.scheduled_for = now
+        rec.scheduled_for = now + dt.timedelta(seconds=undo_seconds)
         rec.snoozed_until = None
         rec.updated_at = now
         rec.save(
@@ -234,9 +239,17 @@ def approve_recommendation(
             action="recommendation.edited" if edited else "recommendation.approved",
             actor=user,
             reference=_reference(rec),
-            data={"edit_ratio": ratio, "trust_outcome": kind, "version": rec.version, "recipient": recipient_of(rec)},
+            data={
+                "edit_ratio": ratio,
+                "trust_outcome": kind,
+                "version": rec.version,
+                "recipient": recipient_of(rec),
+                "undo_seconds": undo_seconds,
+            },
         )
-        jobs.enqueue_on_commit(jobs.EXECUTE_RECOMMENDATION, recommendation_id=rec.pk, autonomous=False, user_id=user.pk)
+        jobs.enqueue_on_commit_after(
+            jobs.EXECUTE_RECOMMENDATION, undo_seconds, recommendation_id=rec.pk, autonomous=False, user_id=user.pk
+        )
     _sync(recommendation, rec)
     return recommendation
 
@@ -318,6 +331,7 @@ def snooze_recommendation(*, recommendation: Recommendation, user, until: dt.dat
 
 def cancel_scheduled(*, recommendation: Recommendation, user) -> Recommendation:
     """Undo a scheduled action inside its window: nothing is sent, and it goes back to review.
+    Once the window has closed (``scheduled_for`` passed) the executor owns it: refused.
 
     For an autonomous action this is an UNDONE outcome (a failure in the record); cancelling a
     person's own approval before it ran is not a label. Refused once the executor has claimed it."""
@@ -330,6 +344,11 @@ def cancel_scheduled(*, recommendation: Recommendation, user) -> Recommendation:
         if rec.executions.exclude(status=Execution.Status.FAILED).exists():
             raise ReviewError("Too late: this action is being performed right now.", code="already_executing")
         now = clock.now()
+        if rec.scheduled_for is not None and rec.scheduled_for <= now:
+            raise ReviewError(
+                f"Too late to undo: its window closed at {rec.scheduled_for:%H:%M:%S} UTC and it is being sent.",
+                code="undo_window_closed",
+            )
         autonomous = not approved_by_person(rec)
         Review.objects.create(recommendation=rec, reviewer=user, decision=Review.Decision.CANCELLED, created_at=now)
         if autonomous:

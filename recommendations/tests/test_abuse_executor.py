@@ -48,7 +48,8 @@ def frozen():
 def world(frozen):
     """Acme with its rep, a CRM contact at acme.com, and a person at a free-mail domain that outside
     data (a forged inbound e-mail, the public website key) attached to Acme."""
-    rep = UserFactory(username="rita", first_name="Rita", last_name="Rep", email="rita@vendor.example")
+    # no undo window: these tests are about what is sent once approved (test_undo_send pins the window)
+    rep = UserFactory(username="rita", first_name="Rita", last_name="Rep", email="rita@vendor.example", undo_seconds=0)
     acme = AccountFactory(name="Acme", domain="acme.com", owner=rep, arr=Decimal("12000"))  # under the stakes caps
     dana = ContactFactory(account=acme, name="Dana Lee", email="dana@acme.com", origin=Contact.Origin.CRM)
     mallory = ContactFactory(account=acme, name="Mallory", email="mallory@gmail.example", origin=Contact.Origin.SIGNAL)

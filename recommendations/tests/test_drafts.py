@@ -171,3 +171,75 @@ def test_a_recommendation_whose_rewrite_never_came_is_routed_by_the_sweep(llm_se
     assert waiting.status == Recommendation.Status.PENDING  # no track record yet: a person decides
     assert Recommendation.objects.get(pk=fresh.pk).awaiting_polish  # still inside its grace
     assert route_unpolished(now=clock.now() + dt.timedelta(minutes=10)) == 1
+
+
+# --- issue 14, finding 6: drafts sound like the rep and use the evidence -------------------------------
+
+
+@pytest.mark.django_db
+def test_a_draft_ends_with_the_reps_own_signature_and_names_the_plan_viewed():
+    from types import SimpleNamespace
+
+    from accounts.models import Contact, RepProfile
+    from accounts.tests.factories import UserFactory
+
+    rep = UserFactory(first_name="Maya", last_name="Chen")
+    RepProfile.objects.create(user=rep, signature="Maya Chen\nAccount Executive\x07, salesai")
+    draft = drafts.render_draft(
+        finding=SimpleNamespace(action_type="pricing_outreach", draft_context={"plan": "Enterprise", "visits": 4}),
+        facts=SimpleNamespace(account_name="Acme"),
+        account=SimpleNamespace(owner=rep),
+        contact=Contact(name="Ines Moreau", email="ines@acme.example"),
+    )
+    assert draft.body.startswith("Hi Ines,\n")
+    assert "If the Enterprise plan is the one you're weighing" in draft.body
+    assert draft.body.rstrip().endswith("Best,\nMaya Chen\nAccount Executive, salesai")  # the bell is gone
+
+
+@pytest.mark.django_db
+def test_without_a_signature_the_draft_is_signed_with_the_reps_name():
+    from types import SimpleNamespace
+
+    from accounts.models import Contact
+    from accounts.tests.factories import UserFactory
+
+    rep = UserFactory(first_name="Tom", last_name="Becker")
+    draft = drafts.render_draft(
+        finding=SimpleNamespace(action_type="renewal_outreach", draft_context={"renewal_date": "14 Jan"}),
+        facts=SimpleNamespace(account_name="Acme"),
+        account=SimpleNamespace(owner=rep),
+        contact=Contact(name="Ines Moreau", email="ines@acme.example"),
+    )
+    assert "renewal on 14 Jan" in draft.body and draft.body.rstrip().endswith("Tom Becker")
+
+
+def test_the_plan_viewed_comes_from_the_pricing_paths():
+    import datetime as dt
+
+    from recommendations.playbooks.base import SignalFact
+    from recommendations.playbooks.pricing_interest import plan_viewed
+
+    when = dt.datetime(2026, 11, 16, tzinfo=dt.UTC)
+    paths = ["/pricing/enterprise", "/pricing/enterprise?x=1", "/pricing/team", "/pricing"]
+    visits = [SignalFact(id=i, kind="page_view", occurred_at=when, path=p) for i, p in enumerate(paths)]
+    assert plan_viewed(visits) == "Enterprise"
+    assert plan_viewed(visits[-1:]) == ""
+    compare = [SignalFact(id=9, kind="page_view", occurred_at=when, path="/pricing/compare")]
+    assert plan_viewed(compare) == ""  # a comparison page is not a plan
+
+
+@pytest.mark.django_db
+def test_a_person_without_a_signature_is_asked_for_one_at_login(client):
+    from django.contrib.messages import get_messages
+
+    from accounts.models import RepProfile
+    from accounts.tests.factories import UserFactory
+    from recommendations.receivers import SIGNATURE_PROMPT
+
+    rep = UserFactory(username="newbie")
+    response = client.post("/login/", {"username": "newbie", "password": "correct horse battery staple"})
+    assert SIGNATURE_PROMPT in [str(m) for m in get_messages(response.wsgi_request)]
+    RepProfile.objects.update_or_create(user=rep, defaults={"signature": "Newbie"})
+    client.logout()
+    response = client.post("/login/", {"username": "newbie", "password": "correct horse battery staple"})
+    assert SIGNATURE_PROMPT not in [str(m) for m in get_messages(response.wsgi_request)]

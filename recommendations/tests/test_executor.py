@@ -124,7 +124,7 @@ def test_unreachable_mail_server_releases_the_claim_for_a_retry(due_autonomous, 
 
 def test_churn_escalation_notifies_the_managers(mailoutbox, django_capture_on_commit_callbacks):
     ManagerFactory(email="head@vendor.example")
-    owner = UserFactory(email="rep@vendor.example")
+    owner = UserFactory(email="rep@vendor.example", undo_seconds=0)  # sent at once: no undo window
     rec = RecommendationFactory(action_type="churn_escalation", account__owner=owner, draft_subject="Churn risk")
     from recommendations.services.review import approve_recommendation
 
@@ -139,7 +139,7 @@ def test_churn_escalation_notifies_the_managers(mailoutbox, django_capture_on_co
 
 
 def test_change_contact_becomes_a_task_for_the_owner(mailoutbox, django_capture_on_commit_callbacks):
-    owner = UserFactory(email="rep@vendor.example")
+    owner = UserFactory(email="rep@vendor.example", undo_seconds=0)  # sent at once: no undo window
     rec = RecommendationFactory(action_type="change_contact", account__owner=owner, title="Try the CFO instead")
     from recommendations.services.review import approve_recommendation
 

@@ -44,6 +44,17 @@ def act_url(rec) -> str:
     return reverse("recommendations:act", args=[rec.pk])
 
 
+def row_url(rec) -> str:
+    return reverse("recommendations:row", args=[rec.pk])
+
+
+def opened(client, rec) -> str:
+    """The row's detail as the inbox fetches it when the row is opened."""
+    response = client.get(row_url(rec), HTTP_HX_CURRENT_URL="http://testserver/", **HTMX)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
 def _rec_for(owner, **kwargs) -> Recommendation:
     account = AccountFactory(owner=owner)
     return RecommendationFactory(account=account, **kwargs)
@@ -90,7 +101,10 @@ def test_card_shows_evidence_linked_to_the_account_timeline_and_the_trust_reason
     )
     EvidenceFactory(recommendation=rec, signal=signal, statement="Visited /pricing", occurred_at=signal.occurred_at)
 
-    html = rep_client.get(HOME).content.decode()
+    listing = rep_client.get(HOME).content.decode()
+    assert f'data-rec="{rec.pk}"' in listing and "Acme Robotics" in listing
+    assert "Visited /pricing" not in listing  # the detail waits until the row is opened
+    html = opened(rep_client, rec)
 
     assert "Acme Robotics" in html and "Dana Scully" in html and "VP Operations" in html
     assert f'href="/accounts/{account.pk}/#signal-{signal.pk}"' in html
@@ -197,7 +211,9 @@ def test_inbox_page_runs_in_a_constant_number_of_queries_with_10000_pending(clie
     )
     client.force_login(rep)
 
-    with django_assert_max_num_queries(10):
+    # session, user, roles, the tab counts, the page's ids, its rows: no evidence, no managers' addresses
+    # (a row's detail, with those, is fetched when the row is opened)
+    with django_assert_max_num_queries(6):
         response = client.get(HOME)
     assert response.status_code == 200
     assert response.content.decode().count('class="card rec') == PAGE_SIZE
@@ -205,7 +221,7 @@ def test_inbox_page_runs_in_a_constant_number_of_queries_with_10000_pending(clie
 
     manager_client = Client()
     manager_client.force_login(ManagerFactory())
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(7):
         manager_client.get(HOME, {"page": 3})
 
 
@@ -258,9 +274,10 @@ def test_autopilot_tab_lists_scheduled_actions_with_countdown_and_cancel(rep_cli
     scheduled = _rec_for(rep, scheduled=True, title="Check in with Acme")
     pending = _rec_for(rep, title="Pending one")
 
-    html = rep_client.get(reverse("recommendations:autopilot")).content.decode()
+    listing = rep_client.get(reverse("recommendations:autopilot")).content.decode()
+    html = opened(rep_client, scheduled)
 
-    assert f"rec-{scheduled.pk}" in html and f"rec-{pending.pk}" not in html
+    assert f"rec-{scheduled.pk}" in listing and f"rec-{pending.pk}" not in listing
     assert "data-countdown" in html
     assert 'name="action" value="cancel"' in html
 
@@ -276,7 +293,10 @@ def test_approve_with_htmx_swaps_only_that_card(rep_client, rep, django_capture_
     body = response.content.decode()
     assert response.status_code == 200
     assert body.strip().startswith("<article") and "<html" not in body
-    assert f'id="rec-{rec.pk}"' in body and "Approved: Send it" in body
+    assert f'id="rec-{rec.pk}"' in body and 'class="card rec status-scheduled done"' in body
+    # one line with the undo, and the counts out of band (no reload)
+    assert "Sending to " in body and 'value="cancel"' in body and "Undo" in body
+    assert 'id="inbox-badge" class="badge-wrap" hx-swap-oob="true"' in body and 'id="autopilot-count"' in body
     assert json.loads(response["HX-Trigger"])["inbox-changed"]["action"] == "approve"
     rec.refresh_from_db()
     assert rec.status in (Recommendation.Status.SCHEDULED, Recommendation.Status.EXECUTED)
@@ -291,7 +311,8 @@ def test_approve_without_javascript_redirects_with_a_message(rep_client, rep, dj
         )
 
     assert response.status_code == 302 and response["Location"] == f"{HOME}?status=pending"
-    assert [str(m) for m in get_messages(response.wsgi_request)] == ["Approved: Plain approve"]
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert message.startswith(f"{rec.account.name}, reach out on pricing interest: Sending to ")
     assert rec.reviews.get().decision == Review.Decision.APPROVED
 
 
@@ -320,7 +341,7 @@ def test_edit_then_approve_sends_the_edited_draft(rep_client, rep, django_captur
             },
             **HTMX,
         )
-    assert response.status_code == 200 and "Edited and approved" in response.content.decode()
+    assert response.status_code == 200 and "Sending to " in response.content.decode()
     review = rec.reviews.get()
     assert review.decision == Review.Decision.EDITED
     assert review.edited_subject == "Pricing, quickly"
@@ -391,7 +412,7 @@ def test_cancel_an_autopilot_action_both_ways(rep_client, rep):
     response = rep_client.post(act_url(by_htmx), {"action": "cancel"}, **HTMX)
     plain = rep_client.post(act_url(by_post), {"action": "cancel", "next": reverse("recommendations:autopilot")})
 
-    assert "Cancelled the autopilot action" in response.content.decode()
+    assert "Undone: nothing was sent" in response.content.decode()
     assert plain.status_code == 302 and plain["Location"] == reverse("recommendations:autopilot")
     for rec in (by_htmx, by_post):
         rec.refresh_from_db()
@@ -436,9 +457,9 @@ def test_inbox_cards_load_their_forms_on_demand_with_or_without_javascript(rep_c
     rec = _rec_for(rep)
     detail = reverse("recommendations:detail", args=[rec.pk])
 
-    listing = rep_client.get(HOME).content.decode()
-    assert f'href="{detail}?panel=reject"' in listing and f'hx-get="{detail}?panel=reject"' in listing
-    assert 'name="reason"' not in listing  # the page of cards stays light
+    row = opened(rep_client, rec)
+    assert f'href="{detail}?panel=reject"' in row and f'hx-get="{detail}?panel=reject"' in row
+    assert 'name="reason"' not in row  # an opened row stays light too
 
     fragment = rep_client.get(
         detail, {"panel": "reject"}, HTTP_HX_CURRENT_URL="http://testserver/?status=pending", **HTMX
@@ -456,3 +477,42 @@ def test_count_endpoint_ignores_a_garbled_since(rep_client, rep):
         response = rep_client.get(reverse("recommendations:count"), {"since": since}, **HTMX)
         assert response.status_code == 200
         assert json.loads(response["HX-Trigger"])["inbox-count"] == {"pending": 1, "new": 0}
+
+
+# --- a row's detail, fetched when the row is opened ---------------------------------------------------------
+
+
+def test_the_list_renders_compact_rows_that_fetch_their_detail_or_link_to_it(rep_client, rep):
+    rec = _rec_for(rep, title="Compact", draft_subject="Plans for Acme", rationale="Fast answers convert.")
+    listing = rep_client.get(HOME).content.decode()
+    assert f'data-rec="{rec.pk}"' in listing and f'data-body-url="{row_url(rec)}"' in listing
+    assert rec.account.name in listing and rec.get_action_type_display() in listing
+    # no JavaScript: opening the row shows a link to the recommendation's own page
+    detail = reverse("recommendations:detail", args=[rec.pk])
+    assert f'<a href="{detail}">Open this recommendation</a>' in listing
+    assert "Plans for Acme" not in listing and "Fast answers convert." not in listing
+
+    row = opened(rep_client, rec)
+    assert row.strip().startswith('<div class="row-body">') and "<html" not in row
+    assert "Plans for Acme" in row and "Fast answers convert." in row
+    assert 'name="action" value="approve"' in row and 'name="next" value="/"' in row
+
+
+def test_another_reps_row_detail_is_a_404(rep_client, rep, other_rep):
+    theirs = _rec_for(other_rep, title="Bob's secret deal")
+    response = rep_client.get(row_url(theirs), **HTMX)
+    assert response.status_code == 404
+    assert "secret deal" not in response.content.decode()
+
+
+def test_row_detail_needs_a_login(client, rep):
+    response = client.get(row_url(_rec_for(rep)), **HTMX)
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_row_detail_runs_in_a_constant_number_of_queries(rep_client, rep, django_assert_max_num_queries):
+    rec = _rec_for(rep)
+    EvidenceFactory.create_batch(30, recommendation=rec)
+    # session, user, roles, the row with its relations, its evidence: not one per fact
+    with django_assert_max_num_queries(5):
+        opened(rep_client, rec)

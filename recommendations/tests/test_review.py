@@ -70,7 +70,7 @@ def test_route_leaves_a_scheduled_one_alone(trusted_domain):
 
 
 def test_approve_unchanged_sends_once_and_labels_success(mailoutbox, django_capture_on_commit_callbacks):
-    rep = UserFactory()
+    rep = UserFactory(undo_seconds=0)  # no undo window (test_undo_send pins the window)
     rec = RecommendationFactory(account__owner=rep)
     with django_capture_on_commit_callbacks(execute=True):
         approve_recommendation(recommendation=rec, user=rep, version=rec.version)

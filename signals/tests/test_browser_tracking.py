@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
@@ -17,9 +15,6 @@ from signals.models import Signal
 from signals.tests.helpers import make_source
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # playwright's sync API runs an event loop
-
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 pytestmark = pytest.mark.browser
 
@@ -64,21 +59,11 @@ def website():
 
 
 @pytest.fixture
-def browser_page():
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        reason = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
-        if ON_CI:
-            pytest.fail(f"CI=true and {reason}", pytrace=False)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser.new_page()
-        browser.close()
+def browser_page(chromium):
+    """A page of the one shared Chromium (the root conftest's ``chromium``)."""
+    context = chromium.new_context()
+    yield context.new_page()
+    context.close()
 
 
 def test_a_websites_browser_sends_segment_calls_across_origins(browser_page, website, live_server):

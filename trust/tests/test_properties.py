@@ -40,7 +40,7 @@ class TrustProperties(TestCase):
             domain="follow_up", stakes=cap + over, strategic=strategic, c_level=c_level, rng=random.Random(seed)
         )
         assert decision.verdict == "review"
-        assert any("cap, whatever the track record" in sentence for sentence in decision.reasons)
+        assert any("”, whatever the track record" in sentence for sentence in decision.reasons)
 
     @settings(max_examples=40, deadline=None)
     @given(

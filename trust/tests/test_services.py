@@ -49,7 +49,9 @@ def test_strong_record_acts_alone_and_says_why_with_numbers():
     decision = services.decide(domain="follow_up", stakes=Decimal("8000"), reference="recommendation:7", rng=NEVER)
     assert decision.verdict == TrustDecision.Verdict.AUTONOMOUS
     sentence = decision.reasons[0]
-    assert sentence.startswith("Auto-send: follow up actions succeeded 80 of 81 times (lower bound 0.9")
+    assert sentence.startswith(
+        "Auto-send: “follow up on unanswered outreach” succeeded 80 of 81 times (lower bound 0.9"
+    )
     assert "≥ 0.90 required) and $8,000 at stake is under the $25,000 cap" in sentence
     assert decision.numbers["successes"] == 80 and decision.numbers["failures"] == 1
     assert decision.numbers["lower_bound"] >= 0.90
@@ -62,7 +64,7 @@ def test_stakes_over_the_cap_need_review_whatever_the_record():
     decision = services.decide(domain="renewal_outreach", stakes=Decimal("120000"), rng=NEVER)
     assert decision.verdict == TrustDecision.Verdict.REVIEW
     assert decision.reasons[0] == (
-        "Needs review: $120,000 renewal outreach is over the $10,000 cap, whatever the track record"
+        "Needs review: $120,000 at stake is over the $10,000 cap for “start the renewal conversation”, whatever the track record"
     )
     assert decision.would_be_autonomous is True
     assert decision.reasons[-1].startswith("Shadow mode: the record alone would allow acting alone")

@@ -44,13 +44,17 @@ def test_manager_sees_record_bound_status_shadow_decisions_and_chart(client, dja
         response = client.get(URL)
     assert response.status_code == 200
     html = response.content.decode()
-    assert "Follow up" in html and "Renewal outreach" in html
-    assert "30 of 31" in html  # success counts
-    assert "Learning (shadow mode)" in html
-    assert "Demoted — back to review" in html and "Bounce after an autonomous renewal outreach action" in html
-    assert "more clean approvals, or equivalent" in html
-    assert "$48,000 follow up is over the $25,000 cap, whatever the track record" in html
-    assert "would have acted alone 1 time" in html  # the renewal decision, in shadow mode
+    # one display name per action type, the same as the inbox's
+    assert "Follow up on unanswered outreach" in html and "Start the renewal conversation" in html
+    assert "People approved it 30 of 31 times." in html
+    assert "Still learning (a person reviews each)" in html
+    assert "salesai needs about" in html and "more clean approvals before it may send these on its own." in html
+    assert "Lost its autopilot — back to review" in html
+    assert "salesai stopped sending these on its own on" in html and "Bounce after an autonomous" in html
+    assert "anytime-valid" not in html and "confidence sequence" not in html  # plain words
+    assert "$48,000 at stake is over the $25,000 cap for “follow up on unanswered outreach”" in html
+    assert "would have sent 1 more on its own" in html  # the renewal decision, in shadow mode
+    assert 'href="/recommendations/5/"' in html  # decisions link to their recommendations
     assert html.count("<svg") == 2 and "<polyline" in html
     assert "<script" not in html.split("</head>")[1]  # the chart needs no JavaScript
 
@@ -101,3 +105,29 @@ def test_admin_kill_switch_is_audited(admin_client):
     assert TrustSwitch.objects.get().kill_switch is True
     event = AuditEvent.objects.get(action="trust.kill_switch.on")
     assert event.data == {"old": False, "new": True, "reason": "Bad drafts this morning"}
+
+
+def test_a_manager_pauses_and_resumes_all_autopilot(client):
+    manager = ManagerFactory()
+    client.force_login(manager)
+    assert "Pause all autopilot" in client.get(URL).content.decode()
+    response = client.post("/trust/pause", {"pause": "1"})
+    assert response.status_code == 302 and services.kill_switch_on()
+    assert AuditEvent.objects.filter(action="trust.kill_switch.on", actor=manager).exists()
+    page = client.get(URL).content.decode()
+    assert "Autopilot is paused for everything." in page and "Resume autopilot" in page
+    client.post("/trust/pause", {"pause": "0"})
+    assert not services.kill_switch_on()
+
+
+def test_a_rep_cannot_pause_autopilot(client):
+    client.force_login(UserFactory())
+    assert client.post("/trust/pause", {"pause": "1"}).status_code == 404
+    assert not services.kill_switch_on()
+    assert client.get("/trust/pause").status_code == 405
+
+
+def test_admin_names_read_as_english(admin_client):
+    index = admin_client.get("/admin/").content.decode()
+    assert "Trust switches" in index and "Webhook deliveries" in index
+    assert "switchs" not in index and "deliverys" not in index

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Account
-from simulation.demo import DEMO_LOGINS, build_demo_accounts, ensure_demo_users
+from simulation.demo import DEMO_LOGINS, build_demo_accounts, ensure_demo_users, seed_review_history
 from simulation.service import run_history
 
 
@@ -65,4 +65,7 @@ class Command(BaseCommand):
             # the simulator drives the public webhooks like any client
             history = run_history(accounts=accounts, days=history_days, seed=seed)
             self.stdout.write(f"History: {history_days} days sent through the webhooks ({history.requests} requests).")
+            # and the reviews of those weeks, so autonomy shows as earned, being learned and lost
+            states = seed_review_history(days=history_days)
+            self.stdout.write("Reviews: " + "; ".join(f"{domain} {state}" for domain, state in states.items()) + ".")
         self.stdout.write("Demo logins: " + _logins())
