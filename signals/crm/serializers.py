@@ -8,6 +8,8 @@ from rest_framework import serializers
 from accounts.models import Account, Contract, Opportunity
 from signals.identity.domains import registrable_domain
 
+MAX_DEAL_CONTACTS = 100
+
 
 class CrmContactSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
@@ -22,6 +24,26 @@ class CrmOpportunitySerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
     stage = serializers.ChoiceField(choices=Opportunity.Stage.choices, required=False)
     close_date = serializers.DateField(required=False, allow_null=True)
+    status = serializers.ChoiceField(
+        choices=Opportunity.Status.choices, required=False, help_text="open, won or lost. Example: open"
+    )
+    stage_changed_at = serializers.DateTimeField(
+        required=False,
+        help_text="When the deal entered its current stage (ISO 8601); when absent, salesai records the first "
+        "time it saw the stage.",
+    )
+    contacts = serializers.ListField(
+        child=serializers.EmailField(max_length=254),
+        required=False,
+        max_length=MAX_DEAL_CONTACTS,
+        help_text="E-mails of the people involved; only people of this account (or at its domain) are linked.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        stage = attrs.get("stage")
+        if "status" not in attrs and stage in (Opportunity.Stage.WON, Opportunity.Stage.LOST):
+            attrs["status"] = stage  # a closed stage says the result when the CRM sends no status
+        return attrs
 
 
 class CrmContractSerializer(serializers.Serializer):
