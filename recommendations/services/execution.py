@@ -44,6 +44,7 @@ from audit.services import audit_record
 from recommendations.models import Execution, Recommendation
 from recommendations.playbooks import action_for
 from recommendations.selectors import approval_matches, latest_approval, unvouched_recipient
+from recommendations.services import caps
 from salesai import clock
 from salesai.text import has_line_break
 from signals.sources import internal_source
@@ -205,6 +206,10 @@ def _claim(recommendation_id: int, *, autonomous: bool, user_id: int | None) -> 
                 return None, _back_to_review(rec, f"Not sent on its own: {permission.reason}", now=now)
             if recipient_problem:
                 return None, _back_to_review(rec, f"Not sent on its own. {recipient_problem}.", now=now)
+        over_cap = caps.send_hold(recommendation=rec, now=now)
+        if over_cap is not None:  # e-mails sent since it was offered filled a cap: an approval cannot break it
+            caps.hold_recommendation(recommendation=rec, hold=over_cap, now=now)
+            return None, f"held: {over_cap.reason}"
         owner = rec.account.owner
         domain = _mail_domain(owner.email if owner is not None and owner.email else settings.DEFAULT_FROM_EMAIL)
         # Short enough that the header is never folded (some clients copy a folded id badly into
