@@ -203,3 +203,10 @@ def smtp_server(smtp_mailbox, settings):
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
     return smtp_mailbox
+
+
+@pytest.fixture(autouse=True)
+def _any_hour(request, settings):
+    """Tests send at whatever hour they run; those about working hours say so (``@pytest.mark.working_hours``)."""
+    if request.node.get_closest_marker("working_hours") is None:
+        settings.SALESAI = {**settings.SALESAI, "SEND_IN_WORKING_HOURS": False}

@@ -16,6 +16,7 @@ the held ones whose time has come; routing re-checks, so one still over a cap is
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -208,6 +209,19 @@ def enforce(*, account_id: int, now: dt.datetime) -> list[Recommendation]:
         else:
             held.append(hold_recommendation(recommendation=rec, hold=hold_for, now=now))
     return held
+
+
+@transaction.atomic
+def policy_save(*, policy: OutreachPolicy, actor=None, changed: Iterable[str] = ()) -> OutreachPolicy:
+    """Save the outreach policy (the admin's doorway), with its audit row."""
+    policy.save()
+    audit_record(
+        action="outreach_policy.updated",
+        actor=actor,
+        reference=f"outreach_policy:{policy.pk}",
+        data={name: str(getattr(policy, name)) for name in changed},
+    )
+    return policy
 
 
 def release_held(*, now: dt.datetime, route) -> int:

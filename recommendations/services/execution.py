@@ -44,7 +44,7 @@ from audit.services import audit_record
 from recommendations.models import Execution, Recommendation
 from recommendations.playbooks import action_for
 from recommendations.selectors import approval_matches, latest_approval, unvouched_recipient
-from recommendations.services import caps
+from recommendations.services import caps, compliance
 from salesai import clock
 from salesai.text import has_line_break
 from signals.sources import internal_source
@@ -104,8 +104,11 @@ def _managers() -> list[str]:
     )
 
 
-def _build_message(rec: Recommendation, message_id: str) -> tuple[EmailMessage | None, str, dict]:
-    """The e-mail to send, or (None, reason) when it must not be sent."""
+def _build_message(
+    rec: Recommendation, message_id: str, *, autonomous: bool = False
+) -> tuple[EmailMessage | None, str, dict]:
+    """The e-mail to send, or (None, reason) when it must not be sent. A customer e-mail carries the
+    unsubscribe headers; one sent on autonomy, the AI-disclosure line when the admin turned it on."""
     from_header, from_address = _sender(rec)
     headers = {"Message-ID": message_id, "X-Salesai-Recommendation": str(rec.pk)}
     if rec.is_internal:
@@ -152,11 +155,11 @@ def _build_message(rec: Recommendation, message_id: str) -> tuple[EmailMessage |
     to = formataddr((contact.name, contact.email)) if contact.name else contact.email
     message = EmailMessage(
         subject=rec.draft_subject or rec.title,
-        body=rec.draft_body,
+        body=compliance.with_disclosure(rec.draft_body, autonomous=autonomous),
         from_email=from_header,
         to=[to],
         reply_to=[from_address],
-        headers=headers,
+        headers={**headers, **compliance.unsubscribe_headers(contact)},
     )
     return message, "", {"kind": "email", "to": [contact.email], "from": from_address}
 
@@ -206,10 +209,21 @@ def _claim(recommendation_id: int, *, autonomous: bool, user_id: int | None) -> 
                 return None, _back_to_review(rec, f"Not sent on its own: {permission.reason}", now=now)
             if recipient_problem:
                 return None, _back_to_review(rec, f"Not sent on its own. {recipient_problem}.", now=now)
+            paused = compliance.reply_pause_reason(rec, now)
+            if paused:
+                return None, _back_to_review(rec, f"Not sent on its own. {paused}", now=now)
         over_cap = caps.send_hold(recommendation=rec, now=now)
         if over_cap is not None:  # e-mails sent since it was offered filled a cap: an approval cannot break it
             caps.hold_recommendation(recommendation=rec, hold=over_cap, now=now)
             return None, f"held: {over_cap.reason}"
+        window = compliance.send_window(rec, now)
+        if window > now:  # outside the contact's working hours: it waits for the next start
+            rec.scheduled_for, rec.updated_at = window, now
+            rec.save(update_fields=["scheduled_for", "updated_at"])
+            audit_record(
+                action="recommendation.deferred", reference=_reference(rec), data={"until": window.isoformat()}
+            )
+            return None, f"outside working hours: deferred to {window.isoformat()}"
         owner = rec.account.owner
         domain = _mail_domain(owner.email if owner is not None and owner.email else settings.DEFAULT_FROM_EMAIL)
         # Short enough that the header is never folded (some clients copy a folded id badly into
@@ -305,7 +319,7 @@ def execute_recommendation(*, recommendation_id: int, autonomous: bool, user_id:
         logger.info("nothing to execute", extra={"recommendation_id": recommendation_id, "why": why_not})
         return None
     rec = execution.recommendation
-    message, refusal, details = _build_message(rec, execution.message_id)
+    message, refusal, details = _build_message(rec, execution.message_id, autonomous=execution.autonomous)
     if message is None:
         with transaction.atomic():
             _fail(rec, execution, refusal)

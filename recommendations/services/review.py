@@ -37,7 +37,7 @@ from audit.services import audit_record
 from recommendations import jobs
 from recommendations.models import Execution, Recommendation, Review
 from recommendations.selectors import approved_by_person, recipient_of, unvouched_recipient
-from recommendations.services import caps
+from recommendations.services import caps, compliance
 from salesai import clock
 from salesai.api_errors import DomainError
 from salesai.text import has_line_break
@@ -143,13 +143,14 @@ def route_recommendation(
         if c_level is None:
             c_level = bool(rec.contact_id and rec.contact.seniority == Contact.Seniority.C_LEVEL)
         recipient_reason = unvouched_recipient(rec)
+        paused = compliance.reply_pause_reason(rec, now)  # a person replied: a rep answers, not autopilot
         decision = trust.decide(
             domain=rec.action_type,
             stakes=rec.stakes,
             strategic=bool(rec.account.strategic),
             c_level=c_level,
             reference=_reference(rec),
-            review_reasons=(*review_reasons, *([recipient_reason] if recipient_reason else [])),
+            review_reasons=(*review_reasons, *(reason for reason in (recipient_reason, paused) if reason)),
         )
         rec.trust_decision = decision
         rec.awaiting_polish = False

@@ -160,3 +160,12 @@ def test_a_snoozed_one_waking_into_a_full_cap_is_held(ana, frozen):
     analysis.expire_and_wake(now=clock.now())
     rec.refresh_from_db()
     assert rec.status == Recommendation.Status.HELD
+
+
+def test_the_inbox_shows_when_and_why_a_recommendation_is_held(ana, rep, client):
+    rep_sent(ana, 6, 4, 1)
+    rec = offer(ana)
+    client.force_login(rep)
+    body = client.get("/?status=held").content.decode()
+    assert f'data-rec="{rec.pk}"' in body
+    assert "Held until Thu 19 Nov, 10:00 because Ana Ruiz got 3 e-mails" in body
