@@ -308,13 +308,23 @@ def deal_people(picture: PictureFacts, deal: DealFact) -> tuple[int, ...]:
     return deal.contact_ids or tuple(c.id for c in picture.contacts)
 
 
+NOT_ENGAGING = ("wrong_person", "unsubscribe", "not_interested")
+
+
+def engagements(picture: PictureFacts) -> tuple[SignalFact, ...]:
+    """Times a person at the account engaged, oldest first: a reply of their own (not an auto-reply, not
+    a refusal or "wrong person") or a meeting they booked."""
+    replies = [r for r in picture.human_replies() if r.intent not in NOT_ENGAGING]
+    return tuple(sorted((*replies, *picture.meetings), key=lambda s: (s.occurred_at, s.id)))
+
+
 def engaged_people(picture: PictureFacts, deal: DealFact, since: dt.datetime) -> tuple[int, ...]:
-    """The deal's people who wrote back (a person, not an auto-reply) since ``since``, most recent first."""
+    """The deal's people who engaged (:func:`engagements`) since ``since``, most recent first."""
     people = set(deal_people(picture, deal))
     engaged: list[int] = []
-    for reply in reversed(picture.human_replies()):
-        if reply.occurred_at >= since and reply.contact_id in people and reply.contact_id not in engaged:
-            engaged.append(reply.contact_id)
+    for signal in reversed(engagements(picture)):
+        if signal.occurred_at >= since and signal.contact_id in people and signal.contact_id not in engaged:
+            engaged.append(signal.contact_id)
     return tuple(engaged)
 
 
@@ -330,13 +340,13 @@ def by_seniority(picture: PictureFacts, ids: Iterable[int]) -> list[ContactFact]
 
 
 def champion_of(picture: PictureFacts, deal: DealFact) -> int | None:
-    """The deal's main contact: the person of the deal who engaged most often (a refusal or "wrong person"
-    does not count as engaging), else the first the CRM linked."""
+    """The deal's main contact: the person of the deal who engaged most often (:func:`engagements`; ties
+    go to the one the CRM linked first), else the first the CRM linked."""
     people = deal_people(picture, deal)
     counts: dict[int, int] = {}
-    for reply in picture.human_replies():
-        if reply.contact_id in people and reply.intent not in ("wrong_person", "unsubscribe", "not_interested"):
-            counts[reply.contact_id] = counts.get(reply.contact_id, 0) + 1
+    for signal in engagements(picture):
+        if signal.contact_id in people:
+            counts[signal.contact_id] = counts.get(signal.contact_id, 0) + 1
     if counts:
         return max(counts, key=lambda cid: (counts[cid], -people.index(cid)))
     return deal.contact_ids[0] if deal.contact_ids else None

@@ -15,6 +15,7 @@ from recommendations.playbooks.base import (
     PictureFacts,
     champion_of,
     earliest_after,
+    engagements,
     fmt_date,
     fmt_day,
     fmt_money,
@@ -39,8 +40,9 @@ def _norm(picture: PictureFacts, deal: DealFact, p: dict) -> tuple[float, str]:
 
 
 def _last_reply(picture: PictureFacts):
-    humans = picture.human_replies()
-    return humans[-1] if humans else None
+    """The last time anyone at the account engaged (wrote back or booked a meeting)."""
+    engaged = engagements(picture)
+    return engaged[-1] if engaged else None
 
 
 def troubles(picture: PictureFacts, deal: DealFact, now: dt.datetime, p: dict) -> dict[str, EvidenceItem]:
@@ -72,8 +74,9 @@ def troubles(picture: PictureFacts, deal: DealFact, now: dt.datetime, p: dict) -
     last = _last_reply(picture)
     quiet_since = max(filter(None, (last.occurred_at if last else None, deal.opened_at)), default=None)
     if quiet_since is not None and now - quiet_since >= ghost:
+        did = "booked a meeting" if last and last.kind == "meeting_booked" else "wrote"
         said = (
-            f"{picture.contact_name(last.contact_id)} last wrote on {fmt_day(last.occurred_at)}"
+            f"{picture.contact_name(last.contact_id)} last {did} on {fmt_day(last.occurred_at)}"
             if last
             else "no one at the account has written back since the deal opened"
         )

@@ -15,6 +15,7 @@ from recommendations.playbooks.base import (
     PictureFacts,
     by_seniority,
     engaged_people,
+    engagements,
     fmt_day,
     fmt_money,
     is_senior,
@@ -49,7 +50,7 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
         invite = candidates[0] if candidates else None
         if invite is None and (champion is None or not picture.reachable(champion.id)):
             continue
-        last = next(r for r in reversed(picture.human_replies()) if r.contact_id == engaged[0])
+        last = next(r for r in reversed(engagements(picture)) if r.contact_id == engaged[0])
         who = ", ".join(f"{c.display_name} ({c.title or c.seniority})" for c in people if c)
         if invite is not None:
             ask = f"bring in {invite.display_name} ({invite.title or invite.seniority})"
@@ -81,7 +82,7 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
                     fact_id=deal.id,
                 ),
                 EvidenceItem(
-                    statement=f"In the last {p['engaged_days']} days only {who} wrote back; last on "
+                    statement=f"In the last {p['engaged_days']} days only {who} engaged (replies, meetings); last on "
                     f"{fmt_day(last.occurred_at)} {last.occurred_at.year}",
                     kind="engagement",
                     occurred_at=last.occurred_at,
@@ -117,7 +118,8 @@ PLAYBOOK = register(
         defaults=DEFAULTS,
         param_help={
             "min_amount": "Deals of at least this amount need more than one engaged person. Example: 25000",
-            "engaged_days": "A person counts as engaged after writing back within this many days. Example: 60",
+            "engaged_days": "A person counts as engaged after writing back or booking a meeting within this many "
+            "days. Example: 60",
             "expires_days": "Days the recommendation stays open. Example: 14",
         },
         explain_drop=lambda picture, now, params=None: "More people, one of them senior, are now engaged in the deal.",

@@ -203,3 +203,20 @@ def test_a_withheld_wrong_person_from_an_unverified_sender_does_nothing():
 def test_someone_else_saying_wrong_person_is_not_the_champion_leaving():
     replies = (reply(101, 10, 1), reply(102, 5, 1), reply(103, 2, 3, intent="wrong_person"))
     assert run(champion_gone, facts(replies=replies, deals=(deal(contact_ids=(1, 3)),))) is None
+
+
+def meeting(i: int, days_ago: float, contact_id: int) -> SignalFact:
+    return SignalFact(id=i, kind="meeting_booked", occurred_at=NOW - d(days_ago), contact_id=contact_id)
+
+
+def test_meetings_count_as_engagement_for_all_three():
+    picture = facts(replies=(), meetings=(meeting(201, 4, 1), meeting(202, 4, 2)))
+    assert all(run(module, picture) is None for module in DEAL_PLAYBOOKS)
+    quiet = facts(replies=(), meetings=(meeting(201, 16, 1), meeting(202, 16, 2)))
+    finding = run(deal_rescue, quiet)
+    assert finding.code == "ghosted" and "last booked a meeting on" in finding.evidence[0].statement
+
+
+def test_a_refusal_is_not_engagement():
+    picture = facts(replies=(reply(101, 6, 1), reply(102, 3, 2, intent="not_interested")))
+    assert run(multi_thread, picture).code == "single_threaded"
