@@ -46,6 +46,7 @@ class CrmSyncResult:
 
 
 _ACCOUNT_FIELDS = ("name", "owner", "segment", "arr", "strategic", "external_id")
+_CONTACT_FIELDS = ("name", "title", "do_not_contact", "do_not_contact_reason")
 
 
 def crm_sync_account(*, record: dict, actor=None) -> CrmAccountOutcome:
@@ -57,7 +58,7 @@ def crm_sync_account(*, record: dict, actor=None) -> CrmAccountOutcome:
         account, created, changed = account_upsert(domain=record["domain"], values=values)
         changes: dict[str, list] = {"account": changed} if changed else {}
         for contact in record.get("contacts", []):
-            contact_values = {k: contact[k] for k in ("name", "title", "do_not_contact") if k in contact}
+            contact_values = {k: contact[k] for k in _CONTACT_FIELDS if k in contact}
             if "title" in contact_values:
                 contact_values["seniority"] = guess_seniority(contact_values["title"])
             _, new, fields_changed = contact_upsert(account=account, email=contact["email"], values=contact_values)

@@ -149,3 +149,18 @@ def test_import_crm_names_a_bad_status(tmp_path):
     with pytest.raises(CommandError, match="Nothing imported"):
         call_command("import_crm", str(path), stdout=io.StringIO(), stderr=err)
     assert "opportunities.0.status" in err.getvalue()
+
+
+def test_the_crm_can_say_a_person_left(client, token):
+    sync(client, token, {"domain": "acme.com", "contacts": [{"email": "ana@acme.com", "name": "Ana"}]})
+    left = {"email": "ana@acme.com", "do_not_contact": True, "do_not_contact_reason": "Left the company"}
+    assert sync(client, token, {"domain": "acme.com", "contacts": [left]}).status_code == 200
+    ana = Contact.objects.get(email="ana@acme.com")
+    assert (ana.do_not_contact, ana.do_not_contact_reason) == (True, "Left the company")
+
+
+def test_a_known_account_on_an_unlisted_domain_can_be_synced_but_not_created(client, token):
+    AccountFactory(domain="acme-0001.example")
+    assert sync(client, token, {"domain": "acme-0001.example", "arr": 10}).status_code == 200
+    response = sync(client, token, {"domain": "other-0002.example"})
+    assert response.status_code == 400 and "0.domain" in response.json()["error"]["fields"]
