@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import Q
 
 from audit.services import audit_record
 from recommendations.models import OutreachPolicy, Recommendation
@@ -113,6 +114,40 @@ def outreach_hold(
         offered=_offered(exclude=rec.pk, account_id=rec.account_id) if count_offers else 0,
         now=now,
     )
+
+
+def admission_hold(*, recommendation: Recommendation, now: dt.datetime) -> Hold | None:
+    """Whether ``recommendation`` is held when routed: by a cap, or the rep's budget. When offers awaiting
+    a person are what fills a cap, the lowest of them below this one's priority makes way (held in its
+    place): the more urgent recommendation goes to the rep, as the inbox orders them."""
+    rec = recommendation
+    for _ in range(3):  # at most the contact's and the account's cap to free
+        hold = outreach_hold(recommendation=rec, now=now)
+        if hold is None:
+            return budget_hold(recommendation=rec, now=now)
+        if outreach_hold(recommendation=rec, now=now, count_offers=False) is not None:
+            return hold  # e-mails already sent fill it: nothing to make way
+        skip = connection.features.has_select_for_update_skip_locked
+        lower = (
+            Recommendation.objects.select_for_update(skip_locked=skip, of=("self",))
+            .select_related("account", "contact")
+            .filter(Q(contact_id=rec.contact_id) | Q(account_id=rec.account_id), status=Recommendation.Status.PENDING)
+            .filter(priority__lt=rec.priority)
+            .exclude(pk=rec.pk)
+            .exclude(action_type__in=internal_action_types())
+            .order_by("priority", "-created_at")
+            .first()
+        )
+        if lower is None:
+            return hold
+        until = now + DAY
+        hold_recommendation(
+            recommendation=lower,
+            hold=Hold(until=until, reason=f"{hold.reason.split(':')[0]}; a more urgent recommendation took its place: "
+                      f"back on {until:%a %d %b %H:%M} UTC"),
+            now=now,
+        )  # fmt: skip
+    return outreach_hold(recommendation=rec, now=now)
 
 
 def send_hold(*, recommendation: Recommendation, now: dt.datetime) -> Hold | None:

@@ -128,7 +128,7 @@ def route_recommendation(
             return recommendation
         now = clock.now()
         # a contact or account cap, or the rep's full inbox, holds it (a held one is back here when released)
-        held = caps.outreach_hold(recommendation=rec, now=now) or caps.budget_hold(recommendation=rec, now=now)
+        held = caps.admission_hold(recommendation=rec, now=now)
         if held is not None:
             caps.hold_recommendation(recommendation=rec, hold=held, now=now)
             _sync(recommendation, rec)

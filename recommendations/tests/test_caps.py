@@ -88,6 +88,18 @@ def test_offers_awaiting_a_decision_count_towards_the_cap(ana):
     assert [r.status for r in offers] == ["pending", "pending", "held", "held"]  # 2 a day at one account
 
 
+def test_a_more_urgent_offer_takes_the_place_of_the_lowest(ana):
+    low = offer(ana, action_type="re_engage", priority=20)
+    mid = offer(ana, action_type="follow_up", priority=40)
+    urgent = offer(ana, action_type="speed_to_lead", priority=90)
+    low.refresh_from_db()
+    mid.refresh_from_db()
+    assert (urgent.status, mid.status, low.status) == ("pending", "pending", "held")
+    assert "a more urgent recommendation took its place" in low.held_reason
+    lowest = offer(ana, action_type="reply", priority=10)
+    assert lowest.status == "held"  # nothing lower to make way
+
+
 def test_the_account_daily_cap_counts_emails_to_anyone_there(ana):
     colleague = ContactFactory(account=ana.account, email="bo@acme.com")
     rep_sent(colleague, 0.5, 0.2)
