@@ -95,6 +95,7 @@ class CeleryWorker(CeleryWorkerProcess):
             "DATABASE_URL": database_url_for_test_db(),
             "CELERY_QUEUE": self.queue,
             "DEBUG": "true",
+            "SALESAI_SEND_IN_WORKING_HOURS": "false",  # tests run at any hour (see _any_hour)
             **self.extra_env,
         }
         return super().start(timeout)

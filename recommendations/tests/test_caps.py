@@ -181,3 +181,23 @@ def test_the_inbox_shows_when_and_why_a_recommendation_is_held(ana, rep, client)
     body = client.get("/?status=held").content.decode()
     assert f'data-rec="{rec.pk}"' in body
     assert "Held until Thu 19 Nov, 10:00 because Ana Ruiz got 3 e-mails" in body
+
+
+def test_the_outreach_policy_is_one_admin_row_with_help_and_an_audit(admin_client):
+    from audit.models import AuditEvent
+
+    policy = OutreachPolicy.current()
+    page = admin_client.get(f"/admin/recommendations/outreachpolicy/{policy.pk}/change/")
+    assert page.status_code == 200 and "Example: 3" in page.content.decode()
+    assert admin_client.get("/admin/recommendations/outreachpolicy/add/").status_code == 403  # one row only
+    form = {
+        "contact_cap": 4, "contact_window_days": 7, "account_daily_cap": 2, "rep_daily_budget": 25,
+        "working_hours_start": 8, "working_hours_end": 18, "human_reply_pause_days": 14,
+        "ai_disclosure": "on", "ai_disclosure_text": "Written with an AI assistant.",
+    }  # fmt: skip
+    response = admin_client.post(f"/admin/recommendations/outreachpolicy/{policy.pk}/change/", form)
+    assert response.status_code == 302
+    policy.refresh_from_db()
+    assert (policy.contact_cap, policy.working_hours_start, policy.ai_disclosure) == (4, 8, True)
+    event = AuditEvent.objects.get(action="outreach_policy.updated")
+    assert event.data["contact_cap"] == "4"
