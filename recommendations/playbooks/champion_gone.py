@@ -31,16 +31,17 @@ LEFT_WORDS = ("left", "no longer", "departed", "moved on")
 
 
 def exit_of(picture: PictureFacts, contact_id: int) -> tuple[str, SignalFact | None, str] | None:
-    """How the contact went away: (code, the signal that says so, a sentence), or None."""
+    """How the contact went away: (code, the signal that says so, a sentence), or None. The CRM saying
+    they left comes first: it is the newest and surest word (a "wrong person" may have come before it)."""
+    contact = picture.contact(contact_id)
+    if contact and contact.do_not_contact and any(w in contact.do_not_contact_reason.lower() for w in LEFT_WORDS):
+        return "left", None, f"left the company ({contact.do_not_contact_reason})"
     for reply in reversed(picture.human_replies()):
         if reply.contact_id == contact_id and reply.intent == "wrong_person" and not reply.effect_withheld:
             return "wrong_person", reply, f"replied “wrong person” on {fmt_day(reply.occurred_at)}"
     for bounce in reversed(picture.bounces):
         if bounce.contact_id == contact_id and not bounce.effect_withheld:
             return "bounced", bounce, f"their e-mail bounced on {fmt_day(bounce.occurred_at)}"
-    contact = picture.contact(contact_id)
-    if contact and contact.do_not_contact and any(w in contact.do_not_contact_reason.lower() for w in LEFT_WORDS):
-        return "left", None, f"left the company ({contact.do_not_contact_reason})"
     return None
 
 
@@ -94,7 +95,7 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
             f"({successor.title or successor.seniority}) is the most senior one we know.",
             counterfactual=f"If {name} were still answering about {deal.name}.",
             expires_at=now + dt.timedelta(days=int(p["expires_days"])),
-            dedupe_key=f"{CODE}:{deal.id}:{champion}",
+            dedupe_key=f"{CODE}:{deal.id}:{champion}:{code}",
             stakes=deal.amount,
             stated_reason="A deal whose champion leaves usually dies quietly unless someone else picks it up within days.",
             draft_context={"deal_name": deal.name, "previous_contact": name, "gone": code},

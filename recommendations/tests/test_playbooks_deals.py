@@ -220,3 +220,12 @@ def test_meetings_count_as_engagement_for_all_three():
 def test_a_refusal_is_not_engagement():
     picture = facts(replies=(reply(101, 6, 1), reply(102, 3, 2, intent="not_interested")))
     assert run(multi_thread, picture).code == "single_threaded"
+
+
+def test_the_crm_saying_the_champion_left_is_news_after_a_wrong_person():
+    replies = (reply(101, 20, 1), reply(103, 9, 1, intent="wrong_person"))
+    said = run(champion_gone, facts(replies=replies, suppressed={1: "wrong person"}))
+    gone = replace(DANA, do_not_contact=True, do_not_contact_reason="Left the company")
+    left = run(champion_gone, facts(contacts=(gone, SAM, KIM), replies=replies, suppressed={1: "left"}))
+    assert (said.code, left.code) == ("wrong_person", "left")
+    assert said.dedupe_key != left.dedupe_key  # a decided "wrong person" does not hide the CRM's word
