@@ -20,7 +20,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Q
 
 from audit.services import audit_record
 from recommendations.models import OutreachPolicy, Recommendation
@@ -36,6 +35,7 @@ RELEASE_BATCH = 500
 class Hold:
     until: dt.datetime
     reason: str
+    scope: str = ""  # which cap: "contact" or "account" ("" for the rep's budget)
 
 
 def internal_action_types() -> list[str]:
@@ -71,7 +71,7 @@ def _room_at(sent: list[dt.datetime], busy: int, cap: int, window: dt.timedelta,
 
 
 def _check(
-    *, label: str, cap: int, window: dt.timedelta, sent: list[dt.datetime], offered: int, now: dt.datetime
+    *, label: str, cap: int, window: dt.timedelta, sent: list[dt.datetime], offered: int, now: dt.datetime, scope: str
 ) -> Hold | None:
     if len(sent) + offered + 1 <= cap:
         return None
@@ -82,6 +82,7 @@ def _check(
         until=until,
         reason=f"{label} got {len(sent)} e-mail{'s' if len(sent) != 1 else ''} in the last {days}{waiting}; "
         f"the cap is {cap}: back on {until:%a %d %b %H:%M} UTC",
+        scope=scope,
     )
 
 
@@ -103,6 +104,7 @@ def outreach_hold(
         sent=_sent(now=now, window=window, contact_id=rec.contact_id),
         offered=_offered(exclude=rec.pk, contact_id=rec.contact_id) if count_offers else 0,
         now=now,
+        scope="contact",
     )
     if hold is not None:
         return hold
@@ -113,6 +115,7 @@ def outreach_hold(
         sent=_sent(now=now, window=DAY, account_id=rec.account_id),
         offered=_offered(exclude=rec.pk, account_id=rec.account_id) if count_offers else 0,
         now=now,
+        scope="account",
     )
 
 
@@ -131,7 +134,7 @@ def admission_hold(*, recommendation: Recommendation, now: dt.datetime) -> Hold 
         lower = (
             Recommendation.objects.select_for_update(skip_locked=skip, of=("self",))
             .select_related("account", "contact")
-            .filter(Q(contact_id=rec.contact_id) | Q(account_id=rec.account_id), status=Recommendation.Status.PENDING)
+            .filter(status=Recommendation.Status.PENDING, **{f"{hold.scope}_id": getattr(rec, f"{hold.scope}_id")})
             .filter(priority__lt=rec.priority)
             .exclude(pk=rec.pk)
             .exclude(action_type__in=internal_action_types())
@@ -229,7 +232,13 @@ def enforce(*, account_id: int, now: dt.datetime) -> list[Recommendation]:
         sent = by_contact.setdefault(rec.contact_id, _sent(now=now, window=window, contact_id=rec.contact_id))
         kept = kept_per_contact.get(rec.contact_id, 0)
         hold_for = _check(
-            label=rec.contact.display_name, cap=policy.contact_cap, window=window, sent=sent, offered=kept, now=now
+            label=rec.contact.display_name,
+            cap=policy.contact_cap,
+            window=window,
+            sent=sent,
+            offered=kept,
+            now=now,
+            scope="contact",
         ) or _check(
             label=rec.account.name,
             cap=policy.account_daily_cap,
@@ -237,6 +246,7 @@ def enforce(*, account_id: int, now: dt.datetime) -> list[Recommendation]:
             sent=account_sent,
             offered=kept_account,
             now=now,
+            scope="account",
         )
         if hold_for is None:
             kept_per_contact[rec.contact_id] = kept + 1

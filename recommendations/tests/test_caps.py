@@ -201,3 +201,16 @@ def test_the_outreach_policy_is_one_admin_row_with_help_and_an_audit(admin_clien
     assert (policy.contact_cap, policy.working_hours_start, policy.ai_disclosure) == (4, 8, True)
     event = AuditEvent.objects.get(action="outreach_policy.updated")
     assert event.data["contact_cap"] == "4"
+
+
+def test_making_way_holds_an_offer_to_the_same_contact_only(ana):
+    policy = OutreachPolicy.current()
+    policy.account_daily_cap = 10
+    policy.save()
+    bo = ContactFactory(account=ana.account, email="bo@acme.com")
+    to_bo = offer(bo, action_type="re_engage", priority=10)
+    to_ana = [offer(ana, action_type=a, priority=p) for a, p in (("follow_up", 30), ("reply", 40), ("check_in", 50))]
+    urgent = offer(ana, action_type="speed_to_lead", priority=90)
+    to_bo.refresh_from_db()
+    to_ana[0].refresh_from_db()
+    assert (urgent.status, to_ana[0].status, to_bo.status) == ("pending", "held", "pending")
