@@ -340,16 +340,15 @@ def by_seniority(picture: PictureFacts, ids: Iterable[int]) -> list[ContactFact]
 
 
 def champion_of(picture: PictureFacts, deal: DealFact) -> int | None:
-    """The deal's main contact: the person of the deal who engaged most often (:func:`engagements`; ties
-    go to the one the CRM linked first), else the first the CRM linked."""
-    people = deal_people(picture, deal)
+    """The deal's main contact: the first person the CRM linked to it (its primary contact role); when it
+    linked none, the person at the account who engaged most often (:func:`engagements`)."""
+    if deal.contact_ids:
+        return deal.contact_ids[0]
     counts: dict[int, int] = {}
     for signal in engagements(picture):
-        if signal.contact_id in people:
+        if signal.contact_id is not None:
             counts[signal.contact_id] = counts.get(signal.contact_id, 0) + 1
-    if counts:
-        return max(counts, key=lambda cid: (counts[cid], -people.index(cid)))
-    return deal.contact_ids[0] if deal.contact_ids else None
+    return max(counts, key=lambda cid: (counts[cid], -cid)) if counts else None
 
 
 def stage_label(stage: str) -> str:

@@ -229,3 +229,17 @@ def test_the_crm_saying_the_champion_left_is_news_after_a_wrong_person():
     left = run(champion_gone, facts(contacts=(gone, SAM, KIM), replies=replies, suppressed={1: "left"}))
     assert (said.code, left.code) == ("wrong_person", "left")
     assert said.dedupe_key != left.dedupe_key  # a decided "wrong person" does not hide the CRM's word
+
+
+def test_the_main_contact_is_the_crms_first_even_when_a_colleague_meets_more():
+    meetings = (meeting(201, 9, 2), meeting(202, 6, 2), meeting(203, 3, 2), meeting(204, 3, 1))
+    gone = replace(DANA, do_not_contact=True, do_not_contact_reason="Left the company")
+    picture = facts(contacts=(gone, SAM, KIM), replies=(), meetings=meetings, suppressed={1: "left"})
+    finding = run(champion_gone, picture)
+    assert finding.code == "left" and finding.contact_id == 2
+
+
+def test_without_people_on_the_deal_the_most_engaged_leads():
+    replies = (reply(101, 9, 2), reply(102, 6, 2), reply(103, 2, 2, intent="wrong_person"))
+    finding = run(champion_gone, facts(deals=(deal(contact_ids=()),), replies=replies, suppressed={2: "wrong person"}))
+    assert finding.code == "wrong_person" and finding.contact_id == 3  # Kim, the next most senior
