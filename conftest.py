@@ -95,6 +95,7 @@ class CeleryWorker(CeleryWorkerProcess):
             "DATABASE_URL": database_url_for_test_db(),
             "CELERY_QUEUE": self.queue,
             "DEBUG": "true",
+            "SALESAI_SEND_IN_WORKING_HOURS": "false",  # tests run at any hour (see _any_hour)
             **self.extra_env,
         }
         return super().start(timeout)
@@ -256,3 +257,10 @@ def snapshot(page, name: str) -> Path:
     problems = axe_violations(page)
     assert not problems, f"{name}: accessibility violations:\n" + "\n".join(problems)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _any_hour(request, settings):
+    """Tests send at whatever hour they run; those about working hours say so (``@pytest.mark.working_hours``)."""
+    if request.node.get_closest_marker("working_hours") is None:
+        settings.SALESAI = {**settings.SALESAI, "SEND_IN_WORKING_HOURS": False}

@@ -369,3 +369,32 @@ class AssignmentRule(models.Model):
         if self.kind == self.Kind.SEGMENT:
             return account.segment == match
         return True
+
+
+class OpportunityChange(models.Model):
+    """One observed change of a deal's stage, close date or status: the stage history the deal
+    playbooks read (time in stage, the won deals' stage norms, how often the close date moved out).
+
+    ``changed_at`` is when it happened: the CRM's ``stage_changed_at`` when it sent one, else the
+    moment salesai first saw the new value."""
+
+    class Field(models.TextChoices):
+        STAGE = "stage", "Stage"
+        CLOSE_DATE = "close_date", "Close date"
+        STATUS = "status", "Status"
+
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="changes")
+    field = models.CharField(max_length=20, choices=Field.choices)
+    old_value = models.CharField(max_length=40, blank=True)
+    new_value = models.CharField(max_length=40, blank=True)
+    changed_at = models.DateTimeField()
+    reported_by_crm = models.BooleanField(
+        default=False, help_text="The CRM said when (stage_changed_at); otherwise salesai saw it then."
+    )
+
+    class Meta:
+        ordering = ["opportunity", "changed_at", "id"]
+        indexes = [models.Index(fields=["opportunity", "field", "changed_at"], name="opp_change_field_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.opportunity_id} {self.field}: {self.old_value or '—'} → {self.new_value}"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass, field
+
 from django.db import transaction
 
-from accounts.models import Account, AccountPicture, AssignmentRule, Contact, Contract, Opportunity
+from accounts.models import Account, AccountPicture, AssignmentRule, Contact, Contract, Opportunity, OpportunityChange
+from salesai import clock
 
 
 @transaction.atomic
@@ -95,17 +99,95 @@ def contact_upsert(*, account: Account, email: str, values: dict) -> tuple[Conta
     return contact, created, changed
 
 
+@dataclass
+class OpportunitySync:
+    """What one CRM opportunity upsert did: the row, whether it is new, what changed, and the e-mails of
+    its ``contacts`` list that were not linked (not a person of this account nor at its domain)."""
+
+    opportunity: Opportunity
+    created: bool
+    changed: list[str] = field(default_factory=list)
+    closed_as: str = ""  # "won" or "lost" when this sync closed the deal
+    ignored_contacts: list[str] = field(default_factory=list)
+
+
+def _deal_contacts(account: Account, emails: list[str]) -> tuple[list[Contact], list[str]]:
+    """The people of ``emails`` who may be linked to a deal of ``account``: its own contacts, and
+    addresses at its domain (created, vouched for by the CRM). Anyone else — another account's person,
+    a stranger on another domain — is left out, so a CRM record cannot tie them to this deal."""
+    wanted = list(dict.fromkeys(e.strip().lower() for e in emails))
+    known = {c.email: c for c in Contact.objects.filter(email__in=wanted)}
+    linked, ignored = [], []
+    for email in wanted:
+        contact = known.get(email)
+        if contact is not None and contact.account_id == account.pk:
+            linked.append(contact)
+        elif contact is None and Contact(email=email).is_at_domain(account.domain):
+            linked.append(Contact.objects.create(account=account, email=email, origin=Contact.Origin.CRM))
+        else:
+            ignored.append(email)
+    return linked, ignored
+
+
+def _record_change(opportunity: Opportunity, name: str, old, new, at: dt.datetime, reported: bool) -> None:
+    OpportunityChange.objects.create(
+        opportunity=opportunity,
+        field=name,
+        old_value="" if old is None else str(old),
+        new_value="" if new is None else str(new),
+        changed_at=at,
+        reported_by_crm=reported,
+    )
+
+
 @transaction.atomic
-def opportunity_upsert(*, account: Account, external_id: str, values: dict) -> tuple[Opportunity, bool, list[str]]:
-    """Create or update an opportunity by its CRM id."""
+def opportunity_upsert(*, account: Account, external_id: str, values: dict) -> OpportunitySync:
+    """Create or update an opportunity by its CRM id, keeping its history.
+
+    A change of stage, close date or status is recorded as an ``OpportunityChange``. When the CRM gives
+    no ``stage_changed_at``, the deal entered its stage when salesai first saw it there (now). A
+    ``contacts`` list (e-mails) replaces the deal's people, linking only :func:`_deal_contacts`."""
+    values = dict(values)
+    emails = values.pop("contacts", None)
+    reported_at = values.pop("stage_changed_at", None)
+    now = clock.now()
     opportunity = Opportunity.objects.select_for_update().filter(external_id=external_id).first()
-    if opportunity is None:
+    created = opportunity is None
+    if created:
         values = {"name": f"{account.name} opportunity", **values}
-        return Opportunity.objects.create(account=account, external_id=external_id, **values), True, []
-    changed = _apply_changes(opportunity, {"account": account, **values})
-    if changed:
-        opportunity.save(update_fields=[*changed, "updated_at"])
-    return opportunity, False, changed
+        opportunity = Opportunity.objects.create(
+            account=account, external_id=external_id, stage_changed_at=reported_at or now, **values
+        )
+        _record_change(opportunity, "stage", None, opportunity.stage, opportunity.stage_changed_at, bool(reported_at))
+        changed = []
+        before = {"status": Opportunity.Status.OPEN}
+    else:
+        before = {name: getattr(opportunity, name) for name in ("stage", "close_date", "status")}
+        changed = _apply_changes(opportunity, {"account": account, **values})
+        if "stage" in changed:
+            opportunity.stage_changed_at = reported_at or now
+            changed.append("stage_changed_at")
+        elif reported_at and opportunity.stage_changed_at != reported_at:
+            opportunity.stage_changed_at = reported_at  # the CRM knows better when it entered this stage
+            changed.append("stage_changed_at")
+        if changed:
+            opportunity.save(update_fields=[*changed, "updated_at"])
+        for name in ("stage", "close_date", "status"):
+            if name in changed:
+                at = opportunity.stage_changed_at if name == "stage" else now
+                _record_change(opportunity, name, before[name], getattr(opportunity, name), at, bool(reported_at))
+    ignored: list[str] = []
+    if emails is not None:
+        people, ignored = _deal_contacts(account, emails)
+        if {c.pk for c in people} != set(opportunity.contacts.values_list("pk", flat=True)):
+            opportunity.contacts.set(people)
+            changed.append("contacts")
+    closed_as = ""
+    if opportunity.status != before["status"] and opportunity.status != Opportunity.Status.OPEN:
+        closed_as = opportunity.status
+        if created:
+            _record_change(opportunity, "status", Opportunity.Status.OPEN, opportunity.status, now, False)
+    return OpportunitySync(opportunity, created, changed, closed_as, ignored)
 
 
 @transaction.atomic

@@ -9,8 +9,9 @@ from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
 from django.utils.html import format_html, format_html_join
 
-from recommendations.models import Evidence, PlaybookConfig, Recommendation
+from recommendations.models import Evidence, OutreachPolicy, PlaybookConfig, Recommendation
 from recommendations.playbooks import all_playbooks, find_playbook, get_playbook
+from recommendations.services import caps
 
 
 def _playbook_choices() -> list[tuple[str, str]]:
@@ -194,3 +195,24 @@ class RecommendationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # recommendations come from analysis; decisions go through the inbox or the API
+
+
+@admin.register(OutreachPolicy)
+class OutreachPolicyAdmin(admin.ModelAdmin):
+    """One row: caps, the rep's daily budget and the compliance settings every send obeys."""
+
+    list_display = ["__str__", "contact_cap", "contact_window_days", "account_daily_cap", "rep_daily_budget"]
+    fieldsets = [
+        ("Caps", {"fields": ["contact_cap", "contact_window_days", "account_daily_cap", "rep_daily_budget"]}),
+        ("Compliance", {"fields": ["working_hours_start", "working_hours_end", "human_reply_pause_days"]}),
+        ("AI disclosure", {"fields": ["ai_disclosure", "ai_disclosure_text"], "classes": ["collapse"]}),
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return not OutreachPolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        caps.policy_save(policy=obj, actor=request.user, changed=form.changed_data)

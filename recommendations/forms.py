@@ -22,6 +22,7 @@ from salesai.text import has_line_break
 INBOX_STATUSES = [
     (Recommendation.Status.PENDING, "Awaiting review"),
     (Recommendation.Status.SNOOZED, "Snoozed"),
+    (Recommendation.Status.HELD, "Held (caps)"),
     (Recommendation.Status.SCHEDULED, "Autopilot (scheduled)"),
     (Recommendation.Status.EXECUTED, "Done"),
     (Recommendation.Status.REJECTED, "Rejected"),

@@ -31,8 +31,9 @@ class Recommendation(models.Model):
         WITHDRAWN = "withdrawn", "Withdrawn"
         EXPIRED = "expired", "Expired"
         FAILED = "failed", "Failed"
+        HELD = "held", "Held (contact cap or daily budget)"
 
-    OPEN_STATUSES = (Status.PENDING, Status.SCHEDULED, Status.SNOOZED)
+    OPEN_STATUSES = (Status.PENDING, Status.SCHEDULED, Status.SNOOZED, Status.HELD)
 
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="recommendations")
     contact = models.ForeignKey(
@@ -59,6 +60,10 @@ class Recommendation(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     snoozed_until = models.DateTimeField(null=True, blank=True)
     scheduled_for = models.DateTimeField(null=True, blank=True, help_text="When an autonomous action executes.")
+    held_until = models.DateTimeField(
+        null=True, blank=True, help_text="Held: when a contact cap or the rep's daily budget lets it back in."
+    )
+    held_reason = models.CharField(max_length=300, blank=True, help_text="Held: which cap or budget holds it.")
     closed_reason = models.CharField(max_length=300, blank=True, help_text="Why it was withdrawn, expired or failed.")
     version = models.PositiveIntegerField(
         default=1, help_text="Goes up whenever what a person would approve changes (draft, recipient, evidence)."
@@ -76,7 +81,7 @@ class Recommendation(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["account", "action_type"],
-                condition=Q(status__in=["pending", "scheduled", "snoozed"]),
+                condition=Q(status__in=["pending", "scheduled", "snoozed", "held"]),
                 name="one_open_recommendation_per_account_action",
             ),
             models.CheckConstraint(condition=Q(priority__lte=100), name="recommendation_priority_max_100"),
@@ -89,6 +94,7 @@ class Recommendation(models.Model):
             models.Index(fields=["account", "status"], name="rec_account_status_idx"),
             models.Index(fields=["status", "scheduled_for"], name="rec_scheduled_idx"),
             models.Index(fields=["status", "snoozed_until"], name="rec_snoozed_idx"),
+            models.Index(fields=["status", "held_until"], name="rec_held_idx"),
             # "what changed since": the simulator's watcher reads it after every delivery
             models.Index(fields=["updated_at"], name="rec_updated_idx"),
         ]
@@ -221,3 +227,65 @@ class PlaybookConfig(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} ({'on' if self.enabled else 'off'})"
+
+
+class OutreachPolicy(models.Model):
+    """How much outreach any contact and account receive, and when (one row, edited in the admin).
+
+    The caps count every outbound e-mail: the rep's own (``email_sent`` signals from their mailbox or
+    CRM) and salesai's, plus the sends already offered (awaiting a person or scheduled). A
+    recommendation that would break one is held, not dropped, until the cap allows."""
+
+    contact_cap = models.PositiveSmallIntegerField(
+        default=3, help_text="Outbound e-mails per contact in the window below, at most. Example: 3"
+    )
+    contact_window_days = models.PositiveSmallIntegerField(
+        default=7, help_text="The contact cap's window in days. Example: 7"
+    )
+    account_daily_cap = models.PositiveSmallIntegerField(
+        default=2, help_text="Outbound e-mails per account in any 24 hours, at most. Example: 2"
+    )
+    rep_daily_budget = models.PositiveSmallIntegerField(
+        default=25,
+        help_text="Recommendations awaiting one rep at once; beyond it the lowest priorities are held until "
+        "the next day. Example: 25",
+    )
+    working_hours_start = models.PositiveSmallIntegerField(
+        default=9, help_text="Local hour (contact's time zone) from which e-mails go out, Monday to Friday. Example: 9"
+    )
+    working_hours_end = models.PositiveSmallIntegerField(
+        default=17, help_text="Local hour at which sending stops for the day. Example: 17"
+    )
+    ai_disclosure = models.BooleanField(
+        default=False, help_text="Add the disclosure line below to e-mails salesai sends on its own."
+    )
+    ai_disclosure_text = models.CharField(
+        max_length=300,
+        default="This e-mail was written and sent with the help of an AI assistant.",
+        help_text="The line added to autonomous e-mails. Example: Sent with the help of an AI assistant.",
+    )
+    human_reply_pause_days = models.PositiveSmallIntegerField(
+        default=14,
+        help_text="After a person at an account replies, salesai does not act alone there for this many days, "
+        "or until a rep acts on the account. Example: 14",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "outreach policy"
+        verbose_name_plural = "outreach policy"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(working_hours_start__lt=models.F("working_hours_end")) & Q(working_hours_end__lte=24),
+                name="outreach_policy_working_hours_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "Outreach policy"
+
+    @classmethod
+    def current(cls) -> OutreachPolicy:
+        """The one row (created with the defaults on first use)."""
+        policy = cls.objects.order_by("pk").first()
+        return policy if policy is not None else cls.objects.create()

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from accounts.models import Account
-from recommendations import queries
+from recommendations import deal_facts, queries
 from recommendations.models import Recommendation
 from recommendations.playbooks import Playbook, all_playbooks, pricing_interest, unanswered_outreach
 from recommendations.playbooks.base import PictureFacts, SignalFact, views_at
@@ -287,6 +287,9 @@ def build_facts(*, account: Account, now: dt.datetime, configs: Mapping[str, dic
         decided_keys=frozenset(decided_keys),
         oldest_usage_7d=summary.oldest_usage_7d,
         max_signal_id=summary.max_signal_id,
+        deals=(deals := deal_facts.open_deals(account_id=account.pk)),
+        stage_norms=deal_facts.stage_norms() if deals else {},
+        bounces=tuple(by_kind.get("email_bounced", ())),
     )
 
 

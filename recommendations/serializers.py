@@ -78,6 +78,8 @@ class RecommendationSerializer(serializers.ModelSerializer):
             "expires_at",
             "snoozed_until",
             "scheduled_for",
+            "held_until",
+            "held_reason",
             "closed_reason",
             "version",
             "created_at",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from recommendations import api, views
+from recommendations import api, unsubscribe, views
 
 app_name = "recommendations"
 urlpatterns = [
@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/<int:pk>/", views.account_detail, name="account"),
     path("accounts/<int:pk>/owner", views.account_owner, name="account-owner"),
     path("preferences/", views.preferences, name="preferences"),
+    path("unsubscribe/<str:token>", unsubscribe.unsubscribe, name="unsubscribe"),
     # the API (DESIGN.md §4)
     path("api/v1/recommendations", api.RecommendationListView.as_view(), name="api-list"),
     path("api/v1/recommendations/<int:pk>", api.RecommendationDetailView.as_view(), name="api-detail"),

@@ -277,6 +277,8 @@ SALESAI = {
     # User-agent fragments (case-insensitive) of automated visitors CrawlerDetect does not know, e.g. a
     # mail gateway's link scanner; their page views are stored but never count as interest.
     "AUTOMATED_USER_AGENTS": env.list("SALESAI_AUTOMATED_USER_AGENTS", default=[]),
+    # Customer e-mails go out only in the contact's working hours (the hours are the admin's OutreachPolicy).
+    "SEND_IN_WORKING_HOURS": env.bool("SALESAI_SEND_IN_WORKING_HOURS", default=True),
 }
 
 # --- security (production) ------------------------------------------------------------------------

@@ -165,6 +165,12 @@ class Driver:
                                     HTTP_WEBHOOK_TIMESTAMP=str(int(now.timestamp())), HTTP_WEBHOOK_SIGNATURE=signature)  # fmt: skip
         self._check(response, "signed")
 
+    def send_crm(self, event: Event, at: dt.datetime) -> None:
+        """A CRM sync (a deal's stage or close date moved, a person left) through the CRM API."""
+        response = self.client.post("/api/v1/crm/accounts", json.dumps([event.properties]),
+                                    content_type="application/json", HTTP_AUTHORIZATION=f"Token {self.creds.crm_token}")  # fmt: skip
+        self._check(response, "crm")
+
     def send_email(self, event: Event, at: dt.datetime) -> None:
         response = self.client.post(
             "/api/v1/inbound/email", email_post(event), HTTP_AUTHORIZATION=basic_auth(self.creds.email_key)
@@ -173,23 +179,39 @@ class Driver:
 
     def deliveries(self) -> Iterator[tuple[dt.datetime, str, list[Event]]]:
         """Events grouped as a client would send them: Segment calls batched (≤ 100 within 10 s),
-        signed signals per instant, one e-mail per POST."""
+        signed signals of one account at one instant together (a meeting's attendees: one calendar
+        sync), one e-mail or CRM sync per POST."""
         pending: list[Event] = []
         for e in self.world.events:
             if e.account in self._other_domains:  # another part's account
                 continue
             if e.channel == "segment":
+                if pending and pending[0].channel != "segment":
+                    yield pending[-1].deliver_at, pending[0].channel, pending
+                    pending = []
                 if pending and (e.deliver_at - pending[0].deliver_at > BATCH_WINDOW or len(pending) >= SEGMENT_BATCH):
                     yield pending[-1].deliver_at, "segment", pending
                     pending = []
                 pending.append(e)
                 continue
+            together = (
+                e.channel == "signed"
+                and pending
+                and pending[0].channel == "signed"
+                and (pending[0].deliver_at, pending[0].account) == (e.deliver_at, e.account)
+            )
+            if together:
+                pending.append(e)
+                continue
             if pending:
-                yield pending[-1].deliver_at, "segment", pending
+                yield pending[-1].deliver_at, pending[0].channel, pending
                 pending = []
+            if e.channel == "signed":
+                pending = [e]
+                continue
             yield e.deliver_at, e.channel, [e]
         if pending:
-            yield pending[-1].deliver_at, "segment", pending
+            yield pending[-1].deliver_at, pending[0].channel, pending
 
     # -- time
     def ticks(self) -> Iterator[tuple[dt.datetime, str]]:
@@ -246,6 +268,8 @@ class Driver:
                             self.send_segment(events[start : start + SEGMENT_BATCH], at)
                     elif kind == "signed":
                         self.send_signed(events, at)
+                    elif kind == "crm":
+                        self.send_crm(events[0], at)
                     else:
                         self.send_email(events[0], at)
                     if self.observe:

@@ -69,6 +69,11 @@ ACCEPTABLE: dict[str, tuple[str, ...]] = {
     "churn_risk": ("churn_escalation", "renewal_outreach"),
     "expansion": ("expansion",),
     "going_dark": ("re_engage", "check_in"),
+    # deals (simulation.deals)
+    "deal_stalling": ("rescue_deal",),
+    "deal_slipping": ("rescue_deal",),
+    "single_threaded": ("multi_thread",),
+    "champion_leaving": ("replace_champion", "multi_thread"),
 }
 EVENT_DRIVEN = frozenset({"pricing_interest", "reply_needs_answer", "referral", "demo_request", "expansion"})
 
@@ -112,6 +117,7 @@ class SimAccount:
     contract_value: int = 0
     curious: bool = False
     states: list[str] = field(default_factory=list)  # hidden: the state on each simulated day
+    deal: object | None = None  # hidden: its open deal (simulation.deals.SimDeal), if any
 
     @property
     def buyers(self) -> list[SimContact]:

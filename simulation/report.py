@@ -88,6 +88,10 @@ def markdown(report: dict) -> str:
             " (event-driven)" if any(s["by_kind"].get(kind, {}).get("event_driven") for s in systems.values()) else ""
         )
         lines.append(f"| {kind}{marker} | {count} | " + " | ".join(cells) + " |")
+    if "cap_breaches" in report:
+        breaches = report["cap_breaches"]
+        lines += ["", f"Caps: of {breaches['salesai_emails']} e-mails salesai sent, {breaches['contact']} broke a contact "
+                  f"cap and {breaches['account']} an account's daily cap (counting the reps' own e-mails)."]  # fmt: skip
     lines += ["", "## False alarms by action type", ""]
     for name, s in systems.items():
         parts = ", ".join(f"{action} {count}" for action, count in s["false_alarms_by_action"].items()) or "none"

@@ -13,7 +13,7 @@ from django.db.models import Prefetch
 
 from accounts.models import Account, Contact
 from salesai import clock
-from simulation import baselines, driver, market, report, run, scoring, stage, world
+from simulation import baselines, deals_rows, driver, market, report, run, scoring, stage, world
 
 
 @dataclass
@@ -69,6 +69,7 @@ def simulate(
            "refused": observed.refused, "database": _database(), "processes": processes,
            "reviews": observed.reviews, "reviews_on": reviews}  # fmt: skip
     data = report.build(world=w, scores=list(scores.values()), run=run_data)
+    data["cap_breaches"] = deals_rows.cap_breaches(domains={a.domain for a in w.accounts})
     data["missed_examples"] = [
         {"kind": r.moment.kind, "account": r.moment.account, "at": r.moment.at.isoformat(), "deciding": list(r.moment.deciding)}
         for r in scores["salesai"].missed[:50]

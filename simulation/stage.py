@@ -22,6 +22,7 @@ from accounts.models import Account, AccountPicture, Contact, Contract, Goal
 from recommendations.models import Recommendation
 from signals.models import Signal, Source
 from signals.sources import create_source
+from simulation import deals_rows
 from simulation.market import World
 from trust.models import Outcome, TrustDecision
 
@@ -66,6 +67,7 @@ class Credentials:
     generic_key: str
     generic_secret: str
     email_key: str
+    crm_token: str = ""  # a simulated manager's API token: the CRM sync of the deals' changes
 
 
 def set_up(world: World, *, create_rows: bool = True) -> Credentials:
@@ -83,7 +85,7 @@ def set_up(world: World, *, create_rows: bool = True) -> Credentials:
     # The simulated product identifies its users from its servers, so its source may tie their user ids
     # to the people the CRM import created (an untrusted, browser key may not: issue 13).
     Source.objects.filter(pk=_segment.pk).update(trusted_traits=True)
-    return Credentials(segment_key, generic_key, generic.signing_secret, email_key)
+    return Credentials(segment_key, generic_key, generic.signing_secret, email_key, deals_rows.crm_token(world))
 
 
 def _create_rows(world: World) -> None:
@@ -119,6 +121,8 @@ def _create_rows(world: World) -> None:
                     defaults={"account": account, "value": Decimal(a.contract_value), "renewal_date": a.renewal_date,
                               "start_date": a.renewal_date - dt.timedelta(days=365)},
                 )  # fmt: skip
+            if a.deal is not None:
+                deals_rows.create_deal(account=account, deal=a.deal)
             if a.customer:
                 Goal.objects.get_or_create(
                     account=account, metric=Goal.Metric.SEAT_UTILIZATION,

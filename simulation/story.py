@@ -12,7 +12,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import replace
 
-from simulation import texts
+from simulation import deals, texts
 from simulation.market import (
     BOT_USER_AGENTS,
     CHURN_USAGE_DROP,
@@ -136,6 +136,8 @@ class AccountStory:
         if a.customer and a.renewal_date is None:
             a.renewal_date = (self.world.start + dt.timedelta(days=self.rng.randint(10, 200))).date()
             a.contract_value = a.arr
+        deal = deals.assign(a, seed=self.world.seed, start=self.world.start, days=self.world.days)
+        deal_story = deals.DealStory(self, deal) if deal else None
         for offset in range(self.world.days):
             day = (self.world.start + dt.timedelta(days=offset)).date()
             if offset:
@@ -145,7 +147,11 @@ class AccountStory:
                 self.customer_day(day, state)
             else:
                 self.prospect_day(day, state)
+            if deal_story:
+                deal_story.day(day)
             self.check_going_dark(day)
+        if deal_story:
+            deal_story.finish()
 
     def prospect_day(self, day: dt.date, state: str) -> None:
         rng = self.rng
@@ -234,6 +240,8 @@ class AccountStory:
     def outreach_day(self, day: dt.date, state: str) -> None:
         rng = self.rng
         seq = self.sequence
+        if deals.has_deal(self.a):
+            return  # the rep works an open deal directly, not with a sequence
         if seq is None:
             p_start = {"cold": 0.04, "researching": 0.08, "evaluating": 0.1, "ready_to_buy": 0.1}[state]
             candidates = [c for c in self.a.buyers if c.email not in self.suppressed]
@@ -465,7 +473,8 @@ def react_to_email(world: World, account: SimAccount, *, contact_email: str, mes
                       channel="email", occurred_at=at, deliver_at=deliver, contact=contact.email,
                       subject="Re: " + subject, body=text, in_reply_to=sent_id, intent=intent)  # fmt: skip
         if intent in SUPPRESSING_INTENTS:
-            return [reply], []
+            lost = deals.answer_moment(account, contact_email=contact.email, intent=intent, reply=reply)
+            return [reply], [lost] if lost else []
         if intent == "not_now":
             due = at + dt.timedelta(weeks=weeks)
             return [reply], [moment("check_in_due", due, 5, [reply.id], opens_at=due - dt.timedelta(days=1))]

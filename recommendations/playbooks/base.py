@@ -87,6 +87,26 @@ class GoalFact:
 
 
 @dataclass(frozen=True)
+class DealFact:
+    """One open opportunity of the account, with what its history says (``accounts.OpportunityChange``)."""
+
+    id: int
+    name: str
+    stage: str
+    amount: Decimal = Decimal("0")
+    status: str = "open"
+    close_date: dt.date | None = None
+    stage_changed_at: dt.datetime | None = None
+    opened_at: dt.datetime | None = None  # the first time the deal was seen (created or first stage)
+    contact_ids: tuple[int, ...] = ()  # the deal's people, in the order the CRM linked them
+    # each time the close date moved later: (when it moved, from, to), oldest first
+    close_date_pushes: tuple[tuple[dt.datetime, dt.date, dt.date], ...] = ()
+
+    def days_in_stage(self, now: dt.datetime) -> int | None:
+        return (now - self.stage_changed_at).days if self.stage_changed_at else None
+
+
+@dataclass(frozen=True)
 class PictureFacts:
     """What analysis knows about one account at ``as_of`` (time-ordered tuples, oldest first)."""
 
@@ -128,6 +148,10 @@ class PictureFacts:
     max_signal_id: int | None = None  # the newest signal of the account when the facts were read
     decided_keys: frozenset[str] = frozenset()  # dedupe keys of the account's closed recommendations
     oldest_usage_7d: dt.datetime | None = None  # the product-usage event that ages out of the 7-day window first
+    deals: tuple[DealFact, ...] = ()  # open opportunities, largest first
+    # stage → the 75th percentile of days won deals spent in it (only stages with enough won deals)
+    stage_norms: Mapping[str, float] = field(default_factory=dict)
+    bounces: tuple[SignalFact, ...] = ()  # e-mail bounces in the analysis window
 
     # --- helpers rules share -------------------------------------------------------------------
     def contact(self, contact_id: int | None) -> ContactFact | None:
@@ -274,3 +298,58 @@ def add_business_days(start: dt.datetime, days: int) -> dt.datetime:
         if current.weekday() < 5:
             added += 1
     return current
+
+
+# --- deals: the people of a deal, who of them engaged, who leads it -----------------------------
+
+
+def deal_people(picture: PictureFacts, deal: DealFact) -> tuple[int, ...]:
+    """The deal's people as the CRM linked them; when it linked none, everyone at the account."""
+    return deal.contact_ids or tuple(c.id for c in picture.contacts)
+
+
+NOT_ENGAGING = ("wrong_person", "unsubscribe", "not_interested")
+
+
+def engagements(picture: PictureFacts) -> tuple[SignalFact, ...]:
+    """Times a person at the account engaged, oldest first: a reply of their own (not an auto-reply, not
+    a refusal or "wrong person") or a meeting they booked."""
+    replies = [r for r in picture.human_replies() if r.intent not in NOT_ENGAGING]
+    return tuple(sorted((*replies, *picture.meetings), key=lambda s: (s.occurred_at, s.id)))
+
+
+def engaged_people(picture: PictureFacts, deal: DealFact, since: dt.datetime) -> tuple[int, ...]:
+    """The deal's people who engaged (:func:`engagements`) since ``since``, most recent first."""
+    people = set(deal_people(picture, deal))
+    engaged: list[int] = []
+    for signal in reversed(engagements(picture)):
+        if signal.occurred_at >= since and signal.contact_id in people and signal.contact_id not in engaged:
+            engaged.append(signal.contact_id)
+    return tuple(engaged)
+
+
+def is_senior(contact: ContactFact | None) -> bool:
+    """Director or above: someone who can sign or sponsor."""
+    return contact is not None and SENIORITY_RANK.get(contact.seniority, 0) >= SENIORITY_RANK["director"]
+
+
+def by_seniority(picture: PictureFacts, ids: Iterable[int]) -> list[ContactFact]:
+    """The reachable contacts among ``ids``, most senior first (then the oldest record)."""
+    found = [c for c in (picture.contact(i) for i in ids) if c is not None and picture.reachable(c.id)]
+    return sorted(found, key=lambda c: (-SENIORITY_RANK.get(c.seniority, 0), c.id))
+
+
+def champion_of(picture: PictureFacts, deal: DealFact) -> int | None:
+    """The deal's main contact: the first person the CRM linked to it (its primary contact role); when it
+    linked none, the person at the account who engaged most often (:func:`engagements`)."""
+    if deal.contact_ids:
+        return deal.contact_ids[0]
+    counts: dict[int, int] = {}
+    for signal in engagements(picture):
+        if signal.contact_id is not None:
+            counts[signal.contact_id] = counts.get(signal.contact_id, 0) + 1
+    return max(counts, key=lambda cid: (counts[cid], -cid)) if counts else None
+
+
+def stage_label(stage: str) -> str:
+    return stage.replace("_", " ").capitalize()

@@ -24,7 +24,7 @@ from recommendations.models import Recommendation
 from recommendations.picture import build_facts, features_of, next_check_of
 from recommendations.playbooks import Playbook, all_playbooks
 from recommendations.playbooks.base import Finding, PictureFacts
-from recommendations.services import drafts
+from recommendations.services import caps, drafts
 from recommendations.services.compose import ComposeResult, compose
 from recommendations.services.review import route_recommendation
 from salesai import clock
@@ -157,6 +157,7 @@ def analyze_account(*, account_id: int, force: bool = False, due_by: dt.datetime
         facts = build_facts(account=account, now=now, configs=configs)
         findings = evaluate_playbooks(facts, now, playbooks)
         composed = compose(account=account, facts=facts, findings=findings, playbooks=playbooks, now=now)
+        caps.enforce(account_id=account_id, now=now)  # the rep's own e-mails may have filled a cap meanwhile
         _queue_follow_ups(composed)
         _update_goals(facts, now)
         state = queries.PictureState(
@@ -201,6 +202,7 @@ class SweepResult:
     expired: int = 0
     woken: int = 0
     routed: int = 0
+    released: int = 0
     batches: int = 0
     seconds: float = 0.0
 
@@ -212,7 +214,7 @@ def expire_and_wake(*, now: dt.datetime) -> tuple[int, int]:
         due = list(
             Recommendation.objects.select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked)
             .filter(
-                status__in=[Recommendation.Status.PENDING, Recommendation.Status.SNOOZED],
+                status__in=[Recommendation.Status.PENDING, Recommendation.Status.SNOOZED, Recommendation.Status.HELD],
                 expires_at__lte=now,
             )
             .order_by("expires_at")[:1000]
@@ -230,6 +232,10 @@ def expire_and_wake(*, now: dt.datetime) -> tuple[int, int]:
             .order_by("snoozed_until")[:1000]
         )
         for rec in snoozed:
+            held = caps.outreach_hold(recommendation=rec, now=now)
+            if held is not None:  # woken into a full cap: held until it allows, not offered now
+                caps.hold_recommendation(recommendation=rec, hold=held, now=now)
+                continue
             rec.status = Recommendation.Status.PENDING
             rec.updated_at = now
             rec.save(update_fields=["status", "updated_at"])
@@ -282,6 +288,7 @@ def sweep_due_accounts(
     result = SweepResult()
     result.expired, result.woken = expire_and_wake(now=now)
     result.routed = route_unpolished(now=now)
+    result.released = caps.release_held(now=now, route=route_recommendation)
     after: tuple[dt.datetime, int] | None = None  # keyset: the last (next_check_at, account) taken
     while time_budget is None or time.perf_counter() - started < time_budget:
         # the index picks the due pictures; each is then locked only for its own analysis (skip if busy).

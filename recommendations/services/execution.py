@@ -39,6 +39,7 @@ from django.db import transaction
 from audit.services import audit_record
 from recommendations.models import Execution, Recommendation
 from recommendations.selectors import approval_matches, latest_approval, unvouched_recipient
+from recommendations.services import caps, compliance
 from recommendations.services.outgoing import outgoing_for
 from salesai import clock
 from signals.sources import internal_source
@@ -73,21 +74,24 @@ def _mail_domain(address: str) -> str:
     return address.rsplit("@", 1)[-1] if "@" in address else "salesai.localhost"
 
 
-def _build_message(rec: Recommendation, message_id: str) -> tuple[EmailMessage | None, str, dict]:
+def _build_message(
+    rec: Recommendation, message_id: str, *, autonomous: bool = False
+) -> tuple[EmailMessage | None, str, dict]:
     """The e-mail to send, or (None, reason) when it must not be sent: exactly what the inbox showed
-    (``services.outgoing``)."""
+    (``services.outgoing``). A customer e-mail carries the unsubscribe headers; one sent on autonomy,
+    the AI-disclosure line when the admin turned it on."""
     out = outgoing_for(rec)
     if not out.can_send:
         return None, out.refusal, {}
     headers = {"Message-ID": message_id, "X-Salesai-Recommendation": str(rec.pk)}
     message = EmailMessage(
         subject=out.subject,
-        body=out.body,
+        body=compliance.with_disclosure(out.body, autonomous=autonomous) if out.kind == "email" else out.body,
         from_email=out.from_header,
         to=out.to,
         cc=out.cc,
         reply_to=[out.reply_to] if out.reply_to else None,
-        headers=headers,
+        headers={**headers, **compliance.unsubscribe_headers(rec.contact)} if out.kind == "email" else headers,
     )
     if out.kind == "email":
         return message, "", {"kind": "email", "to": out.to_addresses, "from": out.reply_to}
@@ -139,6 +143,21 @@ def _claim(recommendation_id: int, *, autonomous: bool, user_id: int | None) -> 
                 return None, _back_to_review(rec, f"Not sent on its own: {permission.reason}", now=now)
             if recipient_problem:
                 return None, _back_to_review(rec, f"Not sent on its own. {recipient_problem}.", now=now)
+            paused = compliance.reply_pause_reason(rec, now)
+            if paused:
+                return None, _back_to_review(rec, f"Not sent on its own. {paused}", now=now)
+        over_cap = caps.send_hold(recommendation=rec, now=now)
+        if over_cap is not None:  # e-mails sent since it was offered filled a cap: an approval cannot break it
+            caps.hold_recommendation(recommendation=rec, hold=over_cap, now=now)
+            return None, f"held: {over_cap.reason}"
+        window = compliance.send_window(rec, now)
+        if window > now:  # outside the contact's working hours: it waits for the next start
+            rec.scheduled_for, rec.updated_at = window, now
+            rec.save(update_fields=["scheduled_for", "updated_at"])
+            audit_record(
+                action="recommendation.deferred", reference=_reference(rec), data={"until": window.isoformat()}
+            )
+            return None, f"outside working hours: deferred to {window.isoformat()}"
         owner = rec.account.owner
         domain = _mail_domain(owner.email if owner is not None and owner.email else settings.DEFAULT_FROM_EMAIL)
         # Short enough that the header is never folded (some clients copy a folded id badly into
@@ -234,7 +253,7 @@ def execute_recommendation(*, recommendation_id: int, autonomous: bool, user_id:
         logger.info("nothing to execute", extra={"recommendation_id": recommendation_id, "why": why_not})
         return None
     rec = execution.recommendation
-    message, refusal, details = _build_message(rec, execution.message_id)
+    message, refusal, details = _build_message(rec, execution.message_id, autonomous=execution.autonomous)
     if message is None:
         with transaction.atomic():
             _fail(rec, execution, refusal)

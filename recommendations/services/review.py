@@ -41,6 +41,7 @@ from audit.services import audit_record
 from recommendations import jobs
 from recommendations.models import Execution, Recommendation, Review
 from recommendations.selectors import approved_by_person, recipient_of, unvouched_recipient
+from recommendations.services import caps, compliance
 from salesai import clock
 from salesai.api_errors import DomainError
 from salesai.text import has_line_break
@@ -94,6 +95,8 @@ def _sync(target: Recommendation, source: Recommendation) -> None:
         "updated_at",
         "version",
         "awaiting_polish",
+        "held_until",
+        "held_reason",
     ):
         setattr(target, field, getattr(source, field))
     target.draft_subject, target.draft_body = source.draft_subject, source.draft_body
@@ -124,22 +127,35 @@ def route_recommendation(
     with transaction.atomic(savepoint=not new):
         rec = recommendation if new else locked(recommendation)
         cancelled_before = not new and rec.reviews.filter(decision=Review.Decision.CANCELLED).exists()
-        if rec.status != Recommendation.Status.PENDING or cancelled_before:
+        if rec.status not in (Recommendation.Status.PENDING, Recommendation.Status.HELD):
+            _sync(recommendation, rec)
+            return recommendation
+        now = clock.now()
+        # a contact or account cap, or the rep's full inbox, holds it (a held one is back here when released)
+        held = caps.admission_hold(recommendation=rec, now=now)
+        if held is not None:
+            caps.hold_recommendation(recommendation=rec, hold=held, now=now)
+            _sync(recommendation, rec)
+            return recommendation
+        was_held = rec.status == Recommendation.Status.HELD
+        if cancelled_before:
             # a person cancelled autopilot on this one: it stays with people
+            if was_held:
+                _release_to_review(rec, now=now)
             _sync(recommendation, rec)
             return recommendation
         if c_level is None:
             c_level = bool(rec.contact_id and rec.contact.seniority == Contact.Seniority.C_LEVEL)
         recipient_reason = unvouched_recipient(rec)
+        paused = compliance.reply_pause_reason(rec, now)  # a person replied: a rep answers, not autopilot
         decision = trust.decide(
             domain=rec.action_type,
             stakes=rec.stakes,
             strategic=bool(rec.account.strategic),
             c_level=c_level,
             reference=_reference(rec),
-            review_reasons=(*review_reasons, *([recipient_reason] if recipient_reason else [])),
+            review_reasons=(*review_reasons, *(reason for reason in (recipient_reason, paused) if reason)),
         )
-        now = clock.now()
         rec.trust_decision = decision
         rec.awaiting_polish = False
         if decision.verdict == TrustDecision.Verdict.AUTONOMOUS:
@@ -149,8 +165,21 @@ def route_recommendation(
         else:
             rec.status = Recommendation.Status.PENDING
             rec.scheduled_for = None
+        rec.held_until, rec.held_reason = None, ""
         rec.updated_at = now
-        rec.save(update_fields=["trust_decision", "awaiting_polish", "status", "scheduled_for", "updated_at"])
+        rec.save(
+            update_fields=[
+                "trust_decision",
+                "awaiting_polish",
+                "status",
+                "scheduled_for",
+                "held_until",
+                "held_reason",
+                "updated_at",
+            ]
+        )
+        if was_held:
+            audit_record(action="recommendation.released", reference=_reference(rec), data={})
         audit_record(
             action="recommendation.scheduled"
             if rec.status == Recommendation.Status.SCHEDULED
@@ -165,6 +194,15 @@ def route_recommendation(
         )
     _sync(recommendation, rec)
     return recommendation
+
+
+def _release_to_review(rec: Recommendation, *, now: dt.datetime) -> None:
+    """A released hold that people must decide on: back in the inbox."""
+    rec.status = Recommendation.Status.PENDING
+    rec.held_until, rec.held_reason = None, ""
+    rec.updated_at = now
+    rec.save(update_fields=["status", "held_until", "held_reason", "updated_at"])
+    audit_record(action="recommendation.released", reference=_reference(rec), data={})
 
 
 SUBJECT_LINE_BREAK = "A subject is one line: remove the line breaks and other control characters."

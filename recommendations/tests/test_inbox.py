@@ -197,7 +197,7 @@ def test_inbox_page_runs_in_a_constant_number_of_queries_with_10000_pending(clie
                 updated_at=now,
             )
             for i, account in enumerate(accounts)
-            for j, action in enumerate(ActionType.values)
+            for j, action in enumerate(ActionType.values[:10])
         ],
         batch_size=2000,
     )

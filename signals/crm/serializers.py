@@ -8,12 +8,17 @@ from rest_framework import serializers
 from accounts.models import Account, Contract, Opportunity
 from signals.identity.domains import registrable_domain
 
+MAX_DEAL_CONTACTS = 100
+
 
 class CrmContactSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     title = serializers.CharField(required=False, allow_blank=True, max_length=200)
     do_not_contact = serializers.BooleanField(required=False)
+    do_not_contact_reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Why. Example: Left the company"
+    )
 
 
 class CrmOpportunitySerializer(serializers.Serializer):
@@ -22,6 +27,26 @@ class CrmOpportunitySerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
     stage = serializers.ChoiceField(choices=Opportunity.Stage.choices, required=False)
     close_date = serializers.DateField(required=False, allow_null=True)
+    status = serializers.ChoiceField(
+        choices=Opportunity.Status.choices, required=False, help_text="open, won or lost. Example: open"
+    )
+    stage_changed_at = serializers.DateTimeField(
+        required=False,
+        help_text="When the deal entered its current stage (ISO 8601); when absent, salesai records the first "
+        "time it saw the stage.",
+    )
+    contacts = serializers.ListField(
+        child=serializers.EmailField(max_length=254),
+        required=False,
+        max_length=MAX_DEAL_CONTACTS,
+        help_text="E-mails of the people involved; only people of this account (or at its domain) are linked.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        stage = attrs.get("stage")
+        if "status" not in attrs and stage in (Opportunity.Stage.WON, Opportunity.Stage.LOST):
+            attrs["status"] = stage  # a closed stage says the result when the CRM sends no status
+        return attrs
 
 
 class CrmContractSerializer(serializers.Serializer):
@@ -52,6 +77,8 @@ class CrmAccountSerializer(serializers.Serializer):
 
     def validate_domain(self, value: str) -> str:
         domain = registrable_domain(value)
+        if domain is None and Account.objects.filter(domain=value.strip().lower()).exists():
+            return value.strip().lower()  # an account salesai knows already (e.g. an internal test domain)
         if domain is None:
             raise serializers.ValidationError("Not a registrable domain (example: acme.com).")
         return domain

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from accounts.models import Opportunity
 from accounts.services import account_upsert, contact_upsert, contract_upsert, opportunity_upsert
 from audit.services import audit_record
 from salesai import clock
@@ -45,6 +46,7 @@ class CrmSyncResult:
 
 
 _ACCOUNT_FIELDS = ("name", "owner", "segment", "arr", "strategic", "external_id")
+_CONTACT_FIELDS = ("name", "title", "do_not_contact", "do_not_contact_reason")
 
 
 def crm_sync_account(*, record: dict, actor=None) -> CrmAccountOutcome:
@@ -56,23 +58,33 @@ def crm_sync_account(*, record: dict, actor=None) -> CrmAccountOutcome:
         account, created, changed = account_upsert(domain=record["domain"], values=values)
         changes: dict[str, list] = {"account": changed} if changed else {}
         for contact in record.get("contacts", []):
-            contact_values = {k: contact[k] for k in ("name", "title", "do_not_contact") if k in contact}
+            contact_values = {k: contact[k] for k in _CONTACT_FIELDS if k in contact}
             if "title" in contact_values:
                 contact_values["seniority"] = guess_seniority(contact_values["title"])
             _, new, fields_changed = contact_upsert(account=account, email=contact["email"], values=contact_values)
             if new or fields_changed:
                 changes.setdefault("contacts", []).append(contact["email"])
-        for key, upsert in (("opportunities", opportunity_upsert), ("contracts", contract_upsert)):
-            for item in record.get(key, []):
-                item_values = {k: v for k, v in item.items() if k != "external_id"}
-                _, new, fields_changed = upsert(account=account, external_id=item["external_id"], values=item_values)
-                if new or fields_changed:
-                    changes.setdefault(key, []).append(item["external_id"])
+        closed: list[SignalDraft] = []
+        ignored: list[str] = []
+        for item in record.get("opportunities", []):
+            synced = opportunity_upsert(account=account, external_id=item["external_id"], values=_values(item))
+            if synced.created or synced.changed:
+                changes.setdefault("opportunities", []).append(item["external_id"])
+            if synced.closed_as:
+                closed.append(deal_closed_signal(synced.opportunity))
+            ignored += synced.ignored_contacts
+        for item in record.get("contracts", []):
+            _, new, fields_changed = contract_upsert(
+                account=account, external_id=item["external_id"], values=_values(item)
+            )
+            if new or fields_changed:
+                changes.setdefault("contracts", []).append(item["external_id"])
         outcome = CrmAccountOutcome(id=account.pk, domain=account.domain, created=created, changed=sorted(changes))
         if created or changes:
             store_signals(
                 source=crm_source(),
                 drafts=[
+                    *closed,
                     SignalDraft(
                         kind=Signal.Kind.CRM_UPDATED,
                         external_id=f"crm:{account.pk}:{uuid.uuid4().hex}",
@@ -80,14 +92,19 @@ def crm_sync_account(*, record: dict, actor=None) -> CrmAccountOutcome:
                         account_id=account.pk,
                         properties={"created": created, "changes": _jsonable(changes)},
                         name="Account created" if created else "Account updated",
-                    )
+                    ),
                 ],
             )
             audit_record(
                 action="crm.account_synced",
                 actor=actor,
                 reference=f"account:{account.pk}",
-                data={"domain": account.domain, "created": created, "changes": _jsonable(changes)},
+                data={
+                    "domain": account.domain,
+                    "created": created,
+                    "changes": _jsonable(changes),
+                    "deal_contacts_not_linked": sorted(set(ignored)),
+                },
             )
     return outcome
 
@@ -99,6 +116,29 @@ def crm_sync_accounts(*, records: list[dict], actor=None) -> CrmSyncResult:
     for record in records:
         result.accounts.append(crm_sync_account(record=record, actor=actor))
     return result
+
+
+def _values(item: dict) -> dict:
+    return {k: v for k, v in item.items() if k != "external_id"}
+
+
+def deal_closed_signal(opportunity: Opportunity) -> SignalDraft:
+    """A won or lost deal is an outcome: one ``crm_updated`` signal named "Deal won"/"Deal lost" per
+    deal and result (its external id makes a repeated sync store it once)."""
+    return SignalDraft(
+        kind=Signal.Kind.CRM_UPDATED,
+        external_id=f"crm:deal:{opportunity.pk}:{opportunity.status}",
+        occurred_at=clock.now(),
+        account_id=opportunity.account_id,
+        properties={
+            "deal_outcome": opportunity.status,
+            "opportunity_id": opportunity.pk,
+            "external_id": opportunity.external_id,
+            "amount": str(opportunity.amount),
+            "stage": opportunity.stage,
+        },
+        name=f"Deal {opportunity.status}",
+    )
 
 
 def _jsonable(changes: dict) -> dict:

@@ -4,7 +4,8 @@ JSON: a list of accounts in the ``POST /api/v1/crm/accounts`` shape (or ``{"acco
 CSV: one row per account (``domain,name,owner,segment,arr,strategic,external_id``), and optionally
 contact, opportunity and contract columns on the same row: ``contact_email, contact_name,
 contact_title, opportunity_external_id, opportunity_name, opportunity_amount, opportunity_stage,
-opportunity_close_date, contract_external_id, contract_value, contract_renewal_date,
+opportunity_close_date, opportunity_status, opportunity_stage_changed_at, opportunity_contacts (e-mails
+separated by ``;``), contract_external_id, contract_value, contract_renewal_date,
 contract_start_date``; several rows with the same domain add up.
 """
 
@@ -22,7 +23,11 @@ from signals.crm.service import crm_sync_account
 
 _NESTED = {
     "contact": ("contacts", "email", ("email", "name", "title")),
-    "opportunity": ("opportunities", "external_id", ("external_id", "name", "amount", "stage", "close_date")),
+    "opportunity": (
+        "opportunities",
+        "external_id",
+        ("external_id", "name", "amount", "stage", "status", "close_date", "stage_changed_at", "contacts"),
+    ),
     "contract": ("contracts", "external_id", ("external_id", "value", "renewal_date", "start_date", "status")),
 }
 _ACCOUNT_COLUMNS = ("domain", "name", "owner", "segment", "arr", "strategic", "external_id")
@@ -41,10 +46,17 @@ def records_from_csv(path: Path) -> list[dict]:
             record = by_domain.setdefault(domain, {"domain": domain})
             record.update({k: row[k] for k in _ACCOUNT_COLUMNS if row.get(k)})
             for prefix, (key, natural_key, columns) in _NESTED.items():
-                nested = {c: row[f"{prefix}_{c}"] for c in columns if row.get(f"{prefix}_{c}")}
+                nested = {c: _cell(c, row[f"{prefix}_{c}"]) for c in columns if row.get(f"{prefix}_{c}")}
                 if nested.get(natural_key):
                     record.setdefault(key, []).append(nested)
     return list(by_domain.values())
+
+
+def _cell(column: str, value: str) -> str | list[str]:
+    """A CSV cell; a deal's ``contacts`` are e-mails separated by ``;`` (or spaces)."""
+    if column == "contacts":
+        return [part for part in value.replace(";", " ").split() if part]
+    return value
 
 
 def records_from_json(path: Path) -> list[dict]:
