@@ -85,7 +85,21 @@ class RecommendationAdmin(admin.ModelAdmin):
     raw_id_fields = ["account", "contact", "trust_decision"]
     inlines = [EvidenceInline]
     fieldsets = [
-        (None, {"fields": ["account", "contact", "action_type", "title", "status", "priority", "confidence"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "account",
+                    "contact",
+                    "action_type",
+                    "title",
+                    "status",
+                    "priority",
+                    "confidence",
+                    "confidence_note",
+                ]
+            },
+        ),  # fmt: skip
         ("Reasoning", {"fields": ["reasoning", "rationale", "why_now", "counterfactual"]}),
         ("Draft", {"fields": ["draft_subject", "draft_body"]}),
         (
@@ -116,3 +130,6 @@ class RecommendationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # recommendations come from analysis; decisions go through the inbox or the API
+
+
+from recommendations.learning import admin as learning_admin  # noqa: E402,F401  (registers the learning's admin)

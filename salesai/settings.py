@@ -170,7 +170,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "recommendations-sweep-due-accounts": {"task": "recommendations.sweep_due_accounts", "schedule": 60.0},
     "recommendations-execute-due": {"task": "recommendations.execute_due_actions", "schedule": 30.0},
     "recommendations-send-digests": {"task": "recommendations.send_due_digests", "schedule": crontab(minute="*/15")},
+    "recommendations-retrain-learning": {"task": "recommendations.retrain_learning", "schedule": crontab(minute=7)},
 }
+# Learning from outcomes (issue 15): off, confidence stays hand-set and nothing is retrained.
+LEARNING_ENABLED = env.bool("LEARNING_ENABLED", default=True)
 
 # --- auth, i18n -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

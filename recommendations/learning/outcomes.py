@@ -19,10 +19,11 @@ from django.db.models import Q
 from accounts.models import Opportunity
 from recommendations.learning.models import RecommendationOutcome as O
 from recommendations.models import Execution, Recommendation, Review
-from recommendations.services.outcomes import NEGATIVE_SENTIMENT, POSITIVE_SENTIMENT
 from salesai import clock
 from signals.models import Signal
 
+NEGATIVE_SENTIMENT = -0.3
+POSITIVE_SENTIMENT = 0.3
 #: How long after a send what follows still counts as its outcome.
 WINDOW = dt.timedelta(days=14)
 #: Strength order: a later, stronger result replaces a weaker one (a meeting beats a reply).

@@ -1,0 +1,182 @@
+"""Calibrated confidence per playbook: P(a rep approves it), learnt from outcome records.
+
+Pure functions over plain rows and JSON parameters (no database), so each rule is tested on small
+hand-made histories. A playbook's model is a logistic regression over the finding's features,
+shrunk towards a Beta prior centred on the playbook's own hand-set confidence: with ``n`` labelled
+outcomes the shown probability is ``(n · p_data + S · prior) / (n + S)``, so three outcomes move it by
+at most 3 / (3 + S) of the way (S = :data:`PRIOR_STRENGTH`).
+
+Reject reasons are read, not lumped together: ``bad_draft`` counts against the draft (kept out of the
+trigger's label), ``wrong_contact`` teaches the contact choice (the rep-and-role rates below and
+:mod:`recommendations.learning.contacts`), ``wrong_timing`` re-times the playbook
+(:mod:`recommendations.learning.timing`), and ``not_relevant`` / ``already_handled`` count against
+the trigger's precision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss
+
+from recommendations.playbooks.base import SENIORITY_RANK
+
+#: Pseudo-outcomes of the Beta prior: the data outweigh the hand-set value only past this many.
+PRIOR_STRENGTH = 20
+#: A logistic regression is fitted only with this many labels, and this many of each class.
+MIN_FIT = 30
+MIN_CLASS = 5
+#: Pseudo-counts behind a rep's own approval rates (towards the playbook's rate).
+RATE_STRENGTH = 3
+#: Recency: a label loses half its weight in this many days (reps' tastes and markets drift).
+HALF_LIFE_DAYS = 14
+FEATURES = ("prior", "urgency", "intent", "seniority", "fit", "rep_rate", "rep_role_rate")
+#: Reasons that say nothing about whether the trigger was right (they teach something else).
+NOT_ABOUT_THE_TRIGGER = frozenset({"bad_draft"})
+TRIGGER_MISSES = frozenset({"not_relevant", "already_handled"})
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """One reviewed recommendation as the learner sees it."""
+
+    playbook: str
+    features: dict
+    owner: int | None
+    seniority: str
+    review: str  # approved | edited | rejected
+    reject_reason: str
+    at: dt.datetime
+
+    @property
+    def approved(self) -> bool:
+        return self.review in ("approved", "edited")
+
+
+def trigger_label(row: Labelled) -> int | None:
+    """1 approved, 0 rejected, None when the reason is about something other than the trigger."""
+    if row.approved:
+        return 1
+    if row.reject_reason in NOT_ABOUT_THE_TRIGGER:
+        return None
+    return 0
+
+
+def seniority_score(seniority: str) -> float:
+    return SENIORITY_RANK.get(seniority or "unknown", 0) / 5
+
+
+def _key(*parts) -> str:
+    return "|".join(str(p) for p in parts)
+
+
+def _rate(counts: dict, key: str, base: float, minus: tuple[float, float] = (0.0, 0.0)) -> float:
+    approved, total = counts.get(key, (0.0, 0.0))
+    approved, total = approved - minus[0], total - minus[1]
+    return (approved + RATE_STRENGTH * base) / (total + RATE_STRENGTH)
+
+
+def as_number(value, default: float) -> float:
+    """A stored feature as a number (a missing, null or malformed one reads as ``default``)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return number if math.isfinite(number) else default
+
+
+def vector(
+    features: dict, params: dict, *, owner, seniority: str, minus: tuple[float, float] = (0.0, 0.0)
+) -> list[float]:
+    """The model's inputs, in :data:`FEATURES` order (rates from the fitted counts; ``minus`` leaves
+    a training row's own label out of them)."""
+    base = params.get("base_rate", 0.5)
+    rates = params.get("rates", {})
+    return [
+        as_number(features.get("prior"), 0.5),
+        as_number(features.get("urgency"), 0.5),
+        as_number(features.get("intent"), 0.0),
+        seniority_score(seniority),
+        as_number(features.get("fit"), 0.5),
+        _rate(rates, _key(owner), base, minus),
+        _rate(rates, _key(owner, seniority), base, minus),
+    ]
+
+
+def fit_playbook(rows: Sequence[Labelled], *, prior: float, now: dt.datetime) -> tuple[dict, dict]:
+    """Fit one playbook's model from its labelled rows → (params, metrics) as JSON-able dicts."""
+    usable = [(r, y) for r in rows if (y := trigger_label(r)) is not None]
+    weights = [0.5 ** ((now - r.at).total_seconds() / 86400 / HALF_LIFE_DAYS) for r, _ in usable]
+    n = len(usable)
+    positives = sum(w * y for (_, y), w in zip(usable, weights, strict=True))
+    weight_sum = sum(weights)
+    base = (positives + PRIOR_STRENGTH * prior) / (weight_sum + PRIOR_STRENGTH)
+    rates: dict[str, list[float]] = {}
+    for (r, y), w in zip(usable, weights, strict=True):
+        for key in (_key(r.owner), _key(r.owner, r.seniority)):
+            counts = rates.setdefault(key, [0.0, 0.0])
+            counts[0] += w * y
+            counts[1] += w
+    params = {"features": list(FEATURES), "prior": prior, "prior_strength": PRIOR_STRENGTH, "n": n,
+              "base_rate": base, "rates": rates, "coef": None, "intercept": None}  # fmt: skip
+    labels = [y for _, y in usable]
+    if n >= MIN_FIT and min(labels.count(0), labels.count(1)) >= MIN_CLASS:
+        x = np.array([
+            vector(r.features, params, owner=r.owner, seniority=r.seniority, minus=(w * y, w))
+            for (r, y), w in zip(usable, weights, strict=True)
+        ])  # fmt: skip
+        mean, scale = x.mean(axis=0), x.std(axis=0)
+        scale[scale == 0] = 1.0
+        model = LogisticRegression(C=1.0, max_iter=500, random_state=0)
+        model.fit((x - mean) / scale, labels, sample_weight=weights)
+        params.update(coef=model.coef_[0].tolist(), intercept=float(model.intercept_[0]),
+                      mean=mean.tolist(), scale=scale.tolist())  # fmt: skip
+    metrics = _metrics(usable, params, rows)
+    return params, metrics
+
+
+def data_probability(params: dict, x: Sequence[float]) -> float:
+    """What the data alone say (the regression, or the weighted base rate without one)."""
+    if params.get("coef") is None:
+        return params.get("base_rate", params.get("prior", 0.5))
+    z = params["intercept"] + sum(
+        c * (v - m) / s for c, v, m, s in zip(params["coef"], x, params["mean"], params["scale"], strict=True)
+    )
+    return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def probability(params: dict | None, *, prior: float, features: dict, owner, seniority: str) -> float:
+    """The calibrated P(approve): the data's estimate shrunk towards the finding's own prior."""
+    if not params or not params.get("n"):
+        return prior
+    n = params["n"]
+    p_data = data_probability(params, vector(features, params, owner=owner, seniority=seniority))
+    return (n * p_data + PRIOR_STRENGTH * prior) / (n + PRIOR_STRENGTH)
+
+
+def _metrics(usable: list[tuple[Labelled, int]], params: dict, rows: Iterable[Labelled]) -> dict:
+    rows = list(rows)
+    reasons: dict[str, int] = {}
+    for r in rows:
+        if not r.approved:
+            reasons[r.reject_reason or "other"] = reasons.get(r.reject_reason or "other", 0) + 1
+    metrics: dict = {"labelled": len(usable), "reviewed": len(rows), "reject_reasons": reasons,
+                     "approval_rate": sum(r.approved for r in rows) / len(rows) if rows else None}  # fmt: skip
+    judged = [r for r in rows if r.approved or r.reject_reason in TRIGGER_MISSES]
+    metrics["trigger_precision"] = sum(r.approved for r in judged) / len(judged) if judged else None
+    if usable:
+        labels = [y for _, y in usable]
+        shown = [
+            probability(params, prior=as_number(r.features.get("prior"), 0.5), features=r.features, owner=r.owner,
+                        seniority=r.seniority)
+            for r, _ in usable
+        ]  # fmt: skip
+        mean = sum(labels) / len(labels)
+        metrics["brier"] = float(brier_score_loss(labels, shown))
+        metrics["brier_base_rate"] = float(brier_score_loss(labels, [mean] * len(labels)))
+    return metrics
