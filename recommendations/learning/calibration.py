@@ -35,6 +35,8 @@ MIN_CLASS = 5
 RATE_STRENGTH = 3
 #: Recency: a label loses half its weight in this many days (reps' tastes and markets drift).
 HALF_LIFE_DAYS = 14
+#: The key of the installation-wide record, read for a playbook nobody reviewed yet.
+POOLED = "*"
 FEATURES = ("prior", "urgency", "intent", "seniority", "fit", "rep_rate", "rep_role_rate")
 #: Reasons that say nothing about whether the trigger was right (they teach something else).
 NOT_ABOUT_THE_TRIGGER = frozenset({"bad_draft"})
@@ -108,14 +110,32 @@ def vector(
     ]
 
 
-def fit_playbook(rows: Sequence[Labelled], *, prior: float, now: dt.datetime) -> tuple[dict, dict]:
-    """Fit one playbook's model from its labelled rows → (params, metrics) as JSON-able dicts."""
+def recency(at: dt.datetime, now: dt.datetime) -> float:
+    return 0.5 ** (max(0.0, (now - at).total_seconds()) / 86400 / HALF_LIFE_DAYS)
+
+
+def pooled(rows: Iterable[Labelled], now: dt.datetime) -> list[float]:
+    """[recency-weighted approvals, weight] over every playbook's trigger labels."""
+    approved = weight = 0.0
+    for r in rows:
+        y = trigger_label(r)
+        if y is not None:
+            w = recency(r.at, now)
+            approved, weight = approved + w * y, weight + w
+    return [approved, weight]
+
+
+def fit_playbook(rows: Sequence[Labelled], *, prior: float, now: dt.datetime,
+                 pool: Sequence[float] = (0.0, 0.0)) -> tuple[dict, dict]:  # fmt: skip
+    """Fit one playbook's model from its labelled rows → (params, metrics) as JSON-able dicts. ``pool``
+    is the installation's record over all playbooks (:func:`pooled`), the prior's first source."""
     usable = [(r, y) for r in rows if (y := trigger_label(r)) is not None]
-    weights = [0.5 ** ((now - r.at).total_seconds() / 86400 / HALF_LIFE_DAYS) for r, _ in usable]
+    weights = [recency(r.at, now) for r, _ in usable]
     n = len(usable)
     positives = sum(w * y for (_, y), w in zip(usable, weights, strict=True))
     weight_sum = sum(weights)
-    base = (positives + PRIOR_STRENGTH * prior) / (weight_sum + PRIOR_STRENGTH)
+    target = shrink_target({"pooled": list(pool)}, prior)
+    base = (positives + PRIOR_STRENGTH * target) / (weight_sum + PRIOR_STRENGTH)
     rates: dict[str, list[float]] = {}
     for (r, y), w in zip(usable, weights, strict=True):
         for key in (_key(r.owner), _key(r.owner, r.seniority)):
@@ -123,7 +143,7 @@ def fit_playbook(rows: Sequence[Labelled], *, prior: float, now: dt.datetime) ->
             counts[0] += w * y
             counts[1] += w
     params = {"features": list(FEATURES), "prior": prior, "prior_strength": PRIOR_STRENGTH, "n": n,
-              "base_rate": base, "rates": rates, "coef": None, "intercept": None}  # fmt: skip
+              "pooled": list(pool), "base_rate": base, "rates": rates, "coef": None, "intercept": None}  # fmt: skip
     labels = [y for _, y in usable]
     if n >= MIN_FIT and min(labels.count(0), labels.count(1)) >= MIN_CLASS:
         x = np.array([
@@ -150,13 +170,24 @@ def data_probability(params: dict, x: Sequence[float]) -> float:
     return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
 
 
+def shrink_target(params: dict | None, prior: float) -> float:
+    """The prior the playbook's data are shrunk towards: the installation's approval record over every
+    playbook (itself Beta-shrunk to the finding's hand-set ``prior``), so a playbook with few reviews
+    starts from what reps here approve rather than from a guess."""
+    approved, weight = (params or {}).get("pooled", (0.0, 0.0))
+    return (approved + PRIOR_STRENGTH * prior) / (weight + PRIOR_STRENGTH)
+
+
 def probability(params: dict | None, *, prior: float, features: dict, owner, seniority: str) -> float:
     """The calibrated P(approve): the data's estimate shrunk towards the finding's own prior."""
-    if not params or not params.get("n"):
+    if not params:
         return prior
-    n = params["n"]
+    target = shrink_target(params, prior)
+    n = params.get("n", 0)
+    if not n:
+        return target
     p_data = data_probability(params, vector(features, params, owner=owner, seniority=seniority))
-    return (n * p_data + PRIOR_STRENGTH * prior) / (n + PRIOR_STRENGTH)
+    return (n * p_data + PRIOR_STRENGTH * target) / (n + PRIOR_STRENGTH)
 
 
 def _metrics(usable: list[tuple[Labelled, int]], params: dict, rows: Iterable[Labelled]) -> dict:

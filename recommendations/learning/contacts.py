@@ -14,8 +14,10 @@ from dataclasses import replace
 from recommendations.playbooks import Playbook
 from recommendations.playbooks.base import Finding, PictureFacts
 
-#: A role is avoided for a rep and playbook after this many wrong-contact rejections, making up at
-#: least this share of that rep's reviews of the playbook's e-mails to that role.
+#: A role is avoided for a rep and playbook after this many wrong-contact rejections among that rep's
+#: last :data:`ROLE_WINDOW` reviews of the playbook's e-mails to that role, making up at least
+#: :data:`ROLE_MIN_SHARE` of them (the last few, so a rep's change of mind is followed quickly).
+ROLE_WINDOW = 4
 ROLE_MIN_REJECTIONS = 2
 ROLE_MIN_SHARE = 0.5
 LEARNED_REASON = "learned: the rep said this is the wrong contact"

@@ -83,7 +83,8 @@ class LearnedModel(models.Model):
     class Kind(models.TextChoices):
         CONFIDENCE = "confidence", "Calibrated confidence (per playbook)"
         FIT = "fit", "Account fit"
-        CONTACT = "contact", "Contact choice (per playbook)"
+        CONTACT = "contact", "Contact choice (by rep and role, and by person)"
+        TIMING = "timing", "Timing (by playbook and segment)"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     key = models.CharField(max_length=50, blank=True, help_text="The playbook for per-playbook models.")

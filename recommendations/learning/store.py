@@ -52,7 +52,7 @@ def current() -> Models:
         else:
             singles[row["kind"]] = row["params"]
     models = Models(confidence=confidence, contact=singles.get(LearnedModel.Kind.CONTACT, {}),
-                    timing=singles.get("timing", {}), fit=singles.get(LearnedModel.Kind.FIT, {}))  # fmt: skip
+                    timing=singles.get(LearnedModel.Kind.TIMING, {}), fit=singles.get(LearnedModel.Kind.FIT, {}))  # fmt: skip
     _cache["models"] = (time.monotonic(), models)
     return models
 

@@ -12,8 +12,10 @@ from django.db import transaction
 
 from accounts.models import Account, AccountPicture, Opportunity
 from recommendations.learning import calibration, contacts, fit, outcomes, peers, store
+from recommendations.learning.judge import calibrated, learned_priority
 from recommendations.learning.models import LearnedModel, RecommendationOutcome
 from recommendations.learning.timing import timing_params
+from recommendations.models import Recommendation
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ def retrain(*, now: dt.datetime) -> dict:
     result = {"windows_closed": closed, "fit": train_fit(now=now), "confidence": train_confidence(now=now),
               "contact": train_contacts(now=now)}  # fmt: skip
     store.forget()
+    result["refreshed"] = refresh_pending()
     logger.info("learning_retrained", extra={k: v for k, v in result.items() if k != "confidence"})
     return result
 
@@ -59,15 +62,19 @@ def train_confidence(*, now: dt.datetime) -> dict[str, int]:
                                  at=o["reviewed_at"])
         )  # fmt: skip
     peer_counts = _peer_counts(now)
+    pool = calibration.pooled((r for rows in rows_by_playbook.values() for r in rows), now)
     trained = {}
     for playbook in sorted(set(rows_by_playbook) | set(peer_counts)):
         rows = rows_by_playbook.get(playbook, [])
         prior = sum(calibration.as_number(r.features.get("prior"), 0.5) for r in rows) / len(rows) if rows else 0.5
-        params, metrics = calibration.fit_playbook(rows, prior=prior, now=now)
+        params, metrics = calibration.fit_playbook(rows, prior=prior, now=now, pool=pool)
         params.update(peer_counts.get(playbook, {"peers": {}, "sent": 0, "sent_positive": 0}))
         _save_if_changed(kind=LearnedModel.Kind.CONFIDENCE, key=playbook, params=params, metrics=metrics, n=len(rows),
                          now=now)  # fmt: skip
         trained[playbook] = len(rows)
+    # playbooks nobody reviewed yet start from the installation's record
+    _save_if_changed(kind=LearnedModel.Kind.CONFIDENCE, key=calibration.POOLED, params={"n": 0, "pooled": pool},
+                     metrics={"pooled": pool}, n=0, now=now)  # fmt: skip
     return trained
 
 
@@ -92,29 +99,30 @@ def _peer_counts(now: dt.datetime) -> dict[str, dict]:
 def train_contacts(*, now: dt.datetime) -> int:
     """Wrong-contact rejections by (rep, playbook, role) and by (account, person, playbook), and the
     wrong-timing counts by (playbook, segment), over the last 90 days."""
-    roles: dict[str, list[int]] = {}
     people: dict[str, int] = {}
+    recent: dict[str, list[bool]] = {}
     rows = list(
         RecommendationOutcome.objects.filter(
             review__in=["approved", "edited", "rejected"], reviewed_at__gte=now - dt.timedelta(days=90)
         ).values("playbook", "features", "seniority", "review", "reject_reason", "account_id",
-                 "recommendation__contact_id", "segment")
+                 "recommendation__contact_id", "segment", "reviewed_at")
     )  # fmt: skip
-    for o in rows:
+    for o in sorted(rows, key=lambda o: o["reviewed_at"]):
         owner = o["features"].get("owner") if isinstance(o["features"], dict) else None
         key = contacts.role_key(owner, o["playbook"], o["seniority"])
-        pair = roles.setdefault(key, [0, 0])
         wrong = o["reject_reason"] == "wrong_contact"
-        pair[0] += wrong
-        pair[1] += 1
+        recent[key] = [*recent.get(key, []), wrong][-contacts.ROLE_WINDOW :]
         if wrong and o["recommendation__contact_id"]:
             person = contacts.person_key(o["account_id"], o["recommendation__contact_id"], o["playbook"])
             people[person] = people.get(person, 0) + 1
+    roles = {key: [sum(last), len(last)] for key, last in recent.items()}
     params = {"roles": roles, "people": people}
     _save_if_changed(
         kind=LearnedModel.Kind.CONTACT, params=params, metrics={"reviews": len(rows)}, n=len(rows), now=now
     )
-    _save_if_changed(kind="timing", params=timing_params(rows), metrics={"reviews": len(rows)}, n=len(rows), now=now)
+    _save_if_changed(
+        kind=LearnedModel.Kind.TIMING, params=timing_params(rows), metrics={"reviews": len(rows)}, n=len(rows), now=now
+    )
     return len(rows)
 
 
@@ -155,3 +163,35 @@ def train_fit(*, now: dt.datetime) -> dict:
     with transaction.atomic():
         Account.objects.bulk_update(changed, ["fit_score", "fit_summary"], batch_size=500)
     return {**metrics, "accounts_updated": len(changed)}
+
+
+def refresh_pending() -> int:
+    """Pending recommendations show the current model's probability (and the priority it feeds), not the
+    one of the day they were composed: what a rep reads this morning is today's estimate. The version
+    does not move: what would be approved (draft, recipient, evidence) is unchanged."""
+    models = store.current()
+    changed = []
+    for rec in Recommendation.objects.filter(status=Recommendation.Status.PENDING).select_related(
+        "account", "contact"
+    ).only("id", "playbook", "findings", "stakes", "confidence", "confidence_note", "priority", "account__owner_id",
+           "account__fit_score", "contact__seniority"):  # fmt: skip
+        lead = (
+            rec.findings[0]
+            if isinstance(rec.findings, list) and rec.findings and isinstance(rec.findings[0], dict)
+            else {}
+        )
+        features = lead.get("features")
+        params = models.confidence.get(rec.playbook) or models.confidence.get(calibration.POOLED)
+        if not isinstance(features, dict) or not params:
+            continue  # composed before learning, or nothing learnt: left as composed
+        prior = calibration.as_number(features.get("prior"), 0.5)
+        p, note = calibrated(params, prior=prior, features=features, owner=rec.account.owner_id,
+                             seniority=rec.contact.seniority if rec.contact else "")  # fmt: skip
+        priority = learned_priority(urgency=calibration.as_number(features.get("urgency"), 0.5), stakes=rec.stakes,
+                                    intent=calibration.as_number(features.get("intent"), 0.0), confidence=p,
+                                    fit=rec.account.fit_score)  # fmt: skip
+        if (rec.confidence, rec.confidence_note, rec.priority) != (p, note[:300], priority):
+            rec.confidence, rec.confidence_note, rec.priority = p, note[:300], priority
+            changed.append(rec)
+    Recommendation.objects.bulk_update(changed, ["confidence", "confidence_note", "priority"], batch_size=500)
+    return len(changed)

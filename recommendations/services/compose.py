@@ -117,17 +117,14 @@ def story(lead: Finding, findings: list[Finding], facts: PictureFacts, now: dt.d
 
 
 def priority_of(finding: Finding, facts: PictureFacts, judged: learning.Judgement | None = None) -> int:
-    """0–100 from urgency (half), value at stake (three tenths, log-scaled to $500k) and intent. Once a
-    model is learnt for the playbook, the calibrated confidence and the account's fit (neutral 0.5
-    while unknown) take a share, kept apart from intent: 0.35 urgency, 0.2 value, 0.15 intent, 0.2
-    confidence, 0.1 fit."""
-    value = min(1.0, math.log10(1 + float(finding.stakes or 0)) / math.log10(1 + 500_000))
+    """0–100 from urgency (half), value at stake (three tenths, log-scaled to $500k) and intent; once a
+    model is learnt for the playbook, :func:`recommendations.learning.judge.learned_priority` (the
+    calibrated confidence and the account's fit take a share)."""
     if judged is not None and judged.learned:
-        fit = 0.5 if judged.fit is None else judged.fit
-        score = 100 * (0.35 * finding.urgency + 0.2 * value + 0.15 * facts.intent_score + 0.2 * judged.confidence
-                       + 0.1 * fit)  # fmt: skip
-    else:
-        score = 100 * (0.5 * finding.urgency + 0.3 * value + 0.2 * facts.intent_score)
+        return learning.learned_priority(urgency=finding.urgency, stakes=finding.stakes, intent=facts.intent_score,
+                                         confidence=judged.confidence, fit=judged.fit)  # fmt: skip
+    value = min(1.0, math.log10(1 + float(finding.stakes or 0)) / math.log10(1 + 500_000))
+    score = 100 * (0.5 * finding.urgency + 0.3 * value + 0.2 * facts.intent_score)
     return max(0, min(100, round(score)))
 
 

@@ -76,7 +76,7 @@ def test_retraining_stores_a_version_with_metrics_and_only_when_something_change
     assert model.metrics["brier"] < model.metrics["brier_base_rate"]
     assert model.params["coef"] is not None and model.params["features"][0] == "prior"
     _retrain()
-    assert LearnedModel.objects.filter(kind="confidence").count() == 1  # nothing new, no new version
+    assert LearnedModel.objects.filter(kind="confidence", key="pricing_interest").count() == 1  # nothing new
 
 
 def test_analysis_shows_calibrated_confidence_with_its_note_and_peers_rationale(django_capture_on_commit_callbacks):
@@ -87,8 +87,8 @@ def test_analysis_shows_calibrated_confidence_with_its_note_and_peers_rationale(
     vp = ContactFactory(account=account, seniority="vp", email="vp@acme.example")
     _pricing_visits(account, vp.email, django_capture_on_commit_callbacks)
     rec = Recommendation.objects.get(account=account, action_type=ActionType.PRICING_OUTREACH)
-    # all 60 similar were approved; the playbook's own 0.65 still weighs 20 pseudo-outcomes
-    assert 0.8 < rec.confidence < 0.9 and rec.findings[0]["confidence"] == 0.65
+    # all 60 similar (and so the installation's record) were approved; the playbook's own 0.65 still weighs
+    assert 0.9 < rec.confidence < 1 and rec.findings[0]["confidence"] == 0.65
     assert rec.confidence_note.startswith(f"{rec.confidence:.0%} chance a rep approves it; ")
     assert "of these got a positive reply or better" in rec.confidence_note
     assert rec.rationale.startswith("Of 30 pricing-interest e-mails to mid-market VPs in the last 90 days, 15 got")
@@ -175,7 +175,7 @@ def test_retrain_command_and_admin_action_store_versions():
 
     client = Client()
     client.force_login(admin)
-    model = LearnedModel.objects.get(kind="confidence")
+    model = LearnedModel.objects.get(kind="confidence", key="pricing_interest")
     page = client.get(f"/admin/recommendations/learnedmodel/{model.pk}/change/")
     assert page.status_code == 200 and "brier_base_rate" in page.content.decode()
     assert client.get("/admin/recommendations/recommendationoutcome/").status_code == 200
