@@ -37,7 +37,7 @@ RATE_STRENGTH = 3
 HALF_LIFE_DAYS = 14
 #: The key of the installation-wide record, read for a playbook nobody reviewed yet.
 POOLED = "*"
-FEATURES = ("prior", "urgency", "intent", "seniority", "fit", "rep_rate", "rep_role_rate")
+FEATURES = ("prior", "urgency", "intent", "seniority", "fit", "rep_rate", "rep_role_rate", "account_rate")
 #: Reasons that say nothing about whether the trigger was right (they teach something else).
 NOT_ABOUT_THE_TRIGGER = frozenset({"bad_draft"})
 TRIGGER_MISSES = frozenset({"not_relevant", "already_handled"})
@@ -77,9 +77,8 @@ def _key(*parts) -> str:
     return "|".join(str(p) for p in parts)
 
 
-def _rate(counts: dict, key: str, base: float, minus: tuple[float, float] = (0.0, 0.0)) -> float:
+def _rate(counts: dict, key: str, base: float = 0.5) -> float:
     approved, total = counts.get(key, (0.0, 0.0))
-    approved, total = approved - minus[0], total - minus[1]
     return (approved + RATE_STRENGTH * base) / (total + RATE_STRENGTH)
 
 
@@ -92,22 +91,50 @@ def as_number(value, default: float) -> float:
     return number if math.isfinite(number) else default
 
 
-def vector(
-    features: dict, params: dict, *, owner, seniority: str, minus: tuple[float, float] = (0.0, 0.0)
-) -> list[float]:
-    """The model's inputs, in :data:`FEATURES` order (rates from the fitted counts; ``minus`` leaves
-    a training row's own label out of them)."""
+def vector(features: dict, params: dict, *, owner, seniority: str, rates: dict | None = None) -> list[float]:
+    """The model's inputs, in :data:`FEATURES` order. The rep's and the account's records come from
+    ``rates`` (default: the fitted counts, decayed to the training time)."""
     base = params.get("base_rate", 0.5)
-    rates = params.get("rates", {})
+    rates = params.get("rates", {}) if rates is None else rates
     return [
         as_number(features.get("prior"), 0.5),
         as_number(features.get("urgency"), 0.5),
         as_number(features.get("intent"), 0.0),
         seniority_score(seniority),
         as_number(features.get("fit"), 0.5),
-        _rate(rates, _key(owner), base, minus),
-        _rate(rates, _key(owner, seniority), base, minus),
+        _rate(rates, _key(owner), base),
+        _rate(rates, _key(owner, seniority), base),
+        # this account's own record with the playbook (an account that keeps tripping it for nothing)
+        _rate(rates, _key("account", features.get("account")), base),
     ]
+
+
+def _rate_keys(r: Labelled) -> tuple[str, ...]:
+    return _key(r.owner), _key(r.owner, r.seniority), _key("account", r.features.get("account"))
+
+
+def running_rates(usable: Sequence[tuple[Labelled, int]], now: dt.datetime) -> tuple[list[dict], dict]:
+    """For each row (in time order) the records as they stood *before* it, and the records at ``now``:
+    counts decay with :data:`HALF_LIFE_DAYS`, so a row sees what a rep saw then (no look at its own
+    label or the future), and prediction sees the same kind of number today."""
+    order = sorted(range(len(usable)), key=lambda i: usable[i][0].at)
+    counts: dict[str, list[float]] = {}
+    stamp: dict[str, dt.datetime] = {}
+    before: list[dict] = [{}] * len(usable)
+
+    def decayed(key: str, at: dt.datetime) -> list[float]:
+        pair = counts.get(key, [0.0, 0.0])
+        factor = recency(stamp[key], at) if key in stamp else 1.0
+        return [pair[0] * factor, pair[1] * factor]
+
+    for i in order:
+        r, y = usable[i]
+        keys = _rate_keys(r)
+        before[i] = {key: decayed(key, r.at) for key in keys}
+        for key in keys:
+            approved, total = before[i][key]
+            counts[key], stamp[key] = [approved + y, total + 1.0], r.at
+    return before, {key: decayed(key, now) for key in counts}
 
 
 def recency(at: dt.datetime, now: dt.datetime) -> float:
@@ -136,22 +163,17 @@ def fit_playbook(rows: Sequence[Labelled], *, prior: float, now: dt.datetime,
     weight_sum = sum(weights)
     target = shrink_target({"pooled": list(pool)}, prior)
     base = (positives + PRIOR_STRENGTH * target) / (weight_sum + PRIOR_STRENGTH)
-    rates: dict[str, list[float]] = {}
-    for (r, y), w in zip(usable, weights, strict=True):
-        for key in (_key(r.owner), _key(r.owner, r.seniority)):
-            counts = rates.setdefault(key, [0.0, 0.0])
-            counts[0] += w * y
-            counts[1] += w
+    before, rates = running_rates(usable, now)
     params = {"features": list(FEATURES), "prior": prior, "prior_strength": PRIOR_STRENGTH, "n": n,
               "pooled": list(pool), "base_rate": base, "rates": rates, "coef": None, "intercept": None}  # fmt: skip
     labels = [y for _, y in usable]
     if n >= MIN_FIT and min(labels.count(0), labels.count(1)) >= MIN_CLASS:
         x = np.array([
-            vector(r.features, params, owner=r.owner, seniority=r.seniority, minus=(w * y, w))
-            for (r, y), w in zip(usable, weights, strict=True)
+            vector(r.features, params, owner=r.owner, seniority=r.seniority, rates=seen)
+            for (r, _), seen in zip(usable, before, strict=True)
         ])  # fmt: skip
         mean, scale = x.mean(axis=0), x.std(axis=0)
-        scale[scale == 0] = 1.0
+        scale[scale < 1e-9] = 1.0  # a constant feature (up to rounding) carries nothing
         model = LogisticRegression(C=1.0, max_iter=500, random_state=0)
         model.fit((x - mean) / scale, labels, sample_weight=weights)
         params.update(coef=model.coef_[0].tolist(), intercept=float(model.intercept_[0]),

@@ -27,7 +27,7 @@ class Judgement:
 def features_of(finding: Finding, facts: PictureFacts, account: Account) -> dict:
     """The finding's features the confidence model reads (kept on the recommendation and its outcome)."""
     return {"prior": round(finding.confidence, 4), "urgency": round(finding.urgency, 4),
-            "intent": round(facts.intent_score, 4), "fit": account.fit_score}  # fmt: skip
+            "intent": round(facts.intent_score, 4), "fit": account.fit_score, "account": account.pk}  # fmt: skip
 
 
 def learned_priority(*, urgency: float, stakes: Decimal | float, intent: float, confidence: float,

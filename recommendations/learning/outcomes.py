@@ -93,7 +93,7 @@ def outcome_for(*, recommendation: Recommendation, now: dt.datetime) -> O:
             "action_type": recommendation.action_type,
             "segment": account.segment,
             "seniority": contact.seniority if contact else "",
-            "features": {**_snapshot(recommendation), "owner": account.owner_id},
+            "features": {**_snapshot(recommendation), "owner": account.owner_id, "account": account.pk},
             "confidence_shown": recommendation.confidence,
             "created_at": now,
             "updated_at": now,

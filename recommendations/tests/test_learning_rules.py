@@ -154,3 +154,21 @@ def test_wrong_timing_retimes_that_playbook_for_that_kind_of_account_only():
     assert timing.delay_for(params, playbook="renewal", segment="smb") == dt.timedelta(days=timing.DELAY_DAYS)
     assert timing.delay_for(params, playbook="renewal", segment="enterprise") is None
     assert timing.delay_for(params, playbook="check_in", segment="smb") is None
+
+
+def test_an_account_that_keeps_tripping_a_playbook_for_nothing_is_learnt():
+    rng = random.Random(5)
+    rows = []
+    for _ in range(300):
+        account = rng.randint(1, 30)
+        curious = account <= 5  # looks at pricing, never buys: its reps reject every time
+        rows.append(_row("rejected" if curious else "approved", "not_relevant" if curious else "",
+                         account=account, days_ago=rng.uniform(0, 20)))  # fmt: skip
+    params, _ = calibration.fit_playbook(rows, prior=0.6, now=NOW)
+
+    def shown(account):
+        return calibration.probability(params, prior=0.6, features={"prior": 0.6, "urgency": 0.5, "account": account},
+                                       owner=1, seniority="vp")  # fmt: skip
+
+    assert shown(3) < 0.3 and shown(20) > 0.8
+    assert 0.5 < shown(99) < 0.95  # an account never seen: the playbook's rate
