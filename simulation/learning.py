@@ -154,6 +154,13 @@ def scores(world: World, snapshots: list[InboxSnapshot], *, k: int, learning: bo
         "precision_at_10_by_week": precision_by_week(world, snapshots, k),
         "fit_auc": fit_auc,
         "fit_held_out_accounts": len(held),
-        "threshold_changes_proposed": ThresholdProposal.objects.count(),
+        "threshold_changes_proposed": ThresholdProposal.objects.filter(
+            created_at__gte=world.start, created_at__lte=world.end
+        ).count(),
+        "threshold_proposals": list(
+            ThresholdProposal.objects.filter(created_at__gte=world.start, created_at__lte=world.end).values_list(
+                "summary", flat=True
+            )
+        ),
         "reliability": _reliability(pairs),
     }

@@ -8,8 +8,8 @@ import json
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from recommendations.learning import training
-from recommendations.learning.models import LearnedModel, RecommendationOutcome
+from recommendations.learning import thresholds, training
+from recommendations.learning.models import LearnedModel, RecommendationOutcome, ThresholdProposal
 from salesai import clock
 
 
@@ -54,6 +54,36 @@ class RecommendationOutcomeAdmin(admin.ModelAdmin):
     list_filter = ["playbook", "review", "reject_reason", "result", "sent", "autonomous"]
     list_select_related = ["recommendation"]
     raw_id_fields = ["recommendation", "account"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ThresholdProposal)
+class ThresholdProposalAdmin(admin.ModelAdmin):
+    """Proposals wait for a manager: accepting one changes the playbook's setting (audited), never before."""
+
+    list_display = ["summary", "status", "created_at", "decided_by", "decided_at"]
+    list_filter = ["status", "playbook"]
+    readonly_fields = ["playbook", "param", "current_value", "proposed_value", "effect", "summary", "status",
+                       "created_at", "decided_at", "decided_by"]  # fmt: skip
+    fields = readonly_fields
+    actions = ["accept", "decline"]
+
+    @admin.action(description="Accept: apply the proposed value to the playbook")
+    def accept(self, request, queryset) -> None:
+        for proposal in queryset:
+            thresholds.accept_proposal(proposal=proposal, user=request.user, now=clock.now())
+        self.message_user(request, "Accepted proposals are applied to their playbooks.", messages.SUCCESS)
+
+    @admin.action(description="Decline")
+    def decline(self, request, queryset) -> None:
+        for proposal in queryset:
+            thresholds.decline_proposal(proposal=proposal, user=request.user, now=clock.now())
+        self.message_user(request, "Declined.", messages.SUCCESS)
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -11,7 +11,7 @@ from collections import defaultdict
 from django.db import transaction
 
 from accounts.models import Account, AccountPicture, Opportunity
-from recommendations.learning import calibration, contacts, fit, outcomes, peers, store
+from recommendations.learning import calibration, contacts, fit, outcomes, peers, store, thresholds
 from recommendations.learning.judge import calibrated, learned_priority
 from recommendations.learning.models import LearnedModel, RecommendationOutcome
 from recommendations.learning.timing import timing_params
@@ -33,6 +33,8 @@ def retrain(*, now: dt.datetime) -> dict:
               "contact": train_contacts(now=now)}  # fmt: skip
     store.forget()
     result["refreshed"] = refresh_pending()
+    reps = Account.objects.exclude(owner=None).values("owner").distinct().count()
+    result["threshold_proposals"] = len(thresholds.propose(now=now, reps=reps))
     logger.info("learning_retrained", extra={k: v for k, v in result.items() if k != "confidence"})
     return result
 

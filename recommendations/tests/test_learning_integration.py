@@ -182,3 +182,36 @@ def test_retrain_command_and_admin_action_store_versions():
     response = client.post("/admin/recommendations/learnedmodel/",
                            {"action": "retrain_now", "_selected_action": [model.pk]}, follow=True)  # fmt: skip
     assert response.status_code == 200 and "Retrained" in response.content.decode()
+
+
+def test_threshold_proposal_is_applied_only_when_a_manager_accepts_and_is_audited():
+    from audit.models import AuditEvent
+    from recommendations.learning import thresholds
+    from recommendations.learning.models import ThresholdProposal
+    from recommendations.models import PlaybookConfig
+
+    owner = UserFactory()
+    account = AccountFactory(owner=owner)
+    for i in range(30):
+        three = i < 20  # fired at 3 visits: mostly false alarms; at 4: approved
+        rec = RecommendationFactory(
+            account=account, status="rejected", findings=[{"evidence": ["s"] * (3 if three else 4)}]
+        )
+        RecommendationOutcome.objects.create(
+            recommendation=rec, account=account, playbook="pricing_interest", action_type=ActionType.PRICING_OUTREACH,
+            review="rejected" if three and i % 10 else "approved", reject_reason="not_relevant" if three and i % 10 else "",
+            reviewed_at=T0 - dt.timedelta(days=i % 10), created_at=T0, updated_at=T0,
+        )  # fmt: skip
+    result = _retrain()
+    assert result["threshold_proposals"] == 1
+    proposal = ThresholdProposal.objects.get()
+    assert (proposal.param, proposal.current_value, proposal.proposed_value) == ("min_visits", 3, 4)
+    assert "min_visits 3 → 4" in proposal.summary and "per rep per day" in proposal.summary
+    assert not PlaybookConfig.objects.exists()  # never silently
+    manager = UserFactory()
+    thresholds.accept_proposal(proposal=proposal, user=manager, now=T0)
+    assert PlaybookConfig.objects.get(code="pricing_interest").params == {"min_visits": 4}
+    event = AuditEvent.objects.get(action="learning.threshold_accepted")
+    assert event.data["old"] is None and event.data["new"] == 4 and event.actor == manager
+    thresholds.accept_proposal(proposal=proposal, user=manager, now=T0)  # twice: nothing more
+    assert AuditEvent.objects.filter(action="learning.threshold_accepted").count() == 1

@@ -172,3 +172,24 @@ def test_an_account_that_keeps_tripping_a_playbook_for_nothing_is_learnt():
 
     assert shown(3) < 0.3 and shown(20) > 0.8
     assert 0.5 < shown(99) < 0.95  # an account never seen: the playbook's rate
+
+
+def test_threshold_raise_proposed_keeps_false_alarms_under_budget_and_the_hits():
+    from recommendations.learning.thresholds import Replayed, propose_for
+
+    rows = [Replayed(score=3, hit=False, false_alarm=True)] * 12 + [Replayed(score=3, hit=True, false_alarm=False)] * 2
+    rows += [Replayed(score=4, hit=True, false_alarm=False)] * 10 + [Replayed(score=4, hit=False, false_alarm=True)] * 2
+    found = propose_for(rows, current=3, rep_days=10, limit=0.5)
+    assert found["proposed"] == 4
+    assert found["false_alarms_per_rep_day"] == [1.4, 0.2] and found["hits"] == [12, 10]
+
+
+def test_no_threshold_proposal_when_under_budget_or_when_it_would_lose_the_hits():
+    from recommendations.learning.thresholds import Replayed, propose_for
+
+    calm = [Replayed(score=3, hit=True, false_alarm=False)] * 10 + [Replayed(score=3, hit=False, false_alarm=True)]
+    assert propose_for(calm, current=3, rep_days=10, limit=0.5) is None
+    costly = [Replayed(score=3, hit=True, false_alarm=False)] * 10 + [
+        Replayed(score=3, hit=False, false_alarm=True)
+    ] * 20
+    assert propose_for(costly, current=3, rep_days=10, limit=0.5) is None  # every hit would go too
