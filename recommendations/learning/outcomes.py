@@ -171,11 +171,17 @@ def record_followups(*, signal_ids: list[int], kinds: Iterable[str] | None = Non
             by_account.setdefault(row["account_id"], []).append((row, result))
     if not by_message and not by_account:
         return 0
-    changed = 0
     earliest = min(row["occurred_at"] for pairs in by_account.values() for row, _ in pairs) if by_account else None
     match = Q(message_id__in=list(by_message))
     if by_account:
         match |= Q(account_id__in=list(by_account), window_ends_at__gte=earliest)
+    with transaction.atomic():  # announced after commit, outside any transaction: one for the row locks
+        return _apply_followups(match, by_message, by_account)
+
+
+def _apply_followups(match: Q, by_message: dict, by_account: dict) -> int:
+    """Add what followed to the matching sent outcomes (locked), keeping the strongest result."""
+    changed = 0
     for outcome in O.objects.filter(match, sent=True).select_for_update():
         found = by_message.get(outcome.message_id, []) if outcome.message_id in by_message else []
         found += [

@@ -107,3 +107,14 @@ def test_a_reply_outside_any_send_changes_no_outcome(django_capture_on_commit_ca
     _answer(stranger, at=T0 + dt.timedelta(hours=1), capture=django_capture_on_commit_callbacks, intent="interested")
     assert not RecommendationOutcome.objects.exists()
     assert clock.now()  # the clock is untouched by the receivers
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reply_announced_after_commit_reaches_the_outcome_outside_any_transaction():
+    """The announcement runs after the ingesting transaction commits (autocommit): locking the outcome
+    there needs its own transaction (a test inside TestCase's wrapping one could not see this)."""
+    rec = RecommendationFactory(status="executed")
+    sent = _send(rec)
+    record_signal(source=internal_source(), kind="email_reply", external_id="r-after-commit", occurred_at=T0,
+                  account=sent.account, contact=sent.contact, in_reply_to=sent, intent="interested")  # fmt: skip
+    assert RecommendationOutcome.objects.get(recommendation=rec).result == Result.POSITIVE_REPLY
