@@ -27,9 +27,10 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from accounts.models import Account, Opportunity
 from recommendations.learning import store, training
-from recommendations.learning.models import RecommendationOutcome, ThresholdProposal
+from recommendations.learning.models import LearnedModel, RecommendationOutcome, ThresholdProposal
 from simulation.market import SimAccount, World
 from simulation.scoring import InboxSnapshot, score
+from simulation.stage import SIM_EXTERNAL_PREFIX
 
 PLANS = ("starter", "growth", "scale")
 LABEL_NOISE = 0.1
@@ -61,6 +62,10 @@ def set_up_deals(world: World) -> None:
     """Plans and one closed deal before the start for the accounts not held out (as a CRM import)."""
     truth = hidden_fit(world)
     rng = random.Random(f"deals-{world.seed}")
+    if not Account.objects.exclude(external_id__startswith=SIM_EXTERNAL_PREFIX).exists():
+        # a database of simulations only: the last run's learnt models must not teach this one
+        LearnedModel.objects.all().delete()
+        ThresholdProposal.objects.all().delete()
     accounts = {a.domain: a for a in Account.objects.filter(domain__in=list(truth))}
     with transaction.atomic():
         for sim in world.accounts:

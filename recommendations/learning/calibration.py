@@ -184,7 +184,8 @@ def fit_playbook(rows: Sequence[Labelled], *, prior: float, now: dt.datetime,
 
 def data_probability(params: dict, x: Sequence[float]) -> float:
     """What the data alone say (the regression, or the weighted base rate without one)."""
-    if params.get("coef") is None:
+    if params.get("coef") is None or params.get("features") != list(FEATURES) or len(params["coef"]) != len(x):
+        # no regression, or one fitted on other features (before an upgrade): the weighted base rate
         return params.get("base_rate", params.get("prior", 0.5))
     z = params["intercept"] + sum(
         c * (v - m) / s for c, v, m, s in zip(params["coef"], x, params["mean"], params["scale"], strict=True)

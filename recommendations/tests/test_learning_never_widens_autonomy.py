@@ -42,7 +42,7 @@ class LearningNeverWidensAutonomy(TestCase):
         n = len(FEATURES)
         LearnedModel.objects.create(
             kind="confidence", key="pricing_interest", version=1, n_samples=state["n"], trained_at=T0,
-            params={"n": state["n"], "pooled": [state["n"], state["n"]], "base_rate": 1.0, "rates": {},
+            params={"features": list(FEATURES), "n": state["n"], "pooled": [state["n"], state["n"]], "base_rate": 1.0, "rates": {},
                     "coef": state["coef"], "intercept": state["intercept"], "mean": [0.0] * n, "scale": [1.0] * n,
                     "sent": 100, "sent_positive": 100, "peers": {}},
         )  # fmt: skip

@@ -193,3 +193,9 @@ def test_no_threshold_proposal_when_under_budget_or_when_it_would_lose_the_hits(
         Replayed(score=3, hit=False, false_alarm=True)
     ] * 20
     assert propose_for(costly, current=3, rep_days=10, limit=0.5) is None  # every hit would go too
+
+
+def test_a_model_fitted_on_other_features_falls_back_to_its_base_rate():
+    params = {"n": 100, "features": ["prior"], "coef": [3.0], "intercept": 0.0, "mean": [0.0], "scale": [1.0],
+              "base_rate": 0.7, "rates": {}}  # fmt: skip
+    assert calibration.data_probability(params, [0.5] * len(calibration.FEATURES)) == 0.7
