@@ -41,6 +41,10 @@ class Account(models.Model):
         help_text="Annual recurring revenue in the account currency. Example: 48000",
     )
     strategic = models.BooleanField(default=False, help_text="Strategic accounts can be set to always need review.")
+    fit_score = models.FloatField(
+        null=True, blank=True, help_text="0–1, learnt from won and lost deals; empty while there are too few."
+    )
+    fit_summary = models.CharField(max_length=300, blank=True, help_text="The fit score's top factors, with signs.")
     external_id = models.CharField(max_length=200, blank=True, help_text="The account's id in the CRM.")
     traits = models.JSONField(
         default=dict,

@@ -164,7 +164,21 @@ class RecommendationAdmin(admin.ModelAdmin):
     raw_id_fields = ["account", "contact", "trust_decision"]
     inlines = [EvidenceInline]
     fieldsets = [
-        (None, {"fields": ["account", "contact", "action_type", "title", "status", "priority", "confidence"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "account",
+                    "contact",
+                    "action_type",
+                    "title",
+                    "status",
+                    "priority",
+                    "confidence",
+                    "confidence_note",
+                ]
+            },
+        ),  # fmt: skip
         ("Reasoning", {"fields": ["reasoning", "rationale", "why_now", "counterfactual"]}),
         ("Draft", {"fields": ["draft_subject", "draft_body"]}),
         (
@@ -216,3 +230,6 @@ class OutreachPolicyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         caps.policy_save(policy=obj, actor=request.user, changed=form.changed_data)
+
+
+from recommendations.learning import admin as learning_admin  # noqa: E402,F401  (registers the learning's admin)

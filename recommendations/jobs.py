@@ -16,6 +16,7 @@ EXECUTE_RECOMMENDATION = "recommendations.execute_recommendation"
 EXECUTE_DUE_ACTIONS = "recommendations.execute_due_actions"
 SEND_DUE_DIGESTS = "recommendations.send_due_digests"
 NOTIFY_URGENT = "recommendations.notify_urgent"
+RETRAIN_LEARNING = "recommendations.retrain_learning"
 ECHO = "recommendations.echo"
 
 

@@ -45,6 +45,9 @@ class Recommendation(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     priority = models.PositiveSmallIntegerField(default=50, help_text="0–100, higher first.")
     confidence = models.FloatField(default=0.5, help_text="0–1.")
+    confidence_note = models.CharField(
+        max_length=300, blank=True, help_text="What the confidence is the probability of, in words."
+    )
     reasoning = models.TextField(help_text="The story: what happened, with dates, counts and amounts.")
     rationale = models.TextField(blank=True, help_text="Why the proposed action should work.")
     why_now = models.TextField(blank=True)
@@ -289,3 +292,6 @@ class OutreachPolicy(models.Model):
         """The one row (created with the defaults on first use)."""
         policy = cls.objects.order_by("pk").first()
         return policy if policy is not None else cls.objects.create()
+
+
+from recommendations.learning.models import LearnedModel, RecommendationOutcome, ThresholdProposal  # noqa: E402,F401

@@ -67,6 +67,7 @@ class RecommendationSerializer(serializers.ModelSerializer):
             "status",
             "priority",
             "confidence",
+            "confidence_note",
             "reasoning",
             "rationale",
             "why_now",

@@ -10,7 +10,9 @@ from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 
 from recommendations import jobs
+from recommendations.learning import training
 from recommendations.services import analysis, drafts, execution, notifications
+from salesai import clock
 
 TRANSIENT = (OperationalError, InterfaceError)
 
@@ -79,6 +81,13 @@ def send_due_digests_task() -> int:
 def notify_urgent_task(recommendation_id: int) -> bool:
     """Tell the owner of one urgent recommendation at once (once)."""
     return notifications.notify_urgent(recommendation_id=recommendation_id)
+
+
+@shared_task(name=jobs.RETRAIN_LEARNING, ignore_result=True, acks_late=True)
+def retrain_learning_task() -> None:
+    """Beat: close outcome windows and retrain confidence, fit and contact choice (new versions only
+    when something changed)."""
+    training.retrain(now=clock.now())
 
 
 @shared_task(name=jobs.ECHO, ignore_result=False)

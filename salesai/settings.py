@@ -170,7 +170,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "recommendations-sweep-due-accounts": {"task": "recommendations.sweep_due_accounts", "schedule": 60.0},
     "recommendations-execute-due": {"task": "recommendations.execute_due_actions", "schedule": 30.0},
     "recommendations-send-digests": {"task": "recommendations.send_due_digests", "schedule": crontab(minute="*/15")},
+    "recommendations-retrain-learning": {"task": "recommendations.retrain_learning", "schedule": crontab(minute=7)},
 }
+# Learning from outcomes (issue 15): off, confidence stays hand-set and nothing is retrained.
+LEARNING_ENABLED = env.bool("LEARNING_ENABLED", default=True)
+# The manager's budget of false alarms (rejected as not relevant / already handled) per rep per day:
+# threshold proposals aim under it. Example: 0.5
+LEARNING_FALSE_ALARM_BUDGET = env.float("LEARNING_FALSE_ALARM_BUDGET", default=0.5)
 
 # --- auth, i18n -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

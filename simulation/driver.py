@@ -44,6 +44,7 @@ from recommendations.selectors import recommendations_for
 from recommendations.tasks import execute_due_actions_task
 from salesai import clock
 from salesai.celery import app as celery_app
+from simulation import learning
 from simulation.baselines import mornings
 from simulation.market import ACCEPTABLE, Event, Moment, World
 from simulation.payloads import allowed_host, basic_auth, email_post, generic_item, iso, segment_call
@@ -262,6 +263,7 @@ class Driver:
                         if self.reviews:
                             self.review(at, inboxes)
                             self.look(at)
+                            learning.after_reviews(part=self.part, at=at, sync=self._sync)
                         continue
                     elif kind == "segment":
                         for start in range(0, len(events), SEGMENT_BATCH):
@@ -287,17 +289,18 @@ class Driver:
             None,
         )  # fmt: skip
 
-    def review(self, at: dt.datetime, inboxes: dict[str, list[tuple[int, str, str, int]]]) -> None:
+    def review(self, at: dt.datetime, inboxes: dict[str, list[tuple[int, str, str, int, str]]]) -> None:
         """The reps work through the first ``k`` of their inbox (what a rep gets through in a morning)
         through the API, each part those of its own accounts: approve what fits an open moment by the
         hidden truth, reject the rest (gone by: "already handled"; never was: "not relevant"). The rest
         waits for another morning, as in a real inbox."""
-        todo = [(pk, domain, action_type, version, rep) for rep, rows in inboxes.items()
-                for pk, domain, action_type, version in rows if domain in self._domains and rep in self._tokens]  # fmt: skip
-        for pk, domain, action_type, version, rep in todo:
+        todo = [(pk, domain, action_type, version, rep, seniority) for rep, rows in inboxes.items()
+                for pk, domain, action_type, version, seniority in rows if domain in self._domains and rep in self._tokens]  # fmt: skip
+        for pk, domain, action_type, version, rep, seniority in todo:
             token = self._tokens[rep]
             auth = {"HTTP_AUTHORIZATION": f"Token {token}"}
-            if self.fitting_moment(domain, action_type, at):
+            taste = learning.preference(self.world, rep=rep, action_type=action_type, seniority=seniority or "", at=at)
+            if self.fitting_moment(domain, action_type, at) and taste is None:
                 response = self.client.post(
                     f"/api/v1/recommendations/{pk}/approve", {"version": version}, content_type="application/json",
                     **auth,
@@ -307,7 +310,7 @@ class Driver:
                 earlier = any(
                     action_type in ACCEPTABLE[m.kind] and m.opens_at <= at for m in self._moments.get(domain, ())
                 )
-                reason = "already_handled" if earlier else "not_relevant"
+                reason = taste or ("already_handled" if earlier else "not_relevant")
                 response = self.client.post(f"/api/v1/recommendations/{pk}/reject", {"reason": reason},
                                             content_type="application/json", **auth)  # fmt: skip
                 decision = "rejected"
@@ -416,23 +419,24 @@ class Driver:
                 self._reacted.add(r.pk)
                 self.react(r, executions.get(r.pk, (False, ""))[1], min(r.updated_at, at) if r.updated_at else at)
 
-    def inboxes(self) -> dict[str, list[tuple[int, str, str, int]]]:
+    def inboxes(self) -> dict[str, list[tuple[int, str, str, int, str]]]:
         """The first ``k`` of each rep's inbox, read through the one scoping selector, in inbox order:
-        rep → (id, account, action type, the version the rep sees, which approving carries)."""
+        rep → (id, account, action type, the version the rep sees, which approving carries, the
+        contact's seniority)."""
         return {
             name: list(
                 recommendations_for(user=user)
                 .filter(status=Recommendation.Status.PENDING)
                 .order_by("-priority", "-created_at")
-                .values_list("id", "account__domain", "action_type", "version")[: self.k]
+                .values_list("id", "account__domain", "action_type", "version", "contact__seniority")[: self.k]
             )
             for name, user in self._reps.items()
         }
 
-    def snapshot(self, at: dt.datetime, inboxes: dict[str, list[tuple[int, str, str, int]]]) -> None:
+    def snapshot(self, at: dt.datetime, inboxes: dict[str, list[tuple[int, str, str, int, str]]]) -> None:
         """Each rep's inbox this morning."""
         for name in self.world.reps:
             rows = inboxes.get(name, [])
             self.out.snapshots.append(
-                InboxSnapshot(rep=name, at=at, items=tuple((str(i), d, t) for i, d, t, _ in rows))
+                InboxSnapshot(rep=name, at=at, items=tuple((str(i), d, t) for i, d, t, *_ in rows))
             )

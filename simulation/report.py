@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from simulation.learning_report import learning_section
 from simulation.market import World
 from simulation.scoring import Score
 
@@ -96,6 +97,7 @@ def markdown(report: dict) -> str:
     for name, s in systems.items():
         parts = ", ".join(f"{action} {count}" for action, count in s["false_alarms_by_action"].items()) or "none"
         lines.append(f"- {name}: {parts}")
+    lines += learning_section(report)
     if run.get("refused"):
         lines += ["", "## Requests salesai refused (first 20)", ""] + [f"- `{r}`" for r in run["refused"]]
     lines += [
@@ -107,9 +109,9 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(report: dict, directory: Path) -> tuple[Path, Path]:
+def write(report: dict, directory: Path, name: str = "report") -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = directory / "report.json", directory / "report.md"
+    json_path, md_path = directory / f"{name}.json", directory / f"{name}.md"
     json_path.write_text(json.dumps(report, indent=2, default=str))
     md_path.write_text(markdown(report))
     return json_path, md_path

@@ -10,10 +10,12 @@ from pathlib import Path
 
 from django.db import connection
 from django.db.models import Prefetch
+from django.test import override_settings
 
 from accounts.models import Account, Contact
 from salesai import clock
-from simulation import baselines, deals_rows, driver, market, report, run, scoring, stage, world
+from simulation import baselines, deals_rows, driver, learning_report, market, report, run, scoring, stage, world
+from simulation import learning as sim_learning
 
 
 @dataclass
@@ -44,16 +46,21 @@ def simulate(
     progress: bool = True,
     processes: int | None = None,
     reviews: bool = False,
+    learning: bool = True,
     log: Callable[[str], object] = lambda _m: None,
 ) -> SimulationResult:
     """Generate the world, drive salesai with it, score salesai and both baselines on the same world.
     ``processes``: driver processes in step (default: two on PostgreSQL, one on SQLite). ``reviews``:
     the reps review every morning, the trust model earns autonomy and the market answers what salesai
-    sends (about three times the work: every approved e-mail makes more of the world)."""
+    sends (about three times the work: every approved e-mail makes more of the world). ``learning``
+    off (``--no-learning``): the same world with ``LEARNING_ENABLED`` false; its report is written
+    beside the learning one (``report-no-learning.*``) and each shows the other's figures."""
     w = world.generate(seed=seed, accounts=accounts, days=days)
     processes = processes or run.default_processes()
     log(f"World: {w.summary()['events']} events, {len(w.moments)} should-act moments; {processes} driver process(es).")
-    observed = run.drive(w, force=force, progress=progress, k=k, processes=processes, reviews=reviews)
+    with override_settings(LEARNING_ENABLED=learning):  # the forked driver processes inherit it
+        observed = run.drive(w, force=force, progress=progress, k=k, processes=processes, reviews=reviews,
+                             on_ready=lambda: sim_learning.set_up_deals(w))  # fmt: skip
     # the market's answers to what salesai sent are moments too (a reply to answer, a follow-up due)
     # and an answer to one of its e-mails ends the follow-ups the person no longer needs
     kept = [observed.ended.get(m.id, m) for m in w.moments]
@@ -74,9 +81,11 @@ def simulate(
         {"kind": r.moment.kind, "account": r.moment.account, "at": r.moment.at.isoformat(), "deciding": list(r.moment.deciding)}
         for r in scores["salesai"].missed[:50]
     ]  # fmt: skip
+    data["learning"] = sim_learning.scores(w, observed.snapshots, k=k, learning=learning)
     json_path = md_path = None
     if report_dir is not None:
-        json_path, md_path = report.write(data, report_dir)
+        learning_report.attach_other(data, report_dir)
+        json_path, md_path = report.write(data, report_dir, name=learning_report.report_name(learning))
     if not keep:
         stage.clean(force=True)
     return SimulationResult(data, report.markdown(data), json_path, md_path, scores, observed, w)

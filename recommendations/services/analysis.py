@@ -20,6 +20,8 @@ from django.db.models import Q
 from accounts.models import Account, AccountPicture, Goal
 from audit.services import audit_record
 from recommendations import jobs, queries
+from recommendations.learning import contacts as learnt_contacts
+from recommendations.learning import store as learnt
 from recommendations.models import Recommendation
 from recommendations.picture import build_facts, features_of, next_check_of
 from recommendations.playbooks import Playbook, all_playbooks
@@ -156,6 +158,8 @@ def analyze_account(*, account_id: int, force: bool = False, due_by: dt.datetime
         playbooks = active_playbooks(configs)
         facts = build_facts(account=account, now=now, configs=configs)
         findings = evaluate_playbooks(facts, now, playbooks)
+        findings = learnt_contacts.rechoose(params=learnt.current().contact, facts=facts, findings=findings,
+                                            owner=account.owner_id, playbooks=playbooks, now=now)  # fmt: skip
         composed = compose(account=account, facts=facts, findings=findings, playbooks=playbooks, now=now)
         caps.enforce(account_id=account_id, now=now)  # the rep's own e-mails may have filled a cap meanwhile
         _queue_follow_ups(composed)

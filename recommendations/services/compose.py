@@ -29,6 +29,9 @@ from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef
 from accounts.models import Account
 from audit.services import audit_record
 from recommendations import queries
+from recommendations.learning import judge as learning
+from recommendations.learning import store as learnt
+from recommendations.learning.timing import retime
 from recommendations.models import Evidence, Recommendation
 from recommendations.playbooks import Playbook, history_noun, playbook_for_action, story_order
 from recommendations.playbooks.base import EvidenceItem, Finding, PictureFacts, fmt_date, fmt_money
@@ -136,8 +139,13 @@ def story(lead: Finding, findings: list[Finding], facts: PictureFacts, now: dt.d
     return _sentence_join([lead.summary, *[text for _, text in rest]][:5])
 
 
-def priority_of(finding: Finding, facts: PictureFacts) -> int:
-    """0–100 from urgency (half), value at stake (three tenths, log-scaled to $500k) and intent."""
+def priority_of(finding: Finding, facts: PictureFacts, judged: learning.Judgement | None = None) -> int:
+    """0–100 from urgency (half), value at stake (three tenths, log-scaled to $500k) and intent; once a
+    model is learnt for the playbook, :func:`recommendations.learning.judge.learned_priority` (the
+    calibrated confidence and the account's fit take a share)."""
+    if judged is not None and judged.learned:
+        return learning.learned_priority(urgency=finding.urgency, stakes=finding.stakes, intent=facts.intent_score,
+                                         confidence=judged.confidence, fit=judged.fit)  # fmt: skip
     value = min(1.0, math.log10(1 + float(finding.stakes or 0)) / math.log10(1 + 500_000))
     score = 100 * (0.5 * finding.urgency + 0.3 * value + 0.2 * facts.intent_score)
     return max(0, min(100, round(score)))
@@ -253,6 +261,7 @@ def compose(
     history: dict = {}
     all_findings = list(findings)
     cited = cited_evidence(facts, all_findings, now)  # what the story cites beyond the findings' own evidence
+    models = learnt.current()
 
     for action_type, finding in lead_by_action.items():
         rec = open_recs.get(action_type)
@@ -268,20 +277,22 @@ def compose(
             continue
         contact = facts.contact(finding.contact_id)
         draft = drafts.render_draft(finding=finding, facts=facts, account=account, contact=contact)
+        judged = learning.judge(finding=finding, facts=facts, account=account, models=models)
         fields = {
             "contact_id": finding.contact_id,
             "playbook": finding.playbook,
             "title": finding.title[:300],
-            "priority": priority_of(finding, facts),
-            "confidence": round(max(0.0, min(1.0, finding.confidence)), 3),
+            "priority": priority_of(finding, facts, judged),
+            "confidence": round(max(0.0, min(1.0, judged.confidence)), 3),
+            "confidence_note": judged.note[:300],
             "reasoning": reasoning,
-            "rationale": rationale_for(finding, now, history),
+            "rationale": judged.rationale or rationale_for(finding, now, history),
             "why_now": finding.why_now,
             "counterfactual": finding.counterfactual,
             "stakes": Decimal(finding.stakes or 0).quantize(Decimal("0.01")),
             "dedupe_key": finding.dedupe_key[:200],
             "findings": [
-                {**finding.as_dict(), "fingerprint": fingerprint},
+                {**finding.as_dict(), "fingerprint": fingerprint, "features": judged.features},
                 *[f.as_dict() for f in all_findings if f is not finding],
             ],
             "expires_at": finding.expires_at,
@@ -311,6 +322,7 @@ def compose(
                 route_recommendation(
                     recommendation=rec, new=True, c_level=bool(contact and contact.seniority == "c_level")
                 )
+                retime(recommendation=rec, params=models.timing, segment=account.segment, now=now)
             if notifications.is_urgent(rec):
                 result.urgent.append(rec)
             result.created.append(rec)

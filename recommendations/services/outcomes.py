@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from recommendations.learning.outcomes import NEGATIVE_SENTIMENT, POSITIVE_SENTIMENT
 from recommendations.models import Execution
 from signals.models import Signal
 from trust import services as trust
 from trust.models import Outcome
 
-NEGATIVE_SENTIMENT = -0.3
-POSITIVE_SENTIMENT = 0.3
 _INTENT_FAILURES = {
     "unsubscribe": Outcome.Kind.UNSUBSCRIBE,
     "wrong_person": Outcome.Kind.WRONG_PERSON,

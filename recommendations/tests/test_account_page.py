@@ -115,3 +115,19 @@ def test_account_page_shows_why_a_contact_is_suppressed_by_their_own_reply(clien
 
     assert "said wrong person on 18 Nov 2026" in html
     assert "1 contact suppressed" in html
+
+
+def test_account_page_shows_the_fit_and_its_factors(client, rep, account):
+    account.fit_score, account.fit_summary = 0.83, "fits: mid-market, 40–200 seats; against: no product usage"
+    account.save(update_fields=["fit_score", "fit_summary"])
+    client.force_login(rep)
+    html = client.get(reverse("recommendations:account", args=[account.pk])).content.decode()
+    assert "Fit 0.83: fits: mid-market, 40–200 seats; against: no product usage" in html
+
+
+def test_account_page_says_fit_is_neutral_when_too_few_deals(client, rep, account):
+    account.fit_summary = "Fit is neutral: 3 won or lost deals so far, 20 needed (at least 5 of each) before …"
+    account.save(update_fields=["fit_summary"])
+    client.force_login(rep)
+    html = client.get(reverse("recommendations:account", args=[account.pk])).content.decode()
+    assert ">Fit is neutral: 3 won or lost deals" in html

@@ -20,6 +20,7 @@ def test_every_name_services_queue_by_is_a_task_of_this_app():
         "recommendations.execute_due_actions",
         "recommendations.send_due_digests",
         "recommendations.notify_urgent",
+        "recommendations.retrain_learning",
         "recommendations.echo",
     }
     for name in names:
@@ -28,7 +29,7 @@ def test_every_name_services_queue_by_is_a_task_of_this_app():
 
 def test_the_beat_schedule_names_registered_tasks():
     ours = [e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"].startswith("recommendations.")]
-    assert len(ours) == 3
+    assert len(ours) == 4
     for name in ours:
         assert celery_app.tasks[name].__module__ == tasks.__name__, name
 
@@ -37,6 +38,6 @@ def test_every_task_of_the_app_lives_in_tasks_py_with_a_task_suffix():
     """One file for the app's tasks, and no task named like the service it calls (``tasks.analyze_account``
     once shadowed ``services.analyze_account``)."""
     ours = {name: task for name, task in celery_app.tasks.items() if name.startswith("recommendations.")}
-    assert len(ours) == 8
+    assert len(ours) == 9
     for name, task in ours.items():
         assert (task.__module__, task.run.__name__.endswith("_task")) == (tasks.__name__, True), name

@@ -29,12 +29,15 @@ class Command(BaseCommand):
         parser.add_argument("--reviews", action="store_true",
                             help="Simulated reps review their inbox every morning; the trust model earns autonomy "
                             "and the market answers what salesai sends (about three times the work).")  # fmt: skip
+        parser.add_argument("--no-learning", action="store_true",
+                            help="The same world with learning off (hand-set confidence, no retraining); written "
+                            "to report-no-learning.* beside the learning run's report.")  # fmt: skip
         parser.add_argument("--processes", type=int, default=None,
                             help="Driver processes in step (default: 2 on PostgreSQL, 1 on SQLite).")  # fmt: skip
 
     def handle(
         self, *args, accounts: int, days: int, seed: int, k: int, report_dir: str, force: bool, keep: bool,
-        processes: int | None, reviews: bool, **options
+        processes: int | None, reviews: bool, no_learning: bool = False, **options
     ):  # fmt: skip
         if accounts < 1 or days < 1:
             raise CommandError("--accounts and --days must be at least 1.")
@@ -45,6 +48,7 @@ class Command(BaseCommand):
         try:
             result = service.simulate(accounts=accounts, days=days, seed=seed, k=k, force=force, keep=keep,
                                       report_dir=Path(report_dir), processes=processes, reviews=reviews,
+                                      learning=not no_learning,
                                       log=self.stderr.write)  # fmt: skip
         except RefusedDatabase as exc:
             raise CommandError(str(exc))

@@ -1,0 +1,236 @@
+"""Calibrated confidence per playbook: P(a rep approves it), learnt from outcome records.
+
+Pure functions over plain rows and JSON parameters (no database), so each rule is tested on small
+hand-made histories. A playbook's model is a logistic regression over the finding's features,
+shrunk towards a Beta prior centred on the playbook's own hand-set confidence: with ``n`` labelled
+outcomes the shown probability is ``(n · p_data + S · prior) / (n + S)``, so three outcomes move it by
+at most 3 / (3 + S) of the way (S = :data:`PRIOR_STRENGTH`).
+
+Reject reasons are read, not lumped together: ``bad_draft`` counts against the draft (kept out of the
+trigger's label), ``wrong_contact`` teaches the contact choice (the rep-and-role rates below and
+:mod:`recommendations.learning.contacts`), ``wrong_timing`` re-times the playbook
+(:mod:`recommendations.learning.timing`), and ``not_relevant`` / ``already_handled`` count against
+the trigger's precision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss
+
+from recommendations.playbooks.base import SENIORITY_RANK
+
+#: Pseudo-outcomes of the Beta prior: the data outweigh the hand-set value only past this many.
+PRIOR_STRENGTH = 20
+#: A logistic regression is fitted only with this many labels, and this many of each class.
+MIN_FIT = 30
+MIN_CLASS = 5
+#: Pseudo-counts behind a rep's own approval rates (towards the playbook's rate).
+RATE_STRENGTH = 3
+#: Recency: a label loses half its weight in this many days (reps' tastes and markets drift).
+HALF_LIFE_DAYS = 14
+#: The key of the installation-wide record, read for a playbook nobody reviewed yet.
+POOLED = "*"
+FEATURES = ("prior", "urgency", "intent", "seniority", "fit", "rep_rate", "rep_role_rate", "account_rate")
+#: Reasons that say nothing about whether the trigger was right (they teach something else).
+NOT_ABOUT_THE_TRIGGER = frozenset({"bad_draft"})
+TRIGGER_MISSES = frozenset({"not_relevant", "already_handled"})
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """One reviewed recommendation as the learner sees it."""
+
+    playbook: str
+    features: dict
+    owner: int | None
+    seniority: str
+    review: str  # approved | edited | rejected
+    reject_reason: str
+    at: dt.datetime
+
+    @property
+    def approved(self) -> bool:
+        return self.review in ("approved", "edited")
+
+
+def trigger_label(row: Labelled) -> int | None:
+    """1 approved, 0 rejected, None when the reason is about something other than the trigger."""
+    if row.approved:
+        return 1
+    if row.reject_reason in NOT_ABOUT_THE_TRIGGER:
+        return None
+    return 0
+
+
+def seniority_score(seniority: str) -> float:
+    return SENIORITY_RANK.get(seniority or "unknown", 0) / 5
+
+
+def _key(*parts) -> str:
+    return "|".join(str(p) for p in parts)
+
+
+def _rate(counts: dict, key: str, base: float = 0.5) -> float:
+    approved, total = counts.get(key, (0.0, 0.0))
+    return (approved + RATE_STRENGTH * base) / (total + RATE_STRENGTH)
+
+
+def as_number(value, default: float) -> float:
+    """A stored feature as a number (a missing, null or malformed one reads as ``default``)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return number if math.isfinite(number) else default
+
+
+def vector(features: dict, params: dict, *, owner, seniority: str, rates: dict | None = None) -> list[float]:
+    """The model's inputs, in :data:`FEATURES` order. The rep's and the account's records come from
+    ``rates`` (default: the fitted counts, decayed to the training time)."""
+    base = params.get("base_rate", 0.5)
+    rates = params.get("rates", {}) if rates is None else rates
+    return [
+        as_number(features.get("prior"), 0.5),
+        as_number(features.get("urgency"), 0.5),
+        as_number(features.get("intent"), 0.0),
+        seniority_score(seniority),
+        as_number(features.get("fit"), 0.5),
+        _rate(rates, _key(owner), base),
+        _rate(rates, _key(owner, seniority), base),
+        # this account's own record with the playbook (an account that keeps tripping it for nothing)
+        _rate(rates, _key("account", features.get("account")), base),
+    ]
+
+
+def _rate_keys(r: Labelled) -> tuple[str, ...]:
+    return _key(r.owner), _key(r.owner, r.seniority), _key("account", r.features.get("account"))
+
+
+def running_rates(usable: Sequence[tuple[Labelled, int]], now: dt.datetime) -> tuple[list[dict], dict]:
+    """For each row (in time order) the records as they stood *before* it, and the records at ``now``:
+    counts decay with :data:`HALF_LIFE_DAYS`, so a row sees what a rep saw then (no look at its own
+    label or the future), and prediction sees the same kind of number today."""
+    order = sorted(range(len(usable)), key=lambda i: usable[i][0].at)
+    counts: dict[str, list[float]] = {}
+    stamp: dict[str, dt.datetime] = {}
+    before: list[dict] = [{}] * len(usable)
+
+    def decayed(key: str, at: dt.datetime) -> list[float]:
+        pair = counts.get(key, [0.0, 0.0])
+        factor = recency(stamp[key], at) if key in stamp else 1.0
+        return [pair[0] * factor, pair[1] * factor]
+
+    for i in order:
+        r, y = usable[i]
+        keys = _rate_keys(r)
+        before[i] = {key: decayed(key, r.at) for key in keys}
+        for key in keys:
+            approved, total = before[i][key]
+            counts[key], stamp[key] = [approved + y, total + 1.0], r.at
+    return before, {key: decayed(key, now) for key in counts}
+
+
+def recency(at: dt.datetime, now: dt.datetime) -> float:
+    return 0.5 ** (max(0.0, (now - at).total_seconds()) / 86400 / HALF_LIFE_DAYS)
+
+
+def pooled(rows: Iterable[Labelled], now: dt.datetime) -> list[float]:
+    """[recency-weighted approvals, weight] over every playbook's trigger labels."""
+    approved = weight = 0.0
+    for r in rows:
+        y = trigger_label(r)
+        if y is not None:
+            w = recency(r.at, now)
+            approved, weight = approved + w * y, weight + w
+    return [approved, weight]
+
+
+def fit_playbook(rows: Sequence[Labelled], *, prior: float, now: dt.datetime,
+                 pool: Sequence[float] = (0.0, 0.0)) -> tuple[dict, dict]:  # fmt: skip
+    """Fit one playbook's model from its labelled rows → (params, metrics) as JSON-able dicts. ``pool``
+    is the installation's record over all playbooks (:func:`pooled`), the prior's first source."""
+    usable = [(r, y) for r in rows if (y := trigger_label(r)) is not None]
+    weights = [recency(r.at, now) for r, _ in usable]
+    n = len(usable)
+    positives = sum(w * y for (_, y), w in zip(usable, weights, strict=True))
+    weight_sum = sum(weights)
+    target = shrink_target({"pooled": list(pool)}, prior)
+    base = (positives + PRIOR_STRENGTH * target) / (weight_sum + PRIOR_STRENGTH)
+    before, rates = running_rates(usable, now)
+    params = {"features": list(FEATURES), "prior": prior, "prior_strength": PRIOR_STRENGTH, "n": n,
+              "pooled": list(pool), "base_rate": base, "rates": rates, "coef": None, "intercept": None}  # fmt: skip
+    labels = [y for _, y in usable]
+    if n >= MIN_FIT and min(labels.count(0), labels.count(1)) >= MIN_CLASS:
+        x = np.array([
+            vector(r.features, params, owner=r.owner, seniority=r.seniority, rates=seen)
+            for (r, _), seen in zip(usable, before, strict=True)
+        ])  # fmt: skip
+        mean, scale = x.mean(axis=0), x.std(axis=0)
+        scale[scale < 1e-9] = 1.0  # a constant feature (up to rounding) carries nothing
+        model = LogisticRegression(C=1.0, max_iter=500, random_state=0)
+        model.fit((x - mean) / scale, labels, sample_weight=weights)
+        params.update(coef=model.coef_[0].tolist(), intercept=float(model.intercept_[0]),
+                      mean=mean.tolist(), scale=scale.tolist())  # fmt: skip
+    metrics = _metrics(usable, params, rows)
+    return params, metrics
+
+
+def data_probability(params: dict, x: Sequence[float]) -> float:
+    """What the data alone say (the regression, or the weighted base rate without one)."""
+    if params.get("coef") is None or params.get("features") != list(FEATURES) or len(params["coef"]) != len(x):
+        # no regression, or one fitted on other features (before an upgrade): the weighted base rate
+        return params.get("base_rate", params.get("prior", 0.5))
+    z = params["intercept"] + sum(
+        c * (v - m) / s for c, v, m, s in zip(params["coef"], x, params["mean"], params["scale"], strict=True)
+    )
+    return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def shrink_target(params: dict | None, prior: float) -> float:
+    """The prior the playbook's data are shrunk towards: the installation's approval record over every
+    playbook (itself Beta-shrunk to the finding's hand-set ``prior``), so a playbook with few reviews
+    starts from what reps here approve rather than from a guess."""
+    approved, weight = (params or {}).get("pooled", (0.0, 0.0))
+    return (approved + PRIOR_STRENGTH * prior) / (weight + PRIOR_STRENGTH)
+
+
+def probability(params: dict | None, *, prior: float, features: dict, owner, seniority: str) -> float:
+    """The calibrated P(approve): the data's estimate shrunk towards the finding's own prior."""
+    if not params:
+        return prior
+    target = shrink_target(params, prior)
+    n = params.get("n", 0)
+    if not n:
+        return target
+    p_data = data_probability(params, vector(features, params, owner=owner, seniority=seniority))
+    return (n * p_data + PRIOR_STRENGTH * target) / (n + PRIOR_STRENGTH)
+
+
+def _metrics(usable: list[tuple[Labelled, int]], params: dict, rows: Iterable[Labelled]) -> dict:
+    rows = list(rows)
+    reasons: dict[str, int] = {}
+    for r in rows:
+        if not r.approved:
+            reasons[r.reject_reason or "other"] = reasons.get(r.reject_reason or "other", 0) + 1
+    metrics: dict = {"labelled": len(usable), "reviewed": len(rows), "reject_reasons": reasons,
+                     "approval_rate": sum(r.approved for r in rows) / len(rows) if rows else None}  # fmt: skip
+    judged = [r for r in rows if r.approved or r.reject_reason in TRIGGER_MISSES]
+    metrics["trigger_precision"] = sum(r.approved for r in judged) / len(judged) if judged else None
+    if usable:
+        labels = [y for _, y in usable]
+        shown = [
+            probability(params, prior=as_number(r.features.get("prior"), 0.5), features=r.features, owner=r.owner,
+                        seniority=r.seniority)
+            for r, _ in usable
+        ]  # fmt: skip
+        mean = sum(labels) / len(labels)
+        metrics["brier"] = float(brier_score_loss(labels, shown))
+        metrics["brier_base_rate"] = float(brier_score_loss(labels, [mean] * len(labels)))
+    return metrics

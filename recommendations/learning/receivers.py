@@ -1,0 +1,39 @@
+"""Receivers that keep outcome records current (connected in ``RecommendationsConfig.ready()``).
+
+They hook onto rows the review and execution services already write (Review, Execution) and onto the
+stored-signals announcement, so ``services/review.py`` and ``services/execution.py`` stay as they are.
+A failure here is logged and never undoes the review, the send or the ingestion (each runs in its own
+savepoint)."""
+
+from __future__ import annotations
+
+import logging
+
+from recommendations.learning import outcomes
+
+logger = logging.getLogger(__name__)
+
+
+def on_review_saved(sender, instance, created: bool, **kwargs) -> None:
+    if not created or kwargs.get("raw"):
+        return
+    try:
+        outcomes.record_review(review=instance)
+    except Exception:
+        logger.exception("outcome_review_failed", extra={"recommendation_id": instance.recommendation_id})
+
+
+def on_execution_saved(sender, instance, **kwargs) -> None:
+    if kwargs.get("raw") or instance.status != instance.Status.SUCCEEDED:
+        return
+    try:
+        outcomes.record_sent(execution=instance)
+    except Exception:
+        logger.exception("outcome_sent_failed", extra={"recommendation_id": instance.recommendation_id})
+
+
+def on_signals_stored(sender, signal_ids: list[int], account_ids: list[int], **kwargs) -> None:
+    try:
+        outcomes.record_followups(signal_ids=signal_ids, kinds=kwargs.get("kinds"))
+    except Exception:
+        logger.exception("outcome_followups_failed", extra={"signal_ids": signal_ids[:20]})

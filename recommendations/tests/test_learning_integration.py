@@ -1,0 +1,217 @@
+"""The learning through the database: retraining stores versions, analysis reads them (calibrated
+confidence with its note, peers' rationale, contact choice), fit lands on the account; learning off
+leaves everything hand-set."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import override_settings
+
+from accounts.models import Opportunity
+from accounts.tests.factories import AccountFactory, ContactFactory, OpportunityFactory, UserFactory
+from recommendations.learning import store, training
+from recommendations.learning.models import LearnedModel, RecommendationOutcome
+from recommendations.models import ActionType, Recommendation
+from recommendations.tests.engine import T0, Ingest
+from recommendations.tests.factories import RecommendationFactory
+from recommendations.tests.test_api import client_for
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_models():
+    store.forget()
+    yield
+    store.forget()
+
+
+def _history(owner, *, n=60, reject_directors=True, segment="mid_market"):
+    """``n`` reviewed pricing recommendations of ``owner``'s accounts: directors rejected as the wrong
+    contact, VPs approved; half of the VPs' e-mails answered positively."""
+    account = AccountFactory(owner=owner, segment=segment)
+    for i in range(n):
+        seniority = "director" if i % 2 else "vp"
+        contact = ContactFactory(account=account, seniority=seniority)
+        rec = RecommendationFactory(account=account, contact=contact, status="executed")
+        rejected = reject_directors and seniority == "director"
+        RecommendationOutcome.objects.create(
+            recommendation=rec, account=account, playbook="pricing_interest", action_type=ActionType.PRICING_OUTREACH,
+            segment=segment, seniority=seniority, features={"prior": 0.6, "urgency": 0.6, "owner": owner.pk},
+            review="rejected" if rejected else "approved", reject_reason="wrong_contact" if rejected else "",
+            reviewed_at=T0 - dt.timedelta(days=2), sent=not rejected, sent_at=T0 - dt.timedelta(days=2),
+            result=("not_sent" if rejected else ("positive_reply" if i % 4 == 0 else "silence")),
+            created_at=T0 - dt.timedelta(days=3), updated_at=T0,
+        )  # fmt: skip
+
+
+def _pricing_visits(account, email, capture):
+    """Three pricing visits on three days, each analysed at its simulated time."""
+    ingest = Ingest()
+    for day in range(3):
+        when = T0 + dt.timedelta(days=day, hours=5)
+        with time_machine.travel(when, tick=False), capture(execute=True):
+            ingest.signal("page_view", when, email=email, properties={"path": "/pricing"})
+
+
+def _retrain():
+    with time_machine.travel(T0, tick=False):
+        return training.retrain(now=T0)
+
+
+def test_retraining_stores_a_version_with_metrics_and_only_when_something_changed():
+    _history(UserFactory())
+    first = _retrain()
+    assert first["confidence"] == {"pricing_interest": 60}
+    model = LearnedModel.objects.get(kind="confidence", key="pricing_interest")
+    assert model.version == 1 and model.n_samples == 60
+    assert model.metrics["brier"] < model.metrics["brier_base_rate"]
+    assert model.params["coef"] is not None and model.params["features"][0] == "prior"
+    _retrain()
+    assert LearnedModel.objects.filter(kind="confidence", key="pricing_interest").count() == 1  # nothing new
+
+
+def test_analysis_shows_calibrated_confidence_with_its_note_and_peers_rationale(django_capture_on_commit_callbacks):
+    owner = UserFactory()
+    _history(owner, reject_directors=False)
+    _retrain()
+    account = AccountFactory(owner=owner, segment="mid_market", arr=Decimal("40000"))
+    vp = ContactFactory(account=account, seniority="vp", email="vp@acme.example")
+    _pricing_visits(account, vp.email, django_capture_on_commit_callbacks)
+    rec = Recommendation.objects.get(account=account, action_type=ActionType.PRICING_OUTREACH)
+    # all 60 similar (and so the installation's record) were approved; the playbook's own 0.65 still weighs
+    assert 0.9 < rec.confidence < 1 and rec.findings[0]["confidence"] == 0.65
+    assert rec.confidence_note.startswith(f"{rec.confidence:.0%} chance a rep approves it; ")
+    assert "of these got a positive reply or better" in rec.confidence_note
+    assert rec.rationale.startswith("Of 30 pricing-interest e-mails to mid-market VPs in the last 90 days, 15 got")
+    assert rec.findings[0]["features"]["prior"] > 0
+    listed = client_for(owner).get("/api/v1/recommendations").json()
+    items = listed["results"] if isinstance(listed, dict) else listed
+    assert items[0]["confidence_note"] == rec.confidence_note
+
+
+def test_wrong_contact_rejections_make_the_next_one_go_to_someone_else(django_capture_on_commit_callbacks):
+    owner = UserFactory()
+    _history(owner)
+    _retrain()
+    account = AccountFactory(owner=owner, segment="mid_market")
+    director = ContactFactory(account=account, seniority="director", email="dir@acme.example")
+    manager = ContactFactory(account=account, seniority="manager", email="mgr@acme.example")
+    _pricing_visits(account, director.email, django_capture_on_commit_callbacks)  # the director is the one who looked
+    rec = Recommendation.objects.get(account=account, action_type=ActionType.PRICING_OUTREACH)
+    assert rec.contact == manager
+
+
+def test_another_reps_wrong_contact_rejections_do_not_change_this_reps_choice(django_capture_on_commit_callbacks):
+    _history(UserFactory())
+    _retrain()
+    account = AccountFactory(owner=UserFactory(), segment="mid_market")
+    director = ContactFactory(account=account, seniority="director", email="dir@acme.example")
+    ContactFactory(account=account, seniority="manager", email="mgr@acme.example")
+    _pricing_visits(account, director.email, django_capture_on_commit_callbacks)
+    assert Recommendation.objects.get(account=account, action_type=ActionType.PRICING_OUTREACH).contact == director
+
+
+def test_fit_from_won_and_lost_deals_lands_on_the_account_with_its_factors():
+    for i in range(30):
+        good = i % 2 == 0
+        account = AccountFactory(segment="mid_market" if good else "smb", seats=80 if good else None)
+        OpportunityFactory(account=account, status=Opportunity.Status.WON if good else Opportunity.Status.LOST,
+                           stage=Opportunity.Stage.WON if good else Opportunity.Stage.LOST)  # fmt: skip
+    fresh_good = AccountFactory(segment="mid_market", seats=100)
+    fresh_bad = AccountFactory(segment="smb", seats=None)
+    result = _retrain()
+    assert result["fit"]["labelled"] == 30
+    fresh_good.refresh_from_db(), fresh_bad.refresh_from_db()
+    assert fresh_good.fit_score > 0.7 > 0.3 > fresh_bad.fit_score
+    assert fresh_good.fit_summary.startswith("fits: mid-market, 40–200 seats")
+    assert fresh_bad.fit_summary.startswith("against: ") and "SMB" in fresh_bad.fit_summary
+
+
+def test_fit_is_neutral_and_says_so_with_few_deals():
+    account = AccountFactory()
+    OpportunityFactory(account=account, status=Opportunity.Status.WON, stage=Opportunity.Stage.WON)
+    _retrain()
+    account.refresh_from_db()
+    assert account.fit_score is None and account.fit_summary.startswith("Fit is neutral: 1 won or lost deals")
+
+
+def test_learning_off_trains_nothing_and_keeps_the_hand_set_confidence(django_capture_on_commit_callbacks):
+    owner = UserFactory()
+    _history(owner, reject_directors=False)
+    with override_settings(LEARNING_ENABLED=False):
+        assert _retrain() == {"skipped": "learning is off (LEARNING_ENABLED=false)"}
+        account = AccountFactory(owner=owner)
+        vp = ContactFactory(account=account, seniority="vp", email="vp@acme.example")
+        _pricing_visits(account, vp.email, django_capture_on_commit_callbacks)
+    rec = Recommendation.objects.get(account=account)
+    assert not LearnedModel.objects.exists()
+    assert rec.confidence == rec.findings[0]["confidence"] == 0.65 and rec.confidence_note == ""
+
+
+def test_garbage_in_a_stored_feature_does_not_break_retraining():
+    _history(UserFactory(), n=40)
+    RecommendationOutcome.objects.update(features={"prior": "lots", "urgency": None, "owner": "x"})
+    RecommendationOutcome.objects.filter(pk=RecommendationOutcome.objects.first().pk).update(features=["not", "a dict"])
+    assert _retrain()["confidence"] == {"pricing_interest": 40}
+
+
+def test_retrain_command_and_admin_action_store_versions():
+    _history(UserFactory(), n=10)
+    out = io.StringIO()
+    with time_machine.travel(T0, tick=False):
+        call_command("retrain_learning", stdout=out)
+    assert json.loads(out.getvalue())["confidence"] == {"pricing_interest": 10}
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    from django.test import Client  # noqa: PLC0415
+
+    client = Client()
+    client.force_login(admin)
+    model = LearnedModel.objects.get(kind="confidence", key="pricing_interest")
+    page = client.get(f"/admin/recommendations/learnedmodel/{model.pk}/change/")
+    assert page.status_code == 200 and "brier_base_rate" in page.content.decode()
+    assert client.get("/admin/recommendations/recommendationoutcome/").status_code == 200
+    response = client.post("/admin/recommendations/learnedmodel/",
+                           {"action": "retrain_now", "_selected_action": [model.pk]}, follow=True)  # fmt: skip
+    assert response.status_code == 200 and "Retrained" in response.content.decode()
+
+
+def test_threshold_proposal_is_applied_only_when_a_manager_accepts_and_is_audited():
+    from audit.models import AuditEvent
+    from recommendations.learning import thresholds
+    from recommendations.learning.models import ThresholdProposal
+    from recommendations.models import PlaybookConfig
+
+    owner = UserFactory()
+    account = AccountFactory(owner=owner)
+    for i in range(30):
+        three = i < 20  # fired at 3 visits: mostly false alarms; at 4: approved
+        rec = RecommendationFactory(
+            account=account, status="rejected", findings=[{"evidence": ["s"] * (3 if three else 4)}]
+        )
+        RecommendationOutcome.objects.create(
+            recommendation=rec, account=account, playbook="pricing_interest", action_type=ActionType.PRICING_OUTREACH,
+            review="rejected" if three and i % 10 else "approved", reject_reason="not_relevant" if three and i % 10 else "",
+            reviewed_at=T0 - dt.timedelta(days=i % 10), created_at=T0, updated_at=T0,
+        )  # fmt: skip
+    result = _retrain()
+    assert result["threshold_proposals"] == 1
+    proposal = ThresholdProposal.objects.get()
+    assert (proposal.param, proposal.current_value, proposal.proposed_value) == ("min_visits", 3, 4)
+    assert "min_visits 3 → 4" in proposal.summary and "per rep per day" in proposal.summary
+    assert not PlaybookConfig.objects.exists()  # never silently
+    manager = UserFactory()
+    thresholds.accept_proposal(proposal=proposal, user=manager, now=T0)
+    assert PlaybookConfig.objects.get(code="pricing_interest").params == {"min_visits": 4}
+    event = AuditEvent.objects.get(action="learning.threshold_accepted")
+    assert event.data["old"] is None and event.data["new"] == 4 and event.actor == manager
+    thresholds.accept_proposal(proposal=proposal, user=manager, now=T0)  # twice: nothing more
+    assert AuditEvent.objects.filter(action="learning.threshold_accepted").count() == 1

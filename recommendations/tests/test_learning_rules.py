@@ -1,0 +1,201 @@
+"""Each learning rule on small hand-made histories, without the database or the simulator."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+
+from recommendations.learning import calibration, contacts, fit, peers, timing
+from recommendations.learning.calibration import Labelled
+
+NOW = dt.datetime(2026, 3, 30, 9, tzinfo=dt.UTC)
+
+
+def _row(review="approved", reason="", *, owner=1, seniority="vp", prior=0.6, days_ago=1.0, **features):
+    return Labelled(playbook="pricing_interest", features={"prior": prior, "urgency": 0.5, **features}, owner=owner,
+                    seniority=seniority, review=review, reject_reason=reason, at=NOW - dt.timedelta(days=days_ago))  # fmt: skip
+
+
+def _shown(params, prior=0.6, owner=1, seniority="vp"):
+    return calibration.probability(params, prior=prior, features={"prior": prior, "urgency": 0.5}, owner=owner,
+                                   seniority=seniority)  # fmt: skip
+
+
+def test_three_outcomes_do_not_swing_the_confidence():
+    params, _ = calibration.fit_playbook([_row("rejected", "not_relevant")] * 3, prior=0.6, now=NOW)
+    assert params["coef"] is None  # far too few to fit a regression
+    assert 0.5 < _shown(params) < 0.6  # pulled a little, not to zero
+
+
+def test_no_model_shows_the_playbooks_own_confidence():
+    assert calibration.probability(None, prior=0.7, features={}, owner=1, seniority="vp") == 0.7
+
+
+def test_many_rejections_bring_it_down_and_approvals_up():
+    low, _ = calibration.fit_playbook([_row("rejected", "not_relevant")] * 200, prior=0.6, now=NOW)
+    high, _ = calibration.fit_playbook([_row()] * 200, prior=0.6, now=NOW)
+    assert _shown(low) < 0.15 and _shown(high) > 0.9
+
+
+def test_bad_draft_counts_against_the_draft_not_the_trigger():
+    rows = [_row("rejected", "bad_draft")] * 50
+    params, metrics = calibration.fit_playbook(rows, prior=0.6, now=NOW)
+    assert params["n"] == 0 and _shown(params) == 0.6
+    assert metrics["reject_reasons"] == {"bad_draft": 50}
+    assert metrics["trigger_precision"] is None
+
+
+def test_not_relevant_and_already_handled_count_against_the_triggers_precision():
+    rows = [_row()] * 6 + [_row("rejected", "not_relevant")] * 3 + [_row("rejected", "already_handled")]
+    rows += [_row("rejected", "wrong_contact")] * 5  # about the person, not the trigger
+    _, metrics = calibration.fit_playbook(rows, prior=0.6, now=NOW)
+    assert metrics["trigger_precision"] == pytest.approx(0.6)
+
+
+def test_a_reps_rejections_of_one_role_are_learnt_and_the_rest_stays_high():
+    rng = random.Random(3)
+    rows = []
+    for _ in range(300):
+        owner, seniority = rng.choice([1, 2]), rng.choice(["vp", "director"])
+        rejects = owner == 1 and seniority == "director"
+        rows.append(_row("rejected" if rejects else "approved", "wrong_contact" if rejects else "", owner=owner,
+                         seniority=seniority, days_ago=rng.uniform(0, 20)))  # fmt: skip
+    params, metrics = calibration.fit_playbook(rows, prior=0.6, now=NOW)
+    assert params["coef"] is not None
+    assert _shown(params, owner=1, seniority="director") < 0.25
+    assert _shown(params, owner=2, seniority="director") > 0.75
+    assert metrics["brier"] < 0.8 * metrics["brier_base_rate"]
+
+
+def test_recent_reviews_outweigh_old_ones_after_a_drift():
+    old = [_row("rejected", "not_relevant", days_ago=25)] * 60
+    recent = [_row(days_ago=1)] * 40
+    params, _ = calibration.fit_playbook(old + recent, prior=0.5, now=NOW)
+    assert params["base_rate"] > 0.6  # 40 % approvals overall, but the recent ones all approved
+
+
+def _accounts(n, rng):
+    rows, labels = [], []
+    for i in range(n):
+        segment = rng.choice(["smb", "mid_market", "enterprise"])
+        seats = rng.choice([None, 10, 80, 400])
+        usage = rng.choice([0, 50])
+        good = (segment == "mid_market") + (seats == 80) + (usage > 0)
+        rows.append(fit.AccountRow(id=i, segment=segment, plan="", seats=seats, arr=0.0, usage_28d=usage))
+        labels.append(int(rng.random() < [0.05, 0.3, 0.7, 0.95][good]))
+    return rows, labels
+
+
+def test_fit_is_neutral_with_too_few_won_and_lost_deals_and_says_so():
+    rows, labels = _accounts(10, random.Random(1))
+    params, _ = fit.train(rows, labels)
+    assert fit.score(params, rows[0]) is None
+    assert "neutral" in fit.summary(params, rows[0]) and "20 needed" in fit.summary(params, rows[0])
+
+
+def test_fit_learns_from_won_and_lost_deals_and_names_its_factors():
+    rows, labels = _accounts(300, random.Random(2))
+    params, metrics = fit.train(rows, labels)
+    assert metrics["auc_train"] > 0.75
+    best = fit.AccountRow(id=0, segment="mid_market", plan="", seats=80, arr=0.0, usage_28d=50)
+    worst = fit.AccountRow(id=1, segment="smb", plan="", seats=None, arr=0.0, usage_28d=0)
+    assert fit.score(params, best) > 0.8 > 0.2 > fit.score(params, worst)
+    assert fit.summary(params, best).startswith("fits: ")
+    assert "mid-market" in fit.summary(params, best) and "40–200 seats" in fit.summary(params, best)
+    assert "against: " in fit.summary(params, worst) and "no product usage" in fit.summary(params, worst)
+
+
+def test_peers_rationale_counts_positive_outcomes_of_the_closest_peers():
+    params = {"peers": {"mid_market|director": [14, 6], "mid_market|": [30, 10], "|director": [40, 12]}}
+    text = peers.rationale(params, noun="pricing-interest e-mails", segment="mid_market", seniority="director")
+    assert text.startswith("Of 14 pricing-interest e-mails to mid-market directors in the last 90 days, 6 got")
+    assert "(43%)" in text
+    fewer = {"peers": {"smb|vp": [3, 1], "smb|": [12, 3]}}
+    assert "Of 12 pricing-interest e-mails to SMB accounts" in peers.rationale(
+        fewer, noun="pricing-interest e-mails", segment="smb", seniority="vp"
+    )
+
+
+def test_peers_rationale_says_plainly_when_there_is_not_enough_history():
+    text = peers.rationale({"peers": {"smb|vp": [3, 1]}}, noun="check-ins", segment="smb", seniority="vp")
+    assert text.startswith("Not enough history yet: 3 similar check-ins") and "10 needed" in text
+
+
+def test_confidence_note_says_what_it_is_the_probability_of():
+    assert peers.confidence_note(0.72, {"sent": 100, "sent_positive": 31}) == (
+        "72% chance a rep approves it; 31% of these got a positive reply or better"
+    )
+    assert "too few sent yet" in peers.confidence_note(0.5, {"sent": 2, "sent_positive": 1})
+
+
+def test_wrong_contact_is_learnt_by_role_for_that_rep_and_by_person():
+    params = {"roles": {contacts.role_key(1, "pricing_interest", "director"): [3, 4]},
+              "people": {contacts.person_key(9, 77, "pricing_interest"): 1}}  # fmt: skip
+    args = {"playbook": "pricing_interest", "account_id": 5, "contact_id": 1}
+    assert contacts.avoided(params, owner=1, seniority="director", **args)
+    assert not contacts.avoided(params, owner=2, seniority="director", **args)  # another rep's taste
+    assert not contacts.avoided(params, owner=1, seniority="vp", **args)
+    assert contacts.avoided(params, owner=2, playbook="pricing_interest", account_id=9, contact_id=77, seniority="vp")
+
+
+def test_a_single_wrong_contact_rejection_of_a_role_does_not_ban_it():
+    params = {"roles": {contacts.role_key(1, "pricing_interest", "director"): [1, 1]}, "people": {}}
+    assert not contacts.avoided(params, owner=1, playbook="pricing_interest", account_id=5, contact_id=1,
+                                seniority="director")  # fmt: skip
+
+
+def test_wrong_timing_retimes_that_playbook_for_that_kind_of_account_only():
+    rows = [{"playbook": "renewal", "segment": "smb", "reject_reason": "wrong_timing"}] * 3
+    rows += [{"playbook": "renewal", "segment": "smb", "reject_reason": ""}] * 4
+    rows += [{"playbook": "renewal", "segment": "enterprise", "reject_reason": ""}] * 9
+    params = timing.timing_params(rows)
+    assert timing.delay_for(params, playbook="renewal", segment="smb") == dt.timedelta(days=timing.DELAY_DAYS)
+    assert timing.delay_for(params, playbook="renewal", segment="enterprise") is None
+    assert timing.delay_for(params, playbook="check_in", segment="smb") is None
+
+
+def test_an_account_that_keeps_tripping_a_playbook_for_nothing_is_learnt():
+    rng = random.Random(5)
+    rows = []
+    for _ in range(300):
+        account = rng.randint(1, 30)
+        curious = account <= 5  # looks at pricing, never buys: its reps reject every time
+        rows.append(_row("rejected" if curious else "approved", "not_relevant" if curious else "",
+                         account=account, days_ago=rng.uniform(0, 20)))  # fmt: skip
+    params, _ = calibration.fit_playbook(rows, prior=0.6, now=NOW)
+
+    def shown(account):
+        return calibration.probability(params, prior=0.6, features={"prior": 0.6, "urgency": 0.5, "account": account},
+                                       owner=1, seniority="vp")  # fmt: skip
+
+    assert shown(3) < 0.3 and shown(20) > 0.8
+    assert 0.5 < shown(99) < 0.95  # an account never seen: the playbook's rate
+
+
+def test_threshold_raise_proposed_keeps_false_alarms_under_budget_and_the_hits():
+    from recommendations.learning.thresholds import Replayed, propose_for
+
+    rows = [Replayed(score=3, hit=False, false_alarm=True)] * 12 + [Replayed(score=3, hit=True, false_alarm=False)] * 2
+    rows += [Replayed(score=4, hit=True, false_alarm=False)] * 10 + [Replayed(score=4, hit=False, false_alarm=True)] * 2
+    found = propose_for(rows, current=3, rep_days=10, limit=0.5)
+    assert found["proposed"] == 4
+    assert found["false_alarms_per_rep_day"] == [1.4, 0.2] and found["hits"] == [12, 10]
+
+
+def test_no_threshold_proposal_when_under_budget_or_when_it_would_lose_the_hits():
+    from recommendations.learning.thresholds import Replayed, propose_for
+
+    calm = [Replayed(score=3, hit=True, false_alarm=False)] * 10 + [Replayed(score=3, hit=False, false_alarm=True)]
+    assert propose_for(calm, current=3, rep_days=10, limit=0.5) is None
+    costly = [Replayed(score=3, hit=True, false_alarm=False)] * 10 + [
+        Replayed(score=3, hit=False, false_alarm=True)
+    ] * 20
+    assert propose_for(costly, current=3, rep_days=10, limit=0.5) is None  # every hit would go too
+
+
+def test_a_model_fitted_on_other_features_falls_back_to_its_base_rate():
+    params = {"n": 100, "features": ["prior"], "coef": [3.0], "intercept": 0.0, "mean": [0.0], "scale": [1.0],
+              "base_rate": 0.7, "rates": {}}  # fmt: skip
+    assert calibration.data_probability(params, [0.5] * len(calibration.FEATURES)) == 0.7
