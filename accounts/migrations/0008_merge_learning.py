@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0005_learning_fit'),
-        ('accounts', '0007_merge_0005_deals_history_0006_inbox_assignment_rules'),
+        ("accounts", "0005_learning_fit"),
+        ("accounts", "0007_merge_0005_deals_history_0006_inbox_assignment_rules"),
     ]
 
-    operations = [
-    ]
+    operations = []

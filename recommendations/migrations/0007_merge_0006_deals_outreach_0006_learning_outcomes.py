@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recommendations', '0006_deals_outreach'),
-        ('recommendations', '0006_learning_outcomes'),
+        ("recommendations", "0006_deals_outreach"),
+        ("recommendations", "0006_learning_outcomes"),
     ]
 
-    operations = [
-    ]
+    operations = []
