@@ -18,6 +18,7 @@ from bench.common import BenchContext, Figure, median, percentile, time_calls
 
 PENDING = 10_000
 ACCOUNTS = 1_000  # one open recommendation per (account, action type): 10 action types each
+ACTIONS_PER_ACCOUNT = PENDING // ACCOUNTS
 
 
 def bare_view(request: HttpRequest) -> HttpResponse:
@@ -76,12 +77,12 @@ def _populate() -> object:
                 rationale="Reaching out within a day of a pricing revisit usually gets a reply.",
                 draft_subject="Anything I can help with?",
                 draft_body="Hi,\n\nHappy to walk you through plans.\n\nBest",
-                trust_decision=decisions[i * len(ActionType.values) + j],
+                trust_decision=decisions[i * ACTIONS_PER_ACCOUNT + j],
                 created_at=now,
                 updated_at=now,
             )
             for i, account in enumerate(accounts)
-            for j, action in enumerate(ActionType.values)
+            for j, action in enumerate(ActionType.values[:ACTIONS_PER_ACCOUNT])
         ],
         batch_size=2000,
     )
