@@ -31,12 +31,12 @@ from recommendations.models import Evidence, Recommendation, Review
 from recommendations.selectors import recommendations_for, shown_json, timeline, with_shown_json
 from recommendations.services import review
 from recommendations.services.notifications import profile_for, update_notification_preferences
-from recommendations.services.outgoing import escalates, manager_addresses, outgoing_for
+from recommendations.services.outgoing import escalates, outgoing_for
 from recommendations.services.ownership import assign_account_owner, assignable_reps
 from recommendations.services.recipient import change_contact
 from salesai import clock
 from salesai.api_errors import DomainError
-from salesai.roles import is_manager
+from salesai.roles import is_manager, manager_addresses
 from salesai.text import single_line
 
 PAGE_SIZE = 20  # infinite scroll fetches the next page as the last card comes into view

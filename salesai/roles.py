@@ -16,3 +16,19 @@ def is_manager(user) -> bool:
         cached = user.groups.filter(name=MANAGER_GROUP).exists()
         user._salesai_is_manager = cached
     return cached
+
+
+def manager_addresses() -> list[str]:
+    """Where managers are told things (escalations, a domain losing autopilot): the e-mail addresses of
+    active managers and superusers."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    return list(
+        get_user_model()
+        .objects.filter(Q(groups__name=MANAGER_GROUP) | Q(is_superuser=True), is_active=True)
+        .exclude(email="")
+        .order_by("email")
+        .values_list("email", flat=True)
+        .distinct()
+    )

@@ -26,15 +26,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 from django.forms.models import model_to_dict
 
 from audit.services import audit_record
 from salesai import clock
+from salesai.roles import manager_addresses
 from trust import queries, selectors
 from trust.models import Outcome, TrustDecision, TrustPolicy, TrustSwitch
 
@@ -466,13 +465,7 @@ def _requalify(policy: TrustPolicy, *, record: selectors.TrackRecord) -> None:
 
 def _tell_managers(domain: str, reason: str) -> None:
     """E-mail the managers why a domain lost its autonomy (best effort: the page shows it anyway)."""
-    recipients = list(
-        get_user_model()
-        .objects.filter(Q(groups__name="manager") | Q(is_superuser=True), is_active=True)
-        .exclude(email="")
-        .values_list("email", flat=True)
-        .distinct()
-    )
+    recipients = manager_addresses()
     if not recipients:
         return
     try:

@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from email.utils import formataddr
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.db.models import Q
 from django.template.loader import render_to_string
 
 from recommendations.models import Recommendation
 from recommendations.playbooks import action_for
+from salesai.roles import manager_addresses
 from salesai.text import has_line_break
 
 
@@ -39,18 +38,6 @@ class Outgoing:
     @property
     def can_send(self) -> bool:
         return not self.refusal
-
-
-def manager_addresses() -> list[str]:
-    """Where escalations go: active managers (and superusers) with an e-mail address."""
-    return list(
-        get_user_model()
-        .objects.filter(Q(groups__name="manager") | Q(is_superuser=True), is_active=True)
-        .exclude(email="")
-        .order_by("email")
-        .values_list("email", flat=True)
-        .distinct()
-    )
 
 
 def escalates(rec: Recommendation) -> bool:
