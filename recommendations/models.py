@@ -294,4 +294,9 @@ class OutreachPolicy(models.Model):
         return policy if policy is not None else cls.objects.create()
 
 
-from recommendations.learning.models import LearnedModel, RecommendationOutcome, ThresholdProposal  # noqa: E402,F401
+from recommendations.learning.models import (  # noqa: E402,F401
+    LearnedModel,
+    LearningPolicy,
+    RecommendationOutcome,
+    ThresholdProposal,
+)

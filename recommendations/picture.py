@@ -205,6 +205,8 @@ def build_facts(*, account: Account, now: dt.datetime, configs: Mapping[str, dic
     last_actioned: dict[str, dt.datetime] = {}
     decided_keys: set[str] = set()
     for closed in queries.closed_recommendations(account_id=account.pk):
+        if closed.last_updated_at is not None and closed.last_updated_at > now:
+            continue  # decided after ``now``: a picture as of a past moment (a replay) has not seen it
         decided_keys.add(closed.dedupe_key)
         if closed.status in (Recommendation.Status.EXECUTED, Recommendation.Status.REJECTED):
             last = closed.last_updated_at

@@ -174,9 +174,6 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 }
 # Learning from outcomes (issue 15): off, confidence stays hand-set and nothing is retrained.
 LEARNING_ENABLED = env.bool("LEARNING_ENABLED", default=True)
-# The manager's budget of false alarms (rejected as not relevant / already handled) per rep per day:
-# threshold proposals aim under it. Example: 0.5
-LEARNING_FALSE_ALARM_BUDGET = env.float("LEARNING_FALSE_ALARM_BUDGET", default=0.5)
 
 # --- auth, i18n -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -7,7 +7,9 @@
   third is held out: ``fit_auc`` scores salesai's fit on them against the hidden truth.
 - **Reps with preferences**: in the first half one rep rejects pricing outreach to directors as the
   wrong contact; halfway through (the **drift**) that rep stops minding and another one starts.
-- The learning retrains every simulated morning after the reviews (as the hourly beat would).
+- The learning retrains every simulated morning after the reviews (as the hourly beat would), and
+  the simulated manager accepts the threshold proposals it makes (each through the admin's service,
+  audited); the playbook settings the run started with are restored afterwards.
 
 Scores, read before the world is cleaned: ``brier`` of the confidence the reps saw against whether
 they approved, ``brier_base_rate`` (a constant at the approval rate), ``precision_at_10_by_week``,
@@ -22,12 +24,15 @@ import random
 from collections.abc import Callable
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from accounts.models import Account, Opportunity
-from recommendations.learning import store, training
+from recommendations.learning import store, thresholds, training
 from recommendations.learning.models import LearnedModel, RecommendationOutcome, ThresholdProposal
+from recommendations.models import PlaybookConfig
+from simulation.deals_rows import MANAGER
 from simulation.market import SimAccount, World
 from simulation.scoring import InboxSnapshot, score
 from simulation.stage import SIM_EXTERNAL_PREFIX
@@ -102,8 +107,33 @@ def after_reviews(*, part: int, at: dt.datetime, sync: Callable[[], object]) -> 
     sync()  # every part has reviewed
     if part == 0:
         training.retrain(now=at)
+        manager_accepts(at)
     sync()
     store.forget()
+
+
+def manager_accepts(at: dt.datetime) -> int:
+    """The simulated manager reads the morning's threshold proposals and accepts them."""
+    manager = get_user_model().objects.filter(username=MANAGER).first()
+    accepted = 0
+    for proposal in ThresholdProposal.objects.filter(status=ThresholdProposal.Status.PROPOSED):
+        accepted += thresholds.accept_proposal(proposal=proposal, user=manager, now=at).status == "accepted"
+    return accepted
+
+
+def playbook_settings() -> dict[str, dict]:
+    """The playbook settings before the run (what the simulated manager's acceptances change)."""
+    return {c.code: c.params for c in PlaybookConfig.objects.all()}
+
+
+def restore_playbook_settings(before: dict[str, dict]) -> None:
+    """Put the settings back as they were: the run's accepted proposals belong to the simulated world."""
+    with transaction.atomic():
+        PlaybookConfig.objects.exclude(code__in=list(before)).delete()
+        for config in PlaybookConfig.objects.filter(code__in=list(before)):
+            if config.params != before[config.code]:
+                config.params = before[config.code]
+                config.save(update_fields=["params", "updated_at"])
 
 
 # --- scores -------------------------------------------------------------------------------------
@@ -121,16 +151,19 @@ def _reliability(pairs: list[tuple[float, int]], bins: int = 10) -> list[dict]:
     return rows
 
 
-def precision_by_week(world: World, snapshots: list[InboxSnapshot], k: int) -> list[float | None]:
+def precision_by_week(world: World, snapshots: list[InboxSnapshot], k: int) -> tuple[list[float | None], list[dict]]:
+    """Precision at k per week (first week first), and what the irrelevant items of each week were."""
     weeks = max(1, -(-world.days // 7))
-    result = []
+    result, misses = [], []
     for w in range(weeks):
         lo, hi = world.start + dt.timedelta(days=7 * w), world.start + dt.timedelta(days=7 * (w + 1))
         week = [s for s in snapshots if lo <= s.at < hi]
-        p = score(system="week", moments=world.moments, sightings=[], snapshots=week, reps=len(world.reps),
-                  days=world.days, k=k).precision_at_k  # fmt: skip
+        scored = score(system="week", moments=world.moments, sightings=[], snapshots=week, reps=len(world.reps),
+                       days=world.days, k=k)  # fmt: skip
+        p = scored.precision_at_k
         result.append(None if p is None else round(p, 4))
-    return result
+        misses.append(scored.precision_misses)
+    return result, misses
 
 
 def scores(world: World, snapshots: list[InboxSnapshot], *, k: int, learning: bool) -> dict:
@@ -150,22 +183,27 @@ def scores(world: World, snapshots: list[InboxSnapshot], *, k: int, learning: bo
     if len(set(fit_labels)) == 2:
         fit_auc = float(roc_auc_score(fit_labels, [fit_scores.get(d) if fit_scores.get(d) is not None else 0.5
                                                    for d in held]))  # fmt: skip
+    by_week, misses_by_week = precision_by_week(world, snapshots, k)
     return {
         "enabled": learning,
         "reviews": len(pairs),
         "approval_rate": base,
         "brier": float(brier_score_loss(labels, [p for p, _ in pairs])) if pairs else None,
         "brier_base_rate": float(brier_score_loss(labels, [base] * len(labels))) if pairs else None,
-        "precision_at_10_by_week": precision_by_week(world, snapshots, k),
+        "precision_at_10_by_week": by_week,
+        "precision_misses_by_week": misses_by_week,
         "fit_auc": fit_auc,
         "fit_held_out_accounts": len(held),
         "threshold_changes_proposed": ThresholdProposal.objects.filter(
             created_at__gte=world.start, created_at__lte=world.end
         ).count(),
-        "threshold_proposals": list(
-            ThresholdProposal.objects.filter(created_at__gte=world.start, created_at__lte=world.end).values_list(
-                "summary", flat=True
+        "threshold_proposals": [
+            f"{summary} [{status}{' ' + decided.date().isoformat() if decided else ''}]"
+            for summary, status, decided in ThresholdProposal.objects.filter(
+                created_at__gte=world.start, created_at__lte=world.end
             )
-        ),
+            .order_by("created_at")
+            .values_list("summary", "status", "decided_at")
+        ],
         "reliability": _reliability(pairs),
     }

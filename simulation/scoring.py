@@ -102,6 +102,8 @@ class Score:
     event_latencies: list[float] = field(default_factory=list)
     by_kind: dict[str, dict] = field(default_factory=dict)
     precision_samples: list[float] = field(default_factory=list)
+    #: what the irrelevant items of the morning top k were: "<action type>: <stale|early|no moment>"
+    precision_misses: dict[str, int] = field(default_factory=dict)
     empty_snapshots: int = 0
     episodes: int = 0
     false_alarms: int = 0
@@ -148,6 +150,7 @@ class Score:
             "precision_at_k": self.precision_at_k,
             "inbox_snapshots": len(self.precision_samples),
             "empty_inbox_snapshots": self.empty_snapshots,
+            "precision_misses": self.precision_misses,
             "median_seconds_to_surface": self.median_latency,
             "median_seconds_to_surface_event_driven": self.median_event_latency,
             "p90_seconds_to_surface_event_driven": _quantile(self.event_latencies, 0.9),
@@ -273,28 +276,42 @@ def score(
     autonomous = [s for s in spans if s.executed and s.autonomous]
     result.autonomous_actions = len(autonomous)
     result.autonomous_right = sum(1 for s in autonomous if (s.rec_id, s.episode) in matched_episodes)
-    result.precision_samples, result.empty_snapshots = _precision(moments, snapshots, k)
+    result.precision_samples, result.empty_snapshots, misses = _precision(moments, snapshots, k)
+    result.precision_misses = dict(sorted(misses.items(), key=lambda item: -item[1]))
     return result
 
 
-def _precision(moments: Sequence[Moment], snapshots: Iterable[InboxSnapshot], k: int) -> tuple[list[float], int]:
+def _miss(moments: Sequence[Moment], action_type: str, at: dt.datetime) -> str:
+    """Why an item of a morning top k matched no open moment: its moment had closed (``stale``), was
+    still to open (``early``), or the account never had one it answers (``no moment``)."""
+    fitting = [m for m in moments if action_type in m.acceptable]
+    if any(m.closes_at < at for m in fitting):
+        return f"{action_type}: stale"
+    if fitting:
+        return f"{action_type}: early"
+    return f"{action_type}: no moment"
+
+
+def _precision(
+    moments: Sequence[Moment], snapshots: Iterable[InboxSnapshot], k: int
+) -> tuple[list[float], int, dict[str, int]]:
     by_account: dict[str, list[Moment]] = defaultdict(list)
     for m in moments:
         by_account[m.account].append(m)
     samples: list[float] = []
+    misses: dict[str, int] = defaultdict(int)
     empty = 0
     for snap in snapshots:
         top = snap.items[:k]
         if not top:
             empty += 1
             continue
-        relevant = sum(
-            1
-            for _rec, account, action_type in top
-            if any(
-                m.opens_at <= snap.at <= m.closes_at and action_type in m.acceptable
-                for m in by_account.get(account, ())
-            )
-        )
+        relevant = 0
+        for _rec, account, action_type in top:
+            mine = by_account.get(account, ())
+            if any(m.opens_at <= snap.at <= m.closes_at and action_type in m.acceptable for m in mine):
+                relevant += 1
+            else:
+                misses[_miss(mine, action_type, snap.at)] += 1
         samples.append(relevant / len(top))
-    return samples, empty
+    return samples, empty, dict(misses)

@@ -9,23 +9,28 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from recommendations.learning import thresholds, training
-from recommendations.learning.models import LearnedModel, RecommendationOutcome, ThresholdProposal
+from recommendations.learning.models import LearnedModel, LearningPolicy, RecommendationOutcome, ThresholdProposal
 from salesai import clock
 
 
 @admin.register(LearnedModel)
 class LearnedModelAdmin(admin.ModelAdmin):
-    list_display = ["kind", "key", "version", "n_samples", "brier", "trained_at"]
+    list_display = ["kind", "key", "version", "n_samples", "brier", "shown_brier", "trained_at"]
     list_filter = ["kind", "key"]
     ordering = ["kind", "key", "-version"]
     readonly_fields = ["kind", "key", "version", "n_samples", "trained_at", "metrics_pretty", "params_pretty"]
     fields = readonly_fields
     actions = ["retrain_now"]
 
-    @admin.display(description="Brier (base rate)")
+    @admin.display(description="Brier on its training data (base rate)")
     def brier(self, obj: LearnedModel) -> str:
         brier, base = obj.metrics.get("brier"), obj.metrics.get("brier_base_rate")
         return "—" if brier is None else f"{brier:.3f} ({base:.3f})"
+
+    @admin.display(description="Brier of what reps saw, last 7 days (base rate)")
+    def shown_brier(self, obj: LearnedModel) -> str:
+        brier, base = obj.metrics.get("shown_brier"), obj.metrics.get("shown_brier_base_rate")
+        return "—" if brier is None else f"{brier:.3f} ({base:.3f}) of {obj.metrics.get('shown_reviews')}"
 
     @admin.display(description="metrics")
     def metrics_pretty(self, obj: LearnedModel) -> str:
@@ -90,3 +95,20 @@ class ThresholdProposalAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(LearningPolicy)
+class LearningPolicyAdmin(admin.ModelAdmin):
+    """One row: the false-alarm budget the threshold proposals aim under (audited when changed)."""
+
+    list_display = ["__str__", "false_alarm_budget", "updated_at"]
+    fields = ["false_alarm_budget"]
+
+    def has_add_permission(self, request) -> bool:
+        return not LearningPolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        thresholds.policy_save(policy=obj, actor=request.user, changed=form.changed_data)

@@ -37,7 +37,12 @@ RATE_STRENGTH = 3
 HALF_LIFE_DAYS = 14
 #: The key of the installation-wide record, read for a playbook nobody reviewed yet.
 POOLED = "*"
-FEATURES = ("prior", "urgency", "intent", "seniority", "fit", "rep_rate", "rep_role_rate", "account_rate")
+FEATURES = ("prior", "urgency", "intent", "seniority", "fit", "rep_rate", "rep_role_rate", "account_rate",
+            "action_rate", "evidence", "evidence_days", "waited")  # fmt: skip
+#: Standardised inputs are clipped to this many standard deviations of the training data.
+MAX_Z = 3.0
+#: Caps of the count features (scaled to 0–1): more evidence than this says nothing more.
+EVIDENCE_CAP, EVIDENCE_DAYS_CAP, WAITED_CAP_DAYS = 10, 7, 7
 #: Reasons that say nothing about whether the trigger was right (they teach something else).
 NOT_ABOUT_THE_TRIGGER = frozenset({"bad_draft"})
 TRIGGER_MISSES = frozenset({"not_relevant", "already_handled"})
@@ -106,11 +111,19 @@ def vector(features: dict, params: dict, *, owner, seniority: str, rates: dict |
         _rate(rates, _key(owner, seniority), base),
         # this account's own record with the playbook (an account that keeps tripping it for nothing)
         _rate(rates, _key("account", features.get("account")), base),
+        # the record of this action of the playbook (one playbook may propose a follow-up or a new contact)
+        _rate(rates, _key("action", features.get("action")), base),
+        # what the evidence looks like: how much of it, over how many days (one burst or a trickle)
+        min(as_number(features.get("evidence"), 1.0), EVIDENCE_CAP) / EVIDENCE_CAP,
+        min(as_number(features.get("evidence_days"), 1.0), EVIDENCE_DAYS_CAP) / EVIDENCE_DAYS_CAP,
+        # how long it had waited for a review when it was read (what waits is often handled already)
+        min(max(as_number(features.get("waited_days"), 0.0), 0.0), WAITED_CAP_DAYS) / WAITED_CAP_DAYS,
     ]
 
 
 def _rate_keys(r: Labelled) -> tuple[str, ...]:
-    return _key(r.owner), _key(r.owner, r.seniority), _key("account", r.features.get("account"))
+    return (_key(r.owner), _key(r.owner, r.seniority), _key("account", r.features.get("account")),
+            _key("action", r.features.get("action")))  # fmt: skip
 
 
 def running_rates(usable: Sequence[tuple[Labelled, int]], now: dt.datetime) -> tuple[list[dict], dict]:
@@ -164,8 +177,13 @@ def fit_playbook(rows: Sequence[Labelled], *, prior: float, now: dt.datetime,
     target = shrink_target({"pooled": list(pool)}, prior)
     base = (positives + PRIOR_STRENGTH * target) / (weight_sum + PRIOR_STRENGTH)
     before, rates = running_rates(usable, now)
+    actions: dict[str, int] = {}
+    for r, _ in usable:
+        action = str(r.features.get("action") or "")
+        actions[action] = actions.get(action, 0) + 1
     params = {"features": list(FEATURES), "prior": prior, "prior_strength": PRIOR_STRENGTH, "n": n,
-              "pooled": list(pool), "base_rate": base, "rates": rates, "coef": None, "intercept": None}  # fmt: skip
+              "actions": actions, "pooled": list(pool), "base_rate": base, "rates": rates, "coef": None,
+              "intercept": None}  # fmt: skip
     labels = [y for _, y in usable]
     if n >= MIN_FIT and min(labels.count(0), labels.count(1)) >= MIN_CLASS:
         x = np.array([
@@ -187,8 +205,10 @@ def data_probability(params: dict, x: Sequence[float]) -> float:
     if params.get("coef") is None or params.get("features") != list(FEATURES) or len(params["coef"]) != len(x):
         # no regression, or one fitted on other features (before an upgrade): the weighted base rate
         return params.get("base_rate", params.get("prior", 0.5))
+    # a value far outside what the model was fitted on is read as the edge of it (no wild extrapolation)
     z = params["intercept"] + sum(
-        c * (v - m) / s for c, v, m, s in zip(params["coef"], x, params["mean"], params["scale"], strict=True)
+        c * max(-MAX_Z, min(MAX_Z, (v - m) / s))
+        for c, v, m, s in zip(params["coef"], x, params["mean"], params["scale"], strict=True)
     )
     return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
 
@@ -201,16 +221,36 @@ def shrink_target(params: dict | None, prior: float) -> float:
     return (approved + PRIOR_STRENGTH * prior) / (weight + PRIOR_STRENGTH)
 
 
+def labelled_like(params: dict, features: dict) -> int:
+    """How many labelled rows speak for this finding: those of its action when the model counts them
+    per action (a playbook's second action with 3 reviews is shrunk like a playbook with 3), else all."""
+    actions = params.get("actions")
+    if not isinstance(actions, dict):
+        return params.get("n", 0)
+    return int(actions.get(str(features.get("action") or ""), 0))
+
+
 def probability(params: dict | None, *, prior: float, features: dict, owner, seniority: str) -> float:
     """The calibrated P(approve): the data's estimate shrunk towards the finding's own prior."""
     if not params:
         return prior
     target = shrink_target(params, prior)
-    n = params.get("n", 0)
+    n = labelled_like(params, features)
     if not n:
         return target
     p_data = data_probability(params, vector(features, params, owner=owner, seniority=seniority))
     return (n * p_data + PRIOR_STRENGTH * target) / (n + PRIOR_STRENGTH)
+
+
+def shown_metrics(pairs: Sequence[tuple[float, int]]) -> dict:
+    """Brier of the confidence reps were shown against their decisions, beside a constant at the
+    approval rate (the honest, out-of-sample score of the earlier versions)."""
+    if not pairs:
+        return {"shown_reviews": 0}
+    labels = [y for _, y in pairs]
+    rate = sum(labels) / len(labels)
+    return {"shown_reviews": len(pairs), "shown_brier": float(brier_score_loss(labels, [p for p, _ in pairs])),
+            "shown_brier_base_rate": float(brier_score_loss(labels, [rate] * len(labels)))}  # fmt: skip
 
 
 def _metrics(usable: list[tuple[Labelled, int]], params: dict, rows: Iterable[Labelled]) -> dict:

@@ -5,7 +5,10 @@ Imported at the bottom of ``recommendations/models.py`` so they belong to the ``
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+from salesai.singletons import OneRow
 
 
 class RecommendationOutcome(models.Model):
@@ -131,3 +134,28 @@ class ThresholdProposal(models.Model):
 
     def __str__(self) -> str:
         return self.summary
+
+
+class LearningPolicy(OneRow):
+    """What a manager allows the learning (one row, edited in the admin, every change audited)."""
+
+    false_alarm_budget = models.FloatField(
+        default=0.5,
+        validators=[MinValueValidator(0.0), MaxValueValidator(20.0)],
+        help_text="False alarms (rejected as not relevant or already handled) one playbook may bring each rep per "
+        "day. Threshold proposals aim to keep every playbook under it. Example: 0.5",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "learning policy"
+        verbose_name_plural = "learning policy"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(false_alarm_budget__gte=0) & models.Q(false_alarm_budget__lte=20),
+                name="learning_policy_budget_range",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return "Learning policy"

@@ -78,6 +78,13 @@ def _snapshot(rec: Recommendation) -> dict:
     return features
 
 
+def waited_days(recommendation: Recommendation, now: dt.datetime) -> float:
+    """How long the recommendation has waited for a person (days since it was proposed)."""
+    if recommendation.created_at is None:
+        return 0.0
+    return round(max(0.0, (now - recommendation.created_at).total_seconds() / 86400), 3)
+
+
 def outcome_for(*, recommendation: Recommendation, now: dt.datetime) -> O:
     """The recommendation's outcome row, opened (with its snapshot) if it has none yet."""
     existing = O.objects.filter(recommendation=recommendation).first()
@@ -116,6 +123,7 @@ def record_review(*, review: Review) -> O:
             outcome.reject_reason = review.reason if review.decision == Review.Decision.REJECTED else ""
             outcome.reviewed_at = now
             outcome.confidence_shown = review.recommendation.confidence
+            outcome.features = {**outcome.features, "waited_days": waited_days(review.recommendation, now)}
         if review.decision == Review.Decision.REJECTED:
             outcome.result = O.Result.NOT_SENT
         outcome.updated_at = now

@@ -21,6 +21,9 @@ logger = logging.getLogger(__name__)
 
 #: Reviews older than this do not train the confidence (tastes drift; recency weights the rest).
 TRAIN_DAYS = 28
+#: The confidence reps saw in these last days, against what they decided: out of sample by construction
+#: (each was shown by an earlier version before the review that labels it).
+SHOWN_DAYS = 7
 CLOSED = [r for r in RecommendationOutcome.Result.values if r not in ("pending", "not_sent")]
 
 
@@ -32,7 +35,7 @@ def retrain(*, now: dt.datetime) -> dict:
     result = {"windows_closed": closed, "fit": train_fit(now=now), "confidence": train_confidence(now=now),
               "contact": train_contacts(now=now)}  # fmt: skip
     store.forget()
-    result["refreshed"] = refresh_pending()
+    result["refreshed"] = refresh_pending(now=now)
     reps = Account.objects.exclude(owner=None).values("owner").distinct().count()
     result["threshold_proposals"] = len(thresholds.propose(now=now, reps=reps))
     logger.info("learning_retrained", extra={k: v for k, v in result.items() if k != "confidence"})
@@ -56,8 +59,13 @@ def _reviewed(now: dt.datetime):
 def train_confidence(*, now: dt.datetime) -> dict[str, int]:
     """One model per playbook with reviews; its params also carry the peers' outcome counts."""
     rows_by_playbook: dict[str, list[calibration.Labelled]] = defaultdict(list)
-    for o in _reviewed(now).values("playbook", "features", "seniority", "review", "reject_reason", "reviewed_at"):
+    shown: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    recent = now - dt.timedelta(days=SHOWN_DAYS)
+    for o in _reviewed(now).values("playbook", "features", "seniority", "review", "reject_reason", "reviewed_at",
+                                   "confidence_shown"):  # fmt: skip
         features = o["features"] if isinstance(o["features"], dict) else {}
+        if o["reviewed_at"] >= recent and o["confidence_shown"] is not None:
+            shown[o["playbook"]].append((o["confidence_shown"], int(o["review"] != "rejected")))
         rows_by_playbook[o["playbook"]].append(
             calibration.Labelled(playbook=o["playbook"], features=features, owner=features.get("owner"),
                                  seniority=o["seniority"], review=o["review"], reject_reason=o["reject_reason"],
@@ -70,6 +78,7 @@ def train_confidence(*, now: dt.datetime) -> dict[str, int]:
         rows = rows_by_playbook.get(playbook, [])
         prior = sum(calibration.as_number(r.features.get("prior"), 0.5) for r in rows) / len(rows) if rows else 0.5
         params, metrics = calibration.fit_playbook(rows, prior=prior, now=now, pool=pool)
+        metrics.update(calibration.shown_metrics(shown.get(playbook, [])))
         params.update(peer_counts.get(playbook, {"peers": {}, "sent": 0, "sent_positive": 0}))
         _save_if_changed(kind=LearnedModel.Kind.CONFIDENCE, key=playbook, params=params, metrics=metrics, n=len(rows),
                          now=now)  # fmt: skip
@@ -167,16 +176,17 @@ def train_fit(*, now: dt.datetime) -> dict:
     return {**metrics, "accounts_updated": len(changed)}
 
 
-def refresh_pending() -> int:
+def refresh_pending(*, now: dt.datetime) -> int:
     """Pending recommendations show the current model's probability (and the priority it feeds), not the
-    one of the day they were composed: what a rep reads this morning is today's estimate. The version
-    does not move: what would be approved (draft, recipient, evidence) is unchanged."""
+    one of the day they were composed: what a rep reads this morning is today's estimate, for one that
+    has waited this long. The version does not move: what would be approved (draft, recipient,
+    evidence) is unchanged."""
     models = store.current()
     changed = []
     for rec in Recommendation.objects.filter(status=Recommendation.Status.PENDING).select_related(
         "account", "contact"
-    ).only("id", "playbook", "findings", "stakes", "confidence", "confidence_note", "priority", "account__owner_id",
-           "account__fit_score", "contact__seniority"):  # fmt: skip
+    ).only("id", "playbook", "findings", "stakes", "confidence", "confidence_note", "priority", "created_at",
+           "account__owner_id", "account__fit_score", "contact__seniority"):  # fmt: skip
         lead = (
             rec.findings[0]
             if isinstance(rec.findings, list) and rec.findings and isinstance(rec.findings[0], dict)
@@ -187,6 +197,7 @@ def refresh_pending() -> int:
         if not isinstance(features, dict) or not params:
             continue  # composed before learning, or nothing learnt: left as composed
         prior = calibration.as_number(features.get("prior"), 0.5)
+        features = {**features, "waited_days": outcomes.waited_days(rec, now)}
         p, note = calibrated(params, prior=prior, features=features, owner=rec.account.owner_id,
                              seniority=rec.contact.seniority if rec.contact else "")  # fmt: skip
         priority = learned_priority(urgency=calibration.as_number(features.get("urgency"), 0.5), stakes=rec.stakes,

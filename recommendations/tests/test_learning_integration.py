@@ -184,34 +184,85 @@ def test_retrain_command_and_admin_action_store_versions():
     assert response.status_code == 200 and "Retrained" in response.content.decode()
 
 
-def test_threshold_proposal_is_applied_only_when_a_manager_accepts_and_is_audited():
+def _replayable_pricing_history(owner, *, scattered=14, bursts=16):
+    """Pricing recommendations with their stored visits: ``scattered`` accounts with three visits over
+    four days (rejected as not relevant), ``bursts`` with three visits in half an hour (approved). Each
+    was decided at T0, after the moment it was proposed (a replay must not see that decision)."""
+    from signals.tests.factories import SignalFactory
+
+    for i in range(scattered + bursts):
+        account = AccountFactory(owner=owner)
+        burst = i >= scattered
+        start = T0 - dt.timedelta(days=5 if burst else 10)
+        steps = [dt.timedelta(minutes=10 * n) if burst else dt.timedelta(days=2 * n) for n in range(3)]
+        for step in steps:
+            SignalFactory(account=account, pricing_view=True, occurred_at=start + step, received_at=start + step)
+        proposed_at = start + steps[-1] + dt.timedelta(hours=1)
+        rec = RecommendationFactory(account=account, status="executed" if burst else "rejected",
+                                    playbook="pricing_interest", action_type=ActionType.PRICING_OUTREACH)  # fmt: skip
+        Recommendation.objects.filter(pk=rec.pk).update(created_at=proposed_at, updated_at=T0)
+        RecommendationOutcome.objects.create(
+            recommendation=rec, account=account, playbook="pricing_interest", action_type=ActionType.PRICING_OUTREACH,
+            review="approved" if burst else "rejected", reject_reason="" if burst else "not_relevant",
+            reviewed_at=T0 - dt.timedelta(hours=1), created_at=T0, updated_at=T0,
+        )  # fmt: skip
+
+
+def test_threshold_proposal_replays_stored_signals_and_applies_only_when_a_manager_accepts():
     from audit.models import AuditEvent
     from recommendations.learning import thresholds
     from recommendations.learning.models import ThresholdProposal
     from recommendations.models import PlaybookConfig
 
-    owner = UserFactory()
-    account = AccountFactory(owner=owner)
-    for i in range(30):
-        three = i < 20  # fired at 3 visits: mostly false alarms; at 4: approved
-        rec = RecommendationFactory(
-            account=account, status="rejected", findings=[{"evidence": ["s"] * (3 if three else 4)}]
-        )
-        RecommendationOutcome.objects.create(
-            recommendation=rec, account=account, playbook="pricing_interest", action_type=ActionType.PRICING_OUTREACH,
-            review="rejected" if three and i % 10 else "approved", reject_reason="not_relevant" if three and i % 10 else "",
-            reviewed_at=T0 - dt.timedelta(days=i % 10), created_at=T0, updated_at=T0,
-        )  # fmt: skip
+    _replayable_pricing_history(UserFactory())
     result = _retrain()
     assert result["threshold_proposals"] == 1
     proposal = ThresholdProposal.objects.get()
-    assert (proposal.param, proposal.current_value, proposal.proposed_value) == ("min_visits", 3, 4)
-    assert "min_visits 3 → 4" in proposal.summary and "per rep per day" in proposal.summary
+    # a window of 4 days no longer holds visits spread over four days; every half-hour burst still fires
+    assert (proposal.param, proposal.current_value, proposal.proposed_value) == ("window_days", 7, 4)
+    assert proposal.effect["false_alarms"] == [14, 0] and proposal.effect["hits"] == [16, 16]
+    assert proposal.effect["replayed"] == 30 and proposal.effect["over_budget"] is True
+    assert "window_days 7 → 4" in proposal.summary and "per rep per day" in proposal.summary
     assert not PlaybookConfig.objects.exists()  # never silently
     manager = UserFactory()
     thresholds.accept_proposal(proposal=proposal, user=manager, now=T0)
-    assert PlaybookConfig.objects.get(code="pricing_interest").params == {"min_visits": 4}
+    assert PlaybookConfig.objects.get(code="pricing_interest").params == {"window_days": 4}
     event = AuditEvent.objects.get(action="learning.threshold_accepted")
     assert event.data["old"] is None and event.data["new"] == 4 and event.actor == manager
     thresholds.accept_proposal(proposal=proposal, user=manager, now=T0)  # twice: nothing more
     assert AuditEvent.objects.filter(action="learning.threshold_accepted").count() == 1
+    _retrain()  # with the new window the replay finds nothing more to cut
+    assert ThresholdProposal.objects.filter(status="proposed").count() == 0
+
+
+def test_a_declined_proposal_is_not_made_again_and_the_budget_is_the_managers():
+    from recommendations.learning import thresholds
+    from recommendations.learning.models import LearningPolicy, ThresholdProposal
+
+    _replayable_pricing_history(UserFactory())
+    policy = LearningPolicy.current()
+    policy.false_alarm_budget = 5  # 14 false alarms in 6 days for one rep is under it
+    thresholds.policy_save(policy=policy, actor=UserFactory(), changed=["false_alarm_budget"])
+    _retrain()
+    proposal = ThresholdProposal.objects.get()
+    assert proposal.effect["over_budget"] is False and "under the budget of 5" in proposal.summary
+    thresholds.decline_proposal(proposal=proposal, user=UserFactory(), now=T0)
+    _retrain()
+    assert list(ThresholdProposal.objects.values_list("status", flat=True)) == ["declined"]
+
+
+def test_the_learning_policy_refuses_a_budget_out_of_range_in_the_admin(client):
+    from audit.models import AuditEvent
+    from recommendations.learning.models import LearningPolicy
+
+    admin = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw-123456789")
+    client.force_login(admin)
+    policy = LearningPolicy.current()
+    url = f"/admin/recommendations/learningpolicy/{policy.pk}/change/"
+    refused = client.post(url, {"false_alarm_budget": "-1"})
+    assert refused.status_code == 200 and "greater than or equal to 0" in refused.content.decode()
+    assert client.post(url, {"false_alarm_budget": "abc"}).status_code == 200
+    assert LearningPolicy.objects.get(pk=policy.pk).false_alarm_budget == 0.5
+    assert client.post(url, {"false_alarm_budget": "1.5"}).status_code == 302
+    assert LearningPolicy.current().false_alarm_budget == 1.5
+    assert AuditEvent.objects.get(action="learning_policy.updated").data == {"false_alarm_budget": "1.5"}

@@ -49,6 +49,15 @@ def test_rejection_keeps_its_reason_and_is_not_sent():
     assert outcome.seniority == rec.contact.seniority and outcome.segment == rec.account.segment
 
 
+def test_the_review_keeps_how_long_it_had_waited():
+    rec = RecommendationFactory()
+    type(rec).objects.filter(pk=rec.pk).update(created_at=T0 - dt.timedelta(days=2, hours=12))
+    rec.refresh_from_db()
+    with time_machine.travel(T0, tick=False):
+        reject_recommendation(recommendation=rec, user=UserFactory(), reason="already_handled")
+    assert RecommendationOutcome.objects.get(recommendation=rec).features["waited_days"] == 2.5
+
+
 def test_cancel_inside_the_undo_window_marks_the_outcome_undone():
     rec = RecommendationFactory()
     user = UserFactory()

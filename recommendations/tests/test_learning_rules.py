@@ -69,6 +69,81 @@ def test_a_reps_rejections_of_one_role_are_learnt_and_the_rest_stays_high():
     assert metrics["brier"] < 0.8 * metrics["brier_base_rate"]
 
 
+def _probability(params, **features):
+    return calibration.probability(params, prior=0.6, features={"prior": 0.6, "urgency": 0.5, **features}, owner=1,
+                                   seniority="vp")  # fmt: skip
+
+
+def test_evidence_spread_over_many_days_is_learnt_apart_from_a_burst():
+    rng = random.Random(5)
+    rows = []
+    for _ in range(240):
+        days = rng.choice([1, 1, 2, 4, 5])
+        trickle = days >= 4  # three pricing visits over most of a week: mostly not a buying moment
+        rejected = rng.random() < (0.8 if trickle else 0.05)
+        rows.append(_row("rejected" if rejected else "approved", "not_relevant" if rejected else "", evidence=3,
+                         evidence_days=days, days_ago=rng.uniform(0, 20)))  # fmt: skip
+    params, metrics = calibration.fit_playbook(rows, prior=0.6, now=NOW)
+    assert _probability(params, evidence=3, evidence_days=1) > 0.85
+    assert _probability(params, evidence=3, evidence_days=5) < 0.4
+    assert metrics["brier"] < 0.8 * metrics["brier_base_rate"]
+
+
+def test_what_waited_long_is_learnt_to_be_handled_already():
+    rng = random.Random(6)
+    rows = []
+    for _ in range(240):
+        waited = rng.choice([0.0, 0.0, 1.0, 3.0, 6.0])
+        stale = waited >= 3 and rng.random() < 0.7
+        rows.append(_row("rejected" if stale else "approved", "already_handled" if stale else "", waited_days=waited,
+                         days_ago=rng.uniform(0, 20)))  # fmt: skip
+    params, _ = calibration.fit_playbook(rows, prior=0.6, now=NOW)
+    assert _probability(params, waited_days=0) > _probability(params, waited_days=6) + 0.3
+
+
+def test_one_action_of_a_playbook_is_judged_apart_from_the_other():
+    rows = [_row(action="follow_up", days_ago=i / 20) for i in range(120)]
+    rows += [_row("rejected", "not_relevant", action="change_contact", days_ago=i / 10) for i in range(60)]
+    params, _ = calibration.fit_playbook(rows, prior=0.6, now=NOW)
+    assert _probability(params, action="follow_up") > 0.8 > 0.3 > _probability(params, action="change_contact")
+
+
+def test_a_new_action_of_a_known_playbook_is_shrunk_like_a_new_playbook():
+    rows = [_row(action="follow_up", days_ago=i / 20) for i in range(200)]
+    rows += [_row("rejected", "not_relevant", action="change_contact", days_ago=0.5)] * 3
+    params, _ = calibration.fit_playbook(rows, prior=0.6, now=NOW)
+    assert params["actions"] == {"follow_up": 200, "change_contact": 3}
+    assert _probability(params, action="change_contact") > 0.5  # three reviews do not swing it
+    assert _probability(params, action="never_seen") == calibration.shrink_target(params, 0.6)
+
+
+def test_a_value_far_outside_the_training_data_does_not_extrapolate_wildly():
+    rng = random.Random(8)
+    rows = []
+    for _ in range(300):  # a third more evidence, a little more often approved: a gentle slope
+        evidence = rng.choice([2, 3])
+        rejected = rng.random() < (0.5 if evidence == 2 else 0.3)
+        rows.append(_row("rejected" if rejected else "approved", "not_relevant", evidence=evidence,
+                         days_ago=rng.uniform(0, 10)))  # fmt: skip
+    params, _ = calibration.fit_playbook(rows, prior=0.6, now=NOW)
+    # ten items lie 15 standard deviations out: read as 3, not as near-certainty
+    assert _probability(params, evidence=10) < 0.9
+
+
+def test_the_features_read_the_shape_of_the_evidence():
+    from types import SimpleNamespace
+
+    from recommendations.learning.judge import features_of
+    from recommendations.playbooks.base import EvidenceItem
+
+    day = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+    evidence = tuple(EvidenceItem(statement="", kind="page_view", occurred_at=day + dt.timedelta(hours=h))
+                     for h in (0, 1, 50))  # fmt: skip
+    finding = SimpleNamespace(confidence=0.6, urgency=0.5, evidence=evidence, action_type="pricing_outreach")
+    features = features_of(finding, SimpleNamespace(intent_score=0.4), SimpleNamespace(fit_score=None, pk=7))
+    assert (features["evidence"], features["evidence_days"], features["action"]) == (3, 2, "pricing_outreach")
+
+
 def test_recent_reviews_outweigh_old_ones_after_a_drift():
     old = [_row("rejected", "not_relevant", days_ago=25)] * 60
     recent = [_row(days_ago=1)] * 40
@@ -174,28 +249,81 @@ def test_an_account_that_keeps_tripping_a_playbook_for_nothing_is_learnt():
     assert 0.5 < shown(99) < 0.95  # an account never seen: the playbook's rate
 
 
-def test_threshold_raise_proposed_keeps_false_alarms_under_budget_and_the_hits():
-    from recommendations.learning.thresholds import Replayed, propose_for
+def _replayed(n: int, *, hit: bool, fires_at: dict[tuple[str, float], bool]):
+    from recommendations.learning.thresholds import Replayed
 
-    rows = [Replayed(score=3, hit=False, false_alarm=True)] * 12 + [Replayed(score=3, hit=True, false_alarm=False)] * 2
-    rows += [Replayed(score=4, hit=True, false_alarm=False)] * 10 + [Replayed(score=4, hit=False, false_alarm=True)] * 2
-    found = propose_for(rows, current=3, rep_days=10, limit=0.5)
-    assert found["proposed"] == 4
+    return [Replayed(hit=hit, false_alarm=not hit, fires=fires_at)] * n
+
+
+def test_threshold_raise_proposed_keeps_false_alarms_under_budget_and_the_hits():
+    from recommendations.learning.thresholds import Tunable, propose_for
+
+    visits = Tunable("min_visits", 1, 3, 10)
+    three = {("min_visits", 4.0): False, ("min_visits", 5.0): False, ("min_visits", 6.0): False}
+    four = {("min_visits", 4.0): True, ("min_visits", 5.0): False, ("min_visits", 6.0): False}
+    rows = _replayed(12, hit=False, fires_at=three) + _replayed(2, hit=True, fires_at=three)
+    rows += _replayed(10, hit=True, fires_at=four) + _replayed(2, hit=False, fires_at=four)
+    found = propose_for(rows, current={"min_visits": 3}, tunables=[visits], rep_days=10, limit=0.5)
+    assert (found["param"], found["proposed"], found["over_budget"]) == ("min_visits", 4, True)
     assert found["false_alarms_per_rep_day"] == [1.4, 0.2] and found["hits"] == [12, 10]
 
 
-def test_no_threshold_proposal_when_under_budget_or_when_it_would_lose_the_hits():
-    from recommendations.learning.thresholds import Replayed, propose_for
+def test_the_change_that_leaves_fewest_false_alarms_wins_among_parameters():
+    from recommendations.learning.thresholds import Tunable, propose_for
 
-    calm = [Replayed(score=3, hit=True, false_alarm=False)] * 10 + [Replayed(score=3, hit=False, false_alarm=True)]
-    assert propose_for(calm, current=3, rep_days=10, limit=0.5) is None
-    costly = [Replayed(score=3, hit=True, false_alarm=False)] * 10 + [
-        Replayed(score=3, hit=False, false_alarm=True)
-    ] * 20
-    assert propose_for(costly, current=3, rep_days=10, limit=0.5) is None  # every hit would go too
+    tunables = [Tunable("min_visits", 1, 1, 10), Tunable("window_days", -1, 5, 1)]
+    # scattered visits (false alarms) stop firing once the window is 3 days or less; a burst always fires
+    scattered = {("min_visits", 4.0): False, **{("window_days", d): d >= 4 for d in (6.0, 5.0, 4.0, 3.0, 2.0)}}
+    burst = {("min_visits", 4.0): False, **{("window_days", d): True for d in (6.0, 5.0, 4.0, 3.0, 2.0)}}
+    rows = _replayed(15, hit=False, fires_at=scattered) + _replayed(20, hit=True, fires_at=burst)
+    found = propose_for(rows, current={"min_visits": 3, "window_days": 7}, tunables=tunables, rep_days=10, limit=0.5)
+    assert (found["param"], found["proposed"]) == ("window_days", 3)  # the smallest step with none left
+    assert found["false_alarms"] == [15, 0] and found["hits"] == [20, 20]
+
+
+def test_under_budget_only_a_nearly_free_cut_is_proposed():
+    from recommendations.learning.thresholds import Tunable, propose_for
+
+    window = [Tunable("window_days", -1, 1, 1)]
+    noise = {("window_days", 6.0): False}
+    kept = {("window_days", 6.0): True}
+    free = _replayed(4, hit=False, fires_at=noise) + _replayed(40, hit=True, fires_at=kept)
+    found = propose_for(free, current={"window_days": 7}, tunables=window, rep_days=100, limit=0.5)
+    assert found["over_budget"] is False and found["false_alarms"] == [4, 0]
+    costly = free + _replayed(5, hit=True, fires_at=noise)  # it would lose 5 of 45 hits (over 5 %)
+    assert propose_for(costly, current={"window_days": 7}, tunables=window, rep_days=100, limit=0.5) is None
+    tiny = _replayed(2, hit=False, fires_at=noise) + _replayed(40, hit=True, fires_at=kept)
+    assert propose_for(tiny, current={"window_days": 7}, tunables=window, rep_days=100, limit=0.5) is None
+
+
+def test_no_threshold_proposal_when_it_would_lose_the_hits_or_the_sample_is_small():
+    from recommendations.learning.thresholds import Tunable, propose_for
+
+    visits = [Tunable("min_visits", 1, 1, 10)]
+    never = {("min_visits", 4.0): False}
+    costly = _replayed(10, hit=True, fires_at=never) + _replayed(20, hit=False, fires_at=never)
+    assert propose_for(costly, current={"min_visits": 3}, tunables=visits, rep_days=10, limit=0.5) is None
+    few = _replayed(5, hit=True, fires_at={("min_visits", 4.0): True}) + _replayed(10, hit=False, fires_at=never)
+    assert propose_for(few, current={"min_visits": 3}, tunables=visits, rep_days=10, limit=0.5) is None
+
+
+def test_candidates_stop_at_the_strictest_value():
+    from recommendations.learning.thresholds import Tunable
+
+    assert Tunable("window_days", -1, 6, 1).candidates(3) == [2, 1]
+    assert Tunable("min_visits", 1, 3, 10).candidates(3) == [4, 5, 6]
+    assert Tunable("min_amount", 5000, 5, 30000).candidates(25000) == [30000]
 
 
 def test_a_model_fitted_on_other_features_falls_back_to_its_base_rate():
     params = {"n": 100, "features": ["prior"], "coef": [3.0], "intercept": 0.0, "mean": [0.0], "scale": [1.0],
               "base_rate": 0.7, "rates": {}}  # fmt: skip
     assert calibration.data_probability(params, [0.5] * len(calibration.FEATURES)) == 0.7
+
+
+def test_the_shown_confidence_is_scored_against_the_decisions_it_preceded():
+    metrics = calibration.shown_metrics([(0.9, 1), (0.9, 1), (0.2, 0), (0.9, 1)])
+    assert metrics["shown_reviews"] == 4
+    assert metrics["shown_brier"] == pytest.approx((3 * 0.01 + 0.04) / 4)
+    assert metrics["shown_brier_base_rate"] == pytest.approx(0.1875)
+    assert calibration.shown_metrics([]) == {"shown_reviews": 0}
