@@ -1,13 +1,14 @@
 """Calibrated confidence per playbook: P(a rep approves it), learnt from outcome records.
 
 Pure functions over plain rows and JSON parameters (no database), so each rule is tested on small
-hand-made histories. A playbook's model is a logistic regression over the finding's features,
-shrunk towards a Beta prior centred on the playbook's own hand-set confidence: with ``n`` labelled
-outcomes the shown probability is ``(n · p_data + S · prior) / (n + S)``, so three outcomes move it by
-at most 3 / (3 + S) of the way (S = :data:`PRIOR_STRENGTH`).
+hand-made histories. A playbook's model is a logistic regression over the finding's features and
+its groups (kind of finding, action, rep, rep and role: one indicator each), shrunk towards a Beta
+prior centred on the playbook's own hand-set confidence: with ``n`` labelled outcomes of the
+finding's action the shown probability is ``(n · p_data + S · prior) / (n + S)``, so three outcomes
+move it by at most 3 / (3 + S) of the way (S = :data:`PRIOR_STRENGTH`).
 
 Reject reasons are read, not lumped together: ``bad_draft`` counts against the draft (kept out of the
-trigger's label), ``wrong_contact`` teaches the contact choice (the rep-and-role rates below and
+trigger's label), ``wrong_contact`` teaches the contact choice (the rep-and-role indicators below and
 :mod:`recommendations.learning.contacts`), ``wrong_timing`` re-times the playbook
 (:mod:`recommendations.learning.timing`), and ``not_relevant`` / ``already_handled`` count against
 the trigger's precision.
@@ -37,8 +38,11 @@ RATE_STRENGTH = 3
 HALF_LIFE_DAYS = 14
 #: The key of the installation-wide record, read for a playbook nobody reviewed yet.
 POOLED = "*"
-FEATURES = ("prior", "urgency", "intent", "seniority", "fit", "rep_rate", "rep_role_rate", "account_rate",
-            "action_rate", "evidence", "evidence_days", "waited")  # fmt: skip
+FEATURES = ("prior", "urgency", "intent", "seniority", "fit", "account_rate", "evidence", "evidence_days", "waited")
+#: Inverse strength of the regression's L2 penalty (the Beta prior already guards small samples).
+REGULARISATION_C = 4.0
+#: A group (kind of finding, rep, rep and role) gets its own indicator once seen this many times.
+MIN_GROUP = 5
 #: Standardised inputs are clipped to this many standard deviations of the training data.
 MAX_Z = 3.0
 #: Caps of the count features (scaled to 0–1): more evidence than this says nothing more.
@@ -97,8 +101,9 @@ def as_number(value, default: float) -> float:
 
 
 def vector(features: dict, params: dict, *, owner, seniority: str, rates: dict | None = None) -> list[float]:
-    """The model's inputs, in :data:`FEATURES` order. The rep's and the account's records come from
-    ``rates`` (default: the fitted counts, decayed to the training time)."""
+    """The model's inputs: :data:`FEATURES` in order (the account's record comes from ``rates``,
+    default: the fitted counts decayed to the training time), then one indicator per group of the
+    params' vocabulary (:func:`tokens`)."""
     base = params.get("base_rate", 0.5)
     rates = params.get("rates", {}) if rates is None else rates
     return [
@@ -107,23 +112,34 @@ def vector(features: dict, params: dict, *, owner, seniority: str, rates: dict |
         as_number(features.get("intent"), 0.0),
         seniority_score(seniority),
         as_number(features.get("fit"), 0.5),
-        _rate(rates, _key(owner), base),
-        _rate(rates, _key(owner, seniority), base),
         # this account's own record with the playbook (an account that keeps tripping it for nothing)
         _rate(rates, _key("account", features.get("account")), base),
-        # the record of this action of the playbook (one playbook may propose a follow-up or a new contact)
-        _rate(rates, _key("action", features.get("action")), base),
         # what the evidence looks like: how much of it, over how many days (one burst or a trickle)
         min(as_number(features.get("evidence"), 1.0), EVIDENCE_CAP) / EVIDENCE_CAP,
         min(as_number(features.get("evidence_days"), 1.0), EVIDENCE_DAYS_CAP) / EVIDENCE_DAYS_CAP,
         # how long it had waited for a review when it was read (what waits is often handled already)
         min(max(as_number(features.get("waited_days"), 0.0), 0.0), WAITED_CAP_DAYS) / WAITED_CAP_DAYS,
-    ]
+    ] + [1.0 if token in tokens(features, owner=owner, seniority=seniority) else 0.0 for token in params.get("vocab", ())]
+
+
+def tokens(features: dict, *, owner, seniority: str) -> set[str]:
+    """The finding's groups, one indicator each in the model (a kind of finding, an action, a rep, a
+    rep writing to one role): what a group's reviewers decide is learnt as its own effect."""
+    return {f"code={features.get('code') or ''}", f"action={features.get('action') or ''}", f"rep={owner}",
+            f"role={owner}|{seniority or ''}"}  # fmt: skip
+
+
+def vocabulary(rows: Sequence[Labelled]) -> list[str]:
+    """The groups seen at least :data:`MIN_GROUP` times (rarer ones stay with the playbook's average)."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        for token in tokens(r.features, owner=r.owner, seniority=r.seniority):
+            counts[token] = counts.get(token, 0) + 1
+    return sorted(token for token, count in counts.items() if count >= MIN_GROUP)
 
 
 def _rate_keys(r: Labelled) -> tuple[str, ...]:
-    return (_key(r.owner), _key(r.owner, r.seniority), _key("account", r.features.get("account")),
-            _key("action", r.features.get("action")))  # fmt: skip
+    return (_key("account", r.features.get("account")),)
 
 
 def running_rates(usable: Sequence[tuple[Labelled, int]], now: dt.datetime) -> tuple[list[dict], dict]:
@@ -185,6 +201,7 @@ def fit_playbook(rows: Sequence[Labelled], *, prior: float, now: dt.datetime,
               "actions": actions, "pooled": list(pool), "base_rate": base, "rates": rates, "coef": None,
               "intercept": None}  # fmt: skip
     labels = [y for _, y in usable]
+    params["vocab"] = vocabulary([r for r, _ in usable])
     if n >= MIN_FIT and min(labels.count(0), labels.count(1)) >= MIN_CLASS:
         x = np.array([
             vector(r.features, params, owner=r.owner, seniority=r.seniority, rates=seen)
@@ -192,7 +209,7 @@ def fit_playbook(rows: Sequence[Labelled], *, prior: float, now: dt.datetime,
         ])  # fmt: skip
         mean, scale = x.mean(axis=0), x.std(axis=0)
         scale[scale < 1e-9] = 1.0  # a constant feature (up to rounding) carries nothing
-        model = LogisticRegression(C=1.0, max_iter=500, random_state=0)
+        model = LogisticRegression(C=REGULARISATION_C, max_iter=1000, random_state=0)
         model.fit((x - mean) / scale, labels, sample_weight=weights)
         params.update(coef=model.coef_[0].tolist(), intercept=float(model.intercept_[0]),
                       mean=mean.tolist(), scale=scale.tolist())  # fmt: skip

@@ -30,7 +30,8 @@ def features_of(finding: Finding, facts: PictureFacts, account: Account) -> dict
     days = {e.occurred_at.date() for e in finding.evidence if e.occurred_at is not None}
     return {"prior": round(finding.confidence, 4), "urgency": round(finding.urgency, 4),
             "intent": round(facts.intent_score, 4), "fit": account.fit_score, "account": account.pk,
-            "action": finding.action_type, "evidence": len(finding.evidence), "evidence_days": len(days)}  # fmt: skip
+            "action": finding.action_type, "code": finding.code, "evidence": len(finding.evidence),
+            "evidence_days": len(days)}  # fmt: skip
 
 
 def learned_priority(*, urgency: float, stakes: Decimal | float, intent: float, confidence: float,

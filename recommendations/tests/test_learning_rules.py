@@ -108,6 +108,14 @@ def test_one_action_of_a_playbook_is_judged_apart_from_the_other():
     assert _probability(params, action="follow_up") > 0.8 > 0.3 > _probability(params, action="change_contact")
 
 
+def test_one_kind_of_finding_is_judged_apart_from_the_others_of_its_playbook():
+    rows = [_row(code="reply_question", days_ago=i / 20) for i in range(100)]
+    rows += [_row("rejected", "not_relevant", code="reply_objection", days_ago=i / 10) for i in range(40)]
+    rows += [_row(code="reply_objection", days_ago=i / 10) for i in range(10)]
+    params, _ = calibration.fit_playbook(rows, prior=0.6, now=NOW)
+    assert _probability(params, code="reply_question") > 0.85 > 0.4 > _probability(params, code="reply_objection")
+
+
 def test_a_new_action_of_a_known_playbook_is_shrunk_like_a_new_playbook():
     rows = [_row(action="follow_up", days_ago=i / 20) for i in range(200)]
     rows += [_row("rejected", "not_relevant", action="change_contact", days_ago=0.5)] * 3
@@ -139,9 +147,11 @@ def test_the_features_read_the_shape_of_the_evidence():
     day = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
     evidence = tuple(EvidenceItem(statement="", kind="page_view", occurred_at=day + dt.timedelta(hours=h))
                      for h in (0, 1, 50))  # fmt: skip
-    finding = SimpleNamespace(confidence=0.6, urgency=0.5, evidence=evidence, action_type="pricing_outreach")
+    finding = SimpleNamespace(confidence=0.6, urgency=0.5, evidence=evidence, action_type="pricing_outreach",
+                              code="pricing_burst")
     features = features_of(finding, SimpleNamespace(intent_score=0.4), SimpleNamespace(fit_score=None, pk=7))
     assert (features["evidence"], features["evidence_days"], features["action"]) == (3, 2, "pricing_outreach")
+    assert features["code"] == "pricing_burst"
 
 
 def test_recent_reviews_outweigh_old_ones_after_a_drift():
