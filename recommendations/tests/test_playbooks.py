@@ -348,6 +348,43 @@ def test_engaged_account_silent_for_three_weeks_goes_dark():
     assert "silent for 21 days since Mon 16 Nov, after 25 signals" in finding.summary
 
 
+def test_outreach_since_the_silence_holds_going_dark_while_its_follow_ups_are_due():
+    """Seed 1 had 0 of 10 going-dark moments: salesai's own e-mails after the last activity kept the
+    rule quiet for good, even once unanswered outreach had nothing left to say."""
+    e_mails = (sent(31, MON + d(3)), sent(32, MON + d(8), contact_id=2))
+    picture = facts(last_activity_at=MON, last_activity_signal_id=9, activity_before_silence=25, emails_sent=e_mails)
+    assert going_dark.evaluate(picture, MON + d(20)) is None  # not three weeks yet
+    assert going_dark.next_check(picture, MON + d(1)) == MON + d(18)  # the e-mails' grace ends first
+    assert going_dark.next_check(picture, MON + d(18)) == MON + d(21)
+    finding = going_dark.evaluate(picture, MON + d(21))
+    assert finding.action_type == ActionType.RE_ENGAGE
+    assert "; 2 e-mails since got no answer (last Tue 24 Nov)" in finding.summary
+    assert [e.signal_id for e in finding.evidence] == [9, 31, 32]
+    assert "E-mail to Sam Roe on Tue 24 Nov got no answer" in finding.evidence[-1].statement
+
+
+def test_a_recent_email_to_a_silent_account_is_followed_up_not_re_engaged():
+    picture = facts(
+        last_activity_at=MON,
+        last_activity_signal_id=9,
+        activity_before_silence=25,
+        emails_sent=(sent(31, MON + d(19)),),
+    )
+    assert going_dark.evaluate(picture, MON + d(21)) is None
+    assert going_dark.evaluate(picture, MON + d(28)) is None  # 9 days after the e-mail
+    assert going_dark.evaluate(picture, MON + d(29)) is not None
+
+
+def test_outreach_grace_is_a_playbook_setting():
+    picture = facts(
+        last_activity_at=MON,
+        last_activity_signal_id=9,
+        activity_before_silence=25,
+        emails_sent=(sent(31, MON + d(19)),),
+    )
+    assert going_dark.evaluate(picture, MON + d(21), {"outreach_grace_days": 1}) is not None
+
+
 def test_quiet_account_that_never_engaged_is_not_dark():
     picture = facts(last_activity_at=MON, activity_before_silence=2)
     assert going_dark.evaluate(picture, MON + d(30)) is None
