@@ -37,6 +37,14 @@ class UserFactory(factory.django.DjangoModelFactory):
             else None
         )
     )
+    #: ``UserFactory(time_zone="Europe/Berlin")``: the person's local day and hours (a RepProfile row)
+    time_zone = factory.PostGeneration(
+        lambda user, create, extracted, **kw: (
+            RepProfile.objects.update_or_create(user=user, defaults={"time_zone": extracted})
+            if create and extracted is not None
+            else None
+        )
+    )
 
 
 def _join_group(user, create: bool, group_name: str) -> None:
