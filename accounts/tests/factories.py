@@ -9,7 +9,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from accounts.models import Account, AccountPicture, Contact, Contract, Goal, Opportunity, RepProfile
+from accounts.models import Account, AccountPicture, Contact, Contract, Goal, Opportunity, OpportunityChange, RepProfile
 from salesai import clock
 from salesai.roles import MANAGER_GROUP, REP_GROUP
 
@@ -112,6 +112,19 @@ class OpportunityFactory(factory.django.DjangoModelFactory):
     amount = Decimal("20000")
     stage = Opportunity.Stage.EVALUATION
     close_date = factory.LazyFunction(lambda: (clock.now() + dt.timedelta(days=45)).date())
+
+
+class OpportunityChangeFactory(factory.django.DjangoModelFactory):
+    """One observed change of a deal (``field`` stage, close_date or status)."""
+
+    class Meta:
+        model = OpportunityChange
+
+    opportunity = factory.SubFactory(OpportunityFactory)
+    field = OpportunityChange.Field.STAGE
+    old_value = ""
+    new_value = factory.LazyAttribute(lambda c: c.opportunity.stage)
+    changed_at = factory.LazyFunction(clock.now)
 
 
 class ContractFactory(factory.django.DjangoModelFactory):
