@@ -295,6 +295,24 @@ def test_after_the_last_attempt_suggest_another_contact():
     assert {c.code: c.state for c in finding.criteria}["attempts_left"] == NOT_MET
 
 
+def test_every_unanswered_email_is_an_attempt_whoever_sent_it_and_however_close():
+    """Pinned on purpose (issue 16): the rep's first e-mail, salesai's follow-up three days later and the
+    rep's own follow-up the next morning are three unanswered e-mails to Dana: another person is the
+    next step. The simulated world counts only its rep's sequence there (it cannot see salesai's
+    e-mail) and calls this "follow up once more"; merging e-mails sent close together would agree with
+    it, but disagree with the market's answers to salesai's own e-mails, which count every one (on seed
+    1, merging within 3 working days fixed 36 such false alarms and lost 89 right change_contacts)."""
+    rep_first = SignalFact(id=1, kind="email_sent", occurred_at=MON + h(4), contact_id=1)
+    ours = SignalFact(id=2, kind="email_sent", occurred_at=MON + d(3) + h(5), contact_id=1)
+    rep_again = SignalFact(id=3, kind="email_sent", occurred_at=MON + d(4) + h(2), contact_id=1)
+    picture = facts(emails_sent=(rep_first, ours, rep_again))
+    finding = outreach.evaluate(picture, MON + d(9) + h(3))
+    assert finding.action_type == ActionType.CHANGE_CONTACT
+    assert finding.summary.startswith("3 e-mails to Dana Lee since Mon 16 Nov have had no reply")
+    two = facts(emails_sent=(rep_first, ours))
+    assert outreach.evaluate(two, MON + d(9)).action_type == ActionType.FOLLOW_UP  # attempt 3 of 3
+
+
 def test_after_the_last_attempt_with_nobody_else_suggest_another_channel():
     picture = facts(contacts=(DANA,), emails_sent=(sent(1, MON - d(14)), sent(2, MON - d(7)), sent(3, MON)))
     finding = outreach.evaluate(picture, MON + d(3))
