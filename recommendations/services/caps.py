@@ -25,6 +25,7 @@ import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
 from accounts.models import RepProfile
@@ -189,6 +190,8 @@ def budget_hold(
     if owner_id is None:
         return None
     policy = policy or OutreachPolicy.current()
+    # one routing per rep at a time counts and admits (two analyses at once must not both take the last place)
+    get_user_model().objects.select_for_update().filter(pk=owner_id).values_list("pk", flat=True).first()
     start, tomorrow, zone = rep_day(owner_id=owner_id, now=now)
     today = (
         Recommendation.objects.filter(account__owner_id=owner_id, entered_inbox_at__gte=start)
