@@ -1,6 +1,16 @@
 from django.contrib import admin
 
-from accounts.models import Account, AccountPicture, AssignmentRule, Contact, Contract, Goal, Opportunity, RepProfile
+from accounts.models import (
+    Account,
+    AccountPicture,
+    AssignmentRule,
+    Contact,
+    Contract,
+    Goal,
+    Opportunity,
+    OpportunityChange,
+    RepProfile,
+)
 
 
 class ContactInline(admin.TabularInline):
@@ -48,13 +58,33 @@ class ContactAdmin(admin.ModelAdmin):
     autocomplete_fields = ("account",)
 
 
+class OpportunityChangeInline(admin.TabularInline):
+    """The deal's stage history as salesai observed it (read-only: it is what the CRM said, and when)."""
+
+    model = OpportunityChange
+    extra = 0
+    can_delete = False
+    fields = ("changed_at", "field", "old_value", "new_value", "reported_by_crm")
+    readonly_fields = fields
+    ordering = ("changed_at", "id")
+    verbose_name = "change"
+    verbose_name_plural = "stage history (stage, close date and status changes)"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Opportunity)
 class OpportunityAdmin(admin.ModelAdmin):
-    list_display = ("name", "account", "amount", "stage", "close_date")
-    list_filter = ("stage",)
-    search_fields = ("name", "account__name", "account__domain")
+    list_display = ("name", "account", "amount", "stage", "status", "close_date", "stage_changed_at")
+    list_filter = ("status", "stage")
+    search_fields = ("name", "account__name", "account__domain", "external_id")
     list_select_related = ("account",)
     autocomplete_fields = ("account",)
+    inlines = (OpportunityChangeInline,)
 
 
 @admin.register(Contract)

@@ -129,6 +129,20 @@ def _deal_contacts(account: Account, emails: list[str]) -> tuple[list[Contact], 
     return linked, ignored
 
 
+def _link_deal_people(opportunity: Opportunity, people: list[Contact]) -> bool:
+    """Link ``people`` to the deal in the CRM's order (its first is the primary contact, the deal's
+    champion: ``recommendations.playbooks.base.champion_of`` reads the links by id). Django's
+    ``set()`` adds through a set of ids and loses that order, so the links are rewritten in order
+    whenever the people or their order differ. True when something changed."""
+    through = Opportunity.contacts.through
+    linked = list(through.objects.filter(opportunity=opportunity).order_by("id").values_list("contact_id", flat=True))
+    if linked == [c.pk for c in people]:
+        return False
+    through.objects.filter(opportunity=opportunity).delete()
+    through.objects.bulk_create([through(opportunity=opportunity, contact=c) for c in people])
+    return True
+
+
 def _record_change(opportunity: Opportunity, name: str, old, new, at: dt.datetime, reported: bool) -> None:
     OpportunityChange.objects.create(
         opportunity=opportunity,
@@ -179,8 +193,7 @@ def opportunity_upsert(*, account: Account, external_id: str, values: dict) -> O
     ignored: list[str] = []
     if emails is not None:
         people, ignored = _deal_contacts(account, emails)
-        if {c.pk for c in people} != set(opportunity.contacts.values_list("pk", flat=True)):
-            opportunity.contacts.set(people)
+        if _link_deal_people(opportunity, people):
             changed.append("contacts")
     closed_as = ""
     if opportunity.status != before["status"] and opportunity.status != Opportunity.Status.OPEN:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -67,6 +68,11 @@ class Recommendation(models.Model):
         null=True, blank=True, help_text="Held: when a contact cap or the rep's daily budget lets it back in."
     )
     held_reason = models.CharField(max_length=300, blank=True, help_text="Held: which cap or budget holds it.")
+    entered_inbox_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When it last came to await its rep (new, or back from a hold): the rep's daily budget counts these.",
+    )
     closed_reason = models.CharField(max_length=300, blank=True, help_text="Why it was withdrawn, expired or failed.")
     version = models.PositiveIntegerField(
         default=1, help_text="Goes up whenever what a person would approve changes (draft, recipient, evidence)."
@@ -98,6 +104,7 @@ class Recommendation(models.Model):
             models.Index(fields=["status", "scheduled_for"], name="rec_scheduled_idx"),
             models.Index(fields=["status", "snoozed_until"], name="rec_snoozed_idx"),
             models.Index(fields=["status", "held_until"], name="rec_held_idx"),
+            models.Index(fields=["entered_inbox_at"], name="rec_entered_inbox_idx"),
             # "what changed since": the simulator's watcher reads it after every delivery
             models.Index(fields=["updated_at"], name="rec_updated_idx"),
         ]
@@ -250,8 +257,9 @@ class OutreachPolicy(models.Model):
     )
     rep_daily_budget = models.PositiveSmallIntegerField(
         default=25,
-        help_text="Recommendations awaiting one rep at once; beyond it the lowest priorities are held until "
-        "the next day. Example: 25",
+        validators=[MinValueValidator(1)],
+        help_text="New recommendations that enter one rep's inbox per day (their local day); beyond it the lowest "
+        "priorities wait for the next day, and a more urgent one takes the place of the lowest. Example: 25",
     )
     working_hours_start = models.PositiveSmallIntegerField(
         default=9, help_text="Local hour (contact's time zone) from which e-mails go out, Monday to Friday. Example: 9"

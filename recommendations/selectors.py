@@ -114,14 +114,17 @@ def account_picture(*, account) -> dict:
 
 
 def unvouched_recipient(recommendation: Recommendation) -> str:
-    """Why salesai may not e-mail this recommendation's contact on its own, as a sentence ('' if it may).
+    """Why salesai may not e-mail this recommendation's contact on its own, as a sentence ('' if it may;
+    a customer e-mail with no contact yet always waits for a person).
 
     Only people at the account's own domain, or whom the CRM or a person vouched for
     (``Contact.origin``), may get an e-mail no person looked at: anyone can make salesai *know* an
     address (a forged inbound e-mail, the public website key), and no one outside may choose whom it
     writes to."""
-    if recommendation.is_internal or recommendation.contact_id is None:
+    if recommendation.is_internal:
         return ""
+    if recommendation.contact_id is None:
+        return "Needs review: no one to send it to yet; a person adds or picks the contact"
     contact, domain = recommendation.contact, recommendation.account.domain
     if contact.origin in Contact.AUTHORITATIVE_ORIGINS or contact.is_at_domain(domain):
         return ""

@@ -24,7 +24,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from accounts.selectors import accounts_for
+from accounts.selectors import accounts_for, deals_of
 from recommendations import presentation
 from recommendations.forms import ApproveForm, InboxFilterForm, PreferencesForm, RejectForm, SnoozeForm, VersionForm
 from recommendations.models import Evidence, Recommendation, Review
@@ -454,7 +454,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "picture": picture,
         "facts": _facts(features),
         "contracts": contracts,
-        "opportunities": account.opportunities.all(),
+        "opportunities": deals_of(account=account, now=clock.now()),
         "contacts": contacts,
         "suppressed": [c for c in contacts if c.suppressed_reason],
         "signals": signals,

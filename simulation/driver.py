@@ -107,11 +107,13 @@ class Driver:
         self._sent_to: dict[str, list[dt.datetime]] = {}
         self._answered: dict[str, list[dt.datetime]] = {}
         sent_by_id: dict[str, str] = {}
+        self._sent_at: dict[str, dt.datetime] = {}  # the world's e-mails: id → when the rep sends it
         for e in world.events:
             if e.duplicate or not e.contact:
                 continue
             if e.kind == "email_sent":
                 sent_by_id[e.id] = e.contact
+                self._sent_at[e.id] = e.occurred_at
                 self._sent_to.setdefault(e.contact, []).append(e.occurred_at)
             elif e.kind == "meeting_booked" or (e.kind == "email_reply" and e.intent != "auto_reply"):
                 self._answered.setdefault(e.contact, []).append(e.occurred_at)
@@ -353,12 +355,17 @@ class Driver:
 
     def follow_ups_end(self, domain: str, contact: str, at: dt.datetime) -> None:
         """The person answered, or was e-mailed again, at ``at``: a follow-up of theirs not yet due is
-        never needed, an open one ends (as the world's own sequences end theirs at the next touch)."""
+        never needed, an open one ends (as the world's own sequences end theirs at the next touch).
+
+        Only the follow-ups of e-mails sent by ``at``: the world's rep still sends the later touches of
+        their sequence (the world's events are written beforehand), and each of those is unanswered
+        outreach whose follow-up, or whose end of the sequence, a rep needs as much as before."""
         ids = self._follow_ups.get(contact, set())
         kept: list[Moment] = []
         for moment in self._moments.get(domain, ()):
             ended: Moment | None = moment
-            if moment.id in ids and moment.closes_at > at:
+            later = bool(moment.deciding) and self._sent_at.get(moment.deciding[0], at) > at
+            if moment.id in ids and moment.closes_at > at and not later:
                 # before it opens it is never needed; at its very opening (the follow-up itself went
                 # out then) it still counts as met
                 ended = None if at < moment.opens_at else replace(moment, closes_at=at)

@@ -9,7 +9,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from accounts.models import Account, AccountPicture, Contact, Contract, Goal, Opportunity, RepProfile
+from accounts.models import Account, AccountPicture, Contact, Contract, Goal, Opportunity, OpportunityChange, RepProfile
 from salesai import clock
 from salesai.roles import MANAGER_GROUP, REP_GROUP
 
@@ -33,6 +33,14 @@ class UserFactory(factory.django.DjangoModelFactory):
     undo_seconds = factory.PostGeneration(
         lambda user, create, extracted, **kw: (
             RepProfile.objects.update_or_create(user=user, defaults={"undo_seconds": extracted})
+            if create and extracted is not None
+            else None
+        )
+    )
+    #: ``UserFactory(time_zone="Europe/Berlin")``: the person's local day and hours (a RepProfile row)
+    time_zone = factory.PostGeneration(
+        lambda user, create, extracted, **kw: (
+            RepProfile.objects.update_or_create(user=user, defaults={"time_zone": extracted})
             if create and extracted is not None
             else None
         )
@@ -104,6 +112,19 @@ class OpportunityFactory(factory.django.DjangoModelFactory):
     amount = Decimal("20000")
     stage = Opportunity.Stage.EVALUATION
     close_date = factory.LazyFunction(lambda: (clock.now() + dt.timedelta(days=45)).date())
+
+
+class OpportunityChangeFactory(factory.django.DjangoModelFactory):
+    """One observed change of a deal (``field`` stage, close_date or status)."""
+
+    class Meta:
+        model = OpportunityChange
+
+    opportunity = factory.SubFactory(OpportunityFactory)
+    field = OpportunityChange.Field.STAGE
+    old_value = ""
+    new_value = factory.LazyAttribute(lambda c: c.opportunity.stage)
+    changed_at = factory.LazyFunction(clock.now)
 
 
 class ContractFactory(factory.django.DjangoModelFactory):

@@ -1,4 +1,10 @@
-"""Going dark: an account that was engaged has been silent for weeks."""
+"""Going dark: an account that was engaged has been silent for weeks.
+
+E-mails sent since the silence began are follow-ups' business (the unanswered-outreach playbook) for a
+while: a follow-up is due a few working days after each e-mail and stays open some days more. Once the
+newest of them is older than ``outreach_grace_days``, that playbook has had its say (followed up, or
+suggested another person) and the account is still silent: it has gone dark all the same, and the
+e-mails that got no answer are part of the story."""
 
 from __future__ import annotations
 
@@ -11,9 +17,11 @@ from recommendations.playbooks.base import (
     EvidenceItem,
     Finding,
     PictureFacts,
+    SignalFact,
     earliest_after,
     fmt_date,
     fmt_day,
+    plural,
 )
 
 CODE = "going_dark"
@@ -22,7 +30,13 @@ RE_ENGAGE = Action(
     label="Re-engage a quiet account",
     template="recommendations/drafts/re_engage.txt",
 )
-DEFAULTS = {"silent_weeks": 3, "min_prior_signals": 10, "max_silent_weeks": 12, "expires_days": 14}
+DEFAULTS = {
+    "silent_weeks": 3,
+    "min_prior_signals": 10,
+    "max_silent_weeks": 12,
+    "expires_days": 14,
+    "outreach_grace_days": 10,
+}
 KIND_WORDS = {
     "page_view": "a page view",
     "product_usage": "product use",
@@ -40,8 +54,9 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
     silent = now - last
     if not (dt.timedelta(weeks=int(p["silent_weeks"])) <= silent < dt.timedelta(weeks=int(p["max_silent_weeks"]))):
         return None
-    if any(e.occurred_at > last for e in picture.emails_sent):
-        return None  # outreach since the silence began: the unanswered-outreach playbook owns it
+    unanswered = unanswered_since(picture, last)
+    if unanswered and now < unanswered[-1].occurred_at + dt.timedelta(days=int(p["outreach_grace_days"])):
+        return None  # recent outreach since the silence began: its follow-ups are the next step
     contact_id = picture.best_contact(prefer=tuple(r.contact_id for r in reversed(picture.human_replies())))
     if picture.contacts and contact_id is None:
         return None
@@ -60,6 +75,11 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
         summary=(
             f"{picture.account_name} has been silent for {days} days since {fmt_day(last)}, after "
             f"{picture.activity_before_silence} signals in the 4 weeks before"
+            + (
+                f"; {plural(len(unanswered), 'e-mail')} since got no answer (last {fmt_day(unanswered[-1].occurred_at)})"
+                if unanswered
+                else ""
+            )
         ),
         contact_id=contact_id,
         criteria=(
@@ -83,6 +103,15 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
                 fact_type="" if picture.last_activity_signal_id else "picture",
                 fact_id=None if picture.last_activity_signal_id else picture.account_id,
             ),
+            *(
+                EvidenceItem(
+                    statement=f"E-mail to {picture.contact_name(e.contact_id)} on {fmt_day(e.occurred_at)} got no answer",
+                    kind=e.kind,
+                    occurred_at=e.occurred_at,
+                    signal_id=e.id,
+                )
+                for e in unanswered[-3:]
+            ),
         ),
         urgency=0.4,
         confidence=0.5,
@@ -96,14 +125,23 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
     )
 
 
+def unanswered_since(picture: PictureFacts, last: dt.datetime) -> tuple[SignalFact, ...]:
+    """The e-mails sent to the account after its last activity (none of them got an answer), oldest first."""
+    return tuple(sorted((e for e in picture.emails_sent if e.occurred_at > last), key=lambda e: e.occurred_at))
+
+
 def next_check(picture: PictureFacts, now: dt.datetime, params: Params | None = None) -> dt.datetime | None:
     p = PLAYBOOK.params(params)
-    if picture.last_activity_at is None or picture.activity_before_silence < int(p["min_prior_signals"]):
+    last = picture.last_activity_at
+    if last is None or picture.activity_before_silence < int(p["min_prior_signals"]):
         return None
     moments = [
-        picture.last_activity_at + dt.timedelta(weeks=int(p["silent_weeks"])),
-        picture.last_activity_at + dt.timedelta(weeks=int(p["max_silent_weeks"])),
+        last + dt.timedelta(weeks=int(p["silent_weeks"])),
+        last + dt.timedelta(weeks=int(p["max_silent_weeks"])),
     ]
+    unanswered = unanswered_since(picture, last)
+    if unanswered:  # when the outreach's grace ends
+        moments.append(unanswered[-1].occurred_at + dt.timedelta(days=int(p["outreach_grace_days"])))
     return earliest_after(moments, now)
 
 
@@ -121,9 +159,11 @@ PLAYBOOK = register(
             "min_prior_signals": "Signals in the 4 weeks before the silence that make an account 'engaged'. Example: 10",
             "max_silent_weeks": "After this many weeks stop suggesting re-engagement. Example: 12",
             "expires_days": "Days the recommendation stays open. Example: 14",
+            "outreach_grace_days": "Days after an e-mail to a silent account during which following it up, not "
+            "re-engaging, is the next step. Example: 10",
         },
         next_check=next_check,
-        explain_drop=lambda picture, now, params=None: "The account became active again, or was contacted.",
+        explain_drop=lambda picture, now, params=None: "The account became active again, or was just contacted.",
         order=60,
     )
 )

@@ -11,19 +11,28 @@ Three doorways apply it: routing (``review.route_recommendation``: a new or rele
 admitted or held), analysis (:func:`enforce`: the rep's own e-mails arrived, so offers beyond the cap
 are held, lowest priority first) and execution (:func:`send_hold`: the last check, counting only what
 was actually sent, so an approval cannot break a cap). :func:`release_held` (the beat sweep) routes
-the held ones whose time has come; routing re-checks, so one still over a cap is held again."""
+the held ones whose time has come; routing re-checks, so one still over a cap is held again.
+
+The rep's daily budget (:func:`budget_hold`) counts what *entered* their inbox on their local day
+(``Recommendation.entered_inbox_at``; routing applies it to one about to await them, never to one
+salesai sends on its own): past ``rep_daily_budget`` new ones, the lowest priorities wait for the next
+day, and a more urgent one arriving later takes the place of today's lowest still awaiting them."""
 
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
+from accounts.models import RepProfile
 from audit.services import audit_record
 from recommendations.models import OutreachPolicy, Recommendation
 from recommendations.playbooks import all_playbooks
+from recommendations.services.compliance import zone_named
 from signals.models import Signal
 
 OFFERED = (Recommendation.Status.PENDING, Recommendation.Status.SCHEDULED)
@@ -35,7 +44,7 @@ RELEASE_BATCH = 500
 class Hold:
     until: dt.datetime
     reason: str
-    scope: str = ""  # which cap: "contact" or "account" ("" for the rep's budget)
+    scope: str = ""  # what holds it: "contact" or "account" (a cap), "budget" (the rep's day)
 
 
 def internal_action_types() -> list[str]:
@@ -120,14 +129,14 @@ def outreach_hold(
 
 
 def admission_hold(*, recommendation: Recommendation, now: dt.datetime) -> Hold | None:
-    """Whether ``recommendation`` is held when routed: by a cap, or the rep's budget. When offers awaiting
+    """Whether ``recommendation`` is held when routed by a contact or account cap. When offers awaiting
     a person are what fills a cap, the lowest of them below this one's priority makes way (held in its
     place): the more urgent recommendation goes to the rep, as the inbox orders them."""
     rec = recommendation
     for _ in range(3):  # at most the contact's and the account's cap to free
         hold = outreach_hold(recommendation=rec, now=now)
         if hold is None:
-            return budget_hold(recommendation=rec, now=now)
+            return None
         if outreach_hold(recommendation=rec, now=now, count_offers=False) is not None:
             return hold  # e-mails already sent fill it: nothing to make way
         skip = connection.features.has_select_for_update_skip_locked
@@ -158,37 +167,60 @@ def send_hold(*, recommendation: Recommendation, now: dt.datetime) -> Hold | Non
     return outreach_hold(recommendation=recommendation, now=now, count_offers=False)
 
 
+def rep_day(*, owner_id: int, now: dt.datetime) -> tuple[dt.datetime, dt.datetime, zoneinfo.ZoneInfo]:
+    """The rep's local day around ``now``: its start and the next day's start (UTC), and their zone
+    (their profile's, else UTC)."""
+    name = RepProfile.objects.filter(user_id=owner_id).values_list("time_zone", flat=True).first()
+    zone = zone_named(name) or zoneinfo.ZoneInfo("UTC")
+    today = now.astimezone(zone).date()
+    start = dt.datetime.combine(today, dt.time(0), tzinfo=zone)
+    tomorrow = dt.datetime.combine(today + DAY, dt.time(0), tzinfo=zone)
+    return start.astimezone(dt.UTC), tomorrow.astimezone(dt.UTC), zone
+
+
 def budget_hold(
     *, recommendation: Recommendation, now: dt.datetime, policy: OutreachPolicy | None = None
 ) -> Hold | None:
-    """Whether the owner's inbox is full (``rep_daily_budget`` awaiting them) and this one is of the
-    lowest priority there; a higher one takes the place of the lowest, which is held instead."""
+    """Whether ``recommendation``, about to enter its owner's inbox, is over their daily budget: at most
+    ``rep_daily_budget`` new recommendations enter it per local day (those held since do not count).
+    Over it, the lowest priority waits for the next day: this one, or the lowest of today's still
+    awaiting the rep when this one is more urgent (that one is held in its place)."""
     rec = recommendation
     owner_id = rec.account.owner_id
     if owner_id is None:
         return None
     policy = policy or OutreachPolicy.current()
-    waiting = Recommendation.objects.filter(account__owner_id=owner_id, status=Recommendation.Status.PENDING).exclude(
-        pk=rec.pk
+    # one routing per rep at a time counts and admits (two analyses at once must not both take the last place)
+    get_user_model().objects.select_for_update().filter(pk=owner_id).values_list("pk", flat=True).first()
+    start, tomorrow, zone = rep_day(owner_id=owner_id, now=now)
+    today = (
+        Recommendation.objects.filter(account__owner_id=owner_id, entered_inbox_at__gte=start)
+        .exclude(status=Recommendation.Status.HELD)
+        .exclude(pk=rec.pk)
     )
-    if waiting.count() < policy.rep_daily_budget:
+    if today.count() < policy.rep_daily_budget:
         return None
-    until = now + DAY
-    reason = (
-        f"The inbox of {rec.account.owner} holds {policy.rep_daily_budget} recommendations already (the daily "
-        f"budget) and this one is among the lowest priorities: back on {until:%a %d %b %H:%M} UTC"
-    )
+    owner = rec.account.owner
+    name = owner.get_full_name() or owner.get_username()
+    back = f"back on {tomorrow.astimezone(zone):%a %d %b}, when their day starts"
+    full = f"{policy.rep_daily_budget} new recommendations entered {name}'s inbox today (the daily budget)"
     skip = connection.features.has_select_for_update_skip_locked
     lowest = (
-        waiting.select_for_update(skip_locked=skip, of=("self",))
+        today.select_for_update(skip_locked=skip, of=("self",))
         .select_related("account", "contact")
-        .filter(priority__lt=rec.priority)
-        .order_by("priority", "-created_at")
+        .filter(status=Recommendation.Status.PENDING, priority__lt=rec.priority)
+        .order_by("priority", "-entered_inbox_at", "-pk")
         .first()
     )
     if lowest is None:
-        return Hold(until=until, reason=reason)
-    hold_recommendation(recommendation=lowest, hold=Hold(until=until, reason=reason), now=now)
+        return Hold(
+            until=tomorrow, reason=f"{full} and this one is among the lowest priorities: {back}", scope="budget"
+        )
+    hold_recommendation(
+        recommendation=lowest,
+        hold=Hold(until=tomorrow, reason=f"{full}; a more urgent one took its place: {back}", scope="budget"),
+        now=now,
+    )
     return None
 
 

@@ -27,7 +27,8 @@ UNSUBSCRIBE_SALT = "salesai.unsubscribe"
 TIME_ZONE_TRAITS = ("timezone", "time_zone", "tz")
 
 
-def _zone(name: object) -> zoneinfo.ZoneInfo | None:
+def zone_named(name: object) -> zoneinfo.ZoneInfo | None:
+    """The IANA time zone called ``name``, or None (blank, unknown or not a string)."""
     if not isinstance(name, str) or not name.strip():
         return None
     try:
@@ -41,12 +42,12 @@ def contact_time_zone(rec: Recommendation) -> zoneinfo.ZoneInfo:
     sources = [getattr(rec.contact, "traits", None) or {}, rec.account.traits or {}]
     for traits in sources:
         for key in TIME_ZONE_TRAITS:
-            zone = _zone(traits.get(key))
+            zone = zone_named(traits.get(key))
             if zone is not None:
                 return zone
     owner = rec.account.owner
     profile = getattr(owner, "rep_profile", None) if owner is not None else None
-    return _zone(getattr(profile, "time_zone", None)) or zoneinfo.ZoneInfo("UTC")
+    return zone_named(getattr(profile, "time_zone", None)) or zoneinfo.ZoneInfo("UTC")
 
 
 def next_working_moment(now: dt.datetime, zone: zoneinfo.ZoneInfo, policy: OutreachPolicy) -> dt.datetime:

@@ -186,8 +186,9 @@ def _back_to_review(rec: Recommendation, reason: str, *, now: dt.datetime) -> st
     rec.status = Recommendation.Status.PENDING
     rec.scheduled_for = None
     rec.closed_reason = reason[:300]
+    rec.entered_inbox_at = rec.entered_inbox_at or now  # it comes to await the rep now
     rec.updated_at = now
-    rec.save(update_fields=["status", "scheduled_for", "closed_reason", "updated_at"])
+    rec.save(update_fields=["status", "scheduled_for", "closed_reason", "entered_inbox_at", "updated_at"])
     audit_record(action="recommendation.execution_stopped", reference=_reference(rec), data={"reason": reason})
     return reason
 

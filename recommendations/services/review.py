@@ -96,6 +96,7 @@ def _sync(target: Recommendation, source: Recommendation) -> None:
         "version",
         "awaiting_polish",
         "held_until",
+        "entered_inbox_at",
         "held_reason",
     ):
         setattr(target, field, getattr(source, field))
@@ -131,17 +132,24 @@ def route_recommendation(
             _sync(recommendation, rec)
             return recommendation
         now = clock.now()
-        # a contact or account cap, or the rep's full inbox, holds it (a held one is back here when released)
+        # a contact or account cap holds it (a held one is back here when released)
         held = caps.admission_hold(recommendation=rec, now=now)
         if held is not None:
             caps.hold_recommendation(recommendation=rec, hold=held, now=now)
             _sync(recommendation, rec)
             return recommendation
         was_held = rec.status == Recommendation.Status.HELD
+        # about to come to its rep (new, or back from a hold), not already awaiting them: the rep's daily
+        # budget applies if it ends up awaiting a person
+        entering = was_held or rec.entered_inbox_at is None
         if cancelled_before:
             # a person cancelled autopilot on this one: it stays with people
             if was_held:
-                _release_to_review(rec, now=now)
+                over = caps.budget_hold(recommendation=rec, now=now)
+                if over is not None:
+                    caps.hold_recommendation(recommendation=rec, hold=over, now=now)
+                else:
+                    _release_to_review(rec, now=now)
             _sync(recommendation, rec)
             return recommendation
         if c_level is None:
@@ -158,14 +166,18 @@ def route_recommendation(
         )
         rec.trust_decision = decision
         rec.awaiting_polish = False
+        over_budget = None
         if decision.verdict == TrustDecision.Verdict.AUTONOMOUS:
             policy = trust.policy_for(rec.action_type)
             rec.status = Recommendation.Status.SCHEDULED
             rec.scheduled_for = now + dt.timedelta(minutes=policy.undo_window_minutes)
         else:
-            rec.status = Recommendation.Status.PENDING
+            over_budget = caps.budget_hold(recommendation=rec, now=now) if entering else None
+            rec.status = Recommendation.Status.HELD if over_budget else Recommendation.Status.PENDING
             rec.scheduled_for = None
-        rec.held_until, rec.held_reason = None, ""
+        rec.held_until, rec.held_reason = (over_budget.until, over_budget.reason[:300]) if over_budget else (None, "")
+        if rec.status == Recommendation.Status.PENDING and entering:
+            rec.entered_inbox_at = now
         rec.updated_at = now
         rec.save(
             update_fields=[
@@ -175,10 +187,17 @@ def route_recommendation(
                 "scheduled_for",
                 "held_until",
                 "held_reason",
+                "entered_inbox_at",
                 "updated_at",
             ]
         )
-        if was_held:
+        if over_budget:
+            audit_record(
+                action="recommendation.held",
+                reference=_reference(rec),
+                data={"until": over_budget.until.isoformat(), "reason": over_budget.reason},
+            )
+        elif was_held:
             audit_record(action="recommendation.released", reference=_reference(rec), data={})
         audit_record(
             action="recommendation.scheduled"
@@ -200,8 +219,8 @@ def _release_to_review(rec: Recommendation, *, now: dt.datetime) -> None:
     """A released hold that people must decide on: back in the inbox."""
     rec.status = Recommendation.Status.PENDING
     rec.held_until, rec.held_reason = None, ""
-    rec.updated_at = now
-    rec.save(update_fields=["status", "held_until", "held_reason", "updated_at"])
+    rec.entered_inbox_at = rec.updated_at = now
+    rec.save(update_fields=["status", "held_until", "held_reason", "entered_inbox_at", "updated_at"])
     audit_record(action="recommendation.released", reference=_reference(rec), data={})
 
 
@@ -399,8 +418,9 @@ def cancel_scheduled(*, recommendation: Recommendation, user) -> Recommendation:
             )
         rec.status = Recommendation.Status.PENDING
         rec.scheduled_for = None
+        rec.entered_inbox_at = rec.entered_inbox_at or now  # autopilot's, until now: it awaits the rep
         rec.updated_at = now
-        rec.save(update_fields=["status", "scheduled_for", "updated_at"])
+        rec.save(update_fields=["status", "scheduled_for", "entered_inbox_at", "updated_at"])
         audit_record(
             action="recommendation.cancelled",
             actor=user,

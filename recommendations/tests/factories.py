@@ -38,6 +38,8 @@ class RecommendationFactory(factory.django.DjangoModelFactory):
             status=Recommendation.Status.SCHEDULED,
             scheduled_for=factory.LazyFunction(lambda: clock.now() + dt.timedelta(minutes=10)),
         )
+        #: it came to await its rep now (counts in the rep's daily budget)
+        in_inbox = factory.Trait(entered_inbox_at=factory.LazyFunction(clock.now))
 
 
 class EvidenceFactory(factory.django.DjangoModelFactory):

@@ -270,3 +270,17 @@ def test_a_stored_subject_with_a_line_break_is_refused_by_the_executor(world, sm
     assert customer_mail(smtp_server) == []
     rec.refresh_from_db()
     assert rec.status == Recommendation.Status.FAILED and "line break" in rec.closed_reason
+
+
+def test_autonomy_never_acts_on_an_email_with_no_recipient_yet(world, smtp_server):
+    """A new champion to find (champion_gone with no one left to e-mail) earns no autonomy however
+    trusted its domain: a person adds or picks the recipient, and nothing goes out before."""
+    earn_autonomy("replace_champion")
+    rec = RecommendationFactory(account=world["acme"], contact=None, action_type="replace_champion",
+                                playbook="champion_gone", stakes=Decimal("1000"))  # fmt: skip
+    route_recommendation(recommendation=rec)
+    assert rec.status == Recommendation.Status.PENDING
+    assert "Needs review: no one to send it to yet; a person adds or picks the contact" in rec.trust_decision.reasons
+    with time_machine.travel(WHEN + dt.timedelta(hours=2), tick=False):
+        executor.execute_due_actions()
+    assert customer_mail(smtp_server) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from accounts.models import AccountPicture
@@ -131,3 +132,43 @@ def test_account_page_says_fit_is_neutral_when_too_few_deals(client, rep, accoun
     client.force_login(rep)
     html = client.get(reverse("recommendations:account", args=[account.pk])).content.decode()
     assert ">Fit is neutral: 3 won or lost deals" in html
+
+
+def test_the_deal_section_says_how_long_in_stage_and_how_often_the_close_date_moved(client, rep, account):
+    from accounts.services import opportunity_upsert
+
+    entered = dt.datetime(2026, 3, 12, 10, tzinfo=dt.UTC)
+    with time_machine.travel(entered, tick=False):
+        opportunity_upsert(account=account, external_id="d-1", values={"name": "Hooli platform", "amount": 40000,
+                                                                      "stage": "proposal", "close_date": "2026-03-31"})  # fmt: skip
+    for day, close in ((20, "2026-04-15"), (30, "2026-04-30")):
+        with time_machine.travel(entered + dt.timedelta(days=day), tick=False):
+            opportunity_upsert(account=account, external_id="d-1", values={"close_date": close})
+    with time_machine.travel(entered, tick=False):
+        opportunity_upsert(account=account, external_id="d-0", values={"name": "Hooli pilot", "amount": 9000,
+                                                                      "stage": "negotiation", "status": "won"})  # fmt: skip
+    client.force_login(rep)
+    with time_machine.travel(entered + dt.timedelta(days=34), tick=False):
+        html = client.get(reverse("recommendations:account", args=[account.pk])).content.decode()
+    deals = " ".join(html.split('id="h-deals"')[1].split("<h3>People")[0].split())
+    assert "Hooli platform · $40,000 · in Proposal for 34 days (since" in deals
+    assert ">12 Mar</time>)" in deals and "closes" in deals and "30 Apr 2026</time>; close date moved twice" in deals
+    assert "Hooli pilot · $9,000 · won in Negotiation" in deals
+    assert deals.index("Hooli platform") < deals.index("Hooli pilot")  # open deals first
+
+
+def test_account_page_queries_do_not_grow_with_deals_and_their_history(
+    client, rep, account, django_assert_max_num_queries
+):
+    from accounts.tests.factories import OpportunityChangeFactory, OpportunityFactory
+
+    for n in range(6):
+        deal = OpportunityFactory(account=account, name=f"Deal {n}", stage_changed_at=clock.now())
+        for _ in range(4):
+            OpportunityChangeFactory(
+                opportunity=deal, field="close_date", old_value="2026-01-01", new_value="2026-02-01"
+            )
+    client.force_login(rep)
+    with django_assert_max_num_queries(12):
+        html = client.get(reverse("recommendations:account", args=[account.pk])).content.decode()
+    assert html.count("close date moved 4 times") == 6

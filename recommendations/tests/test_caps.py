@@ -1,5 +1,5 @@
-"""Contact and account caps and the rep's daily budget: held, not dropped; back when the cap allows;
-checked again at send time; shown in the API."""
+"""Contact and account caps: held, not dropped; back when the cap allows; checked again at send time;
+shown in the API. The rep's daily budget: ``test_budget``."""
 
 from __future__ import annotations
 
@@ -119,20 +119,6 @@ def test_caps_are_admin_settings(ana):
 def test_internal_notices_count_towards_no_cap(ana):
     rep_sent(ana, 6, 4, 1)
     assert offer(ana, action_type="churn_escalation").status == Recommendation.Status.PENDING
-
-
-def test_the_rep_budget_holds_the_lowest_priorities(ana, rep):
-    policy = OutreachPolicy.current()
-    policy.rep_daily_budget = 3
-    policy.account_daily_cap = 50
-    policy.save()
-    others = [RecommendationFactory(account=AccountFactory(owner=rep), priority=p) for p in (50, 40, 60)]
-    low = offer(ana, priority=30)
-    assert low.status == Recommendation.Status.HELD and "daily budget" in low.held_reason
-    high = offer(ana, priority=90, action_type="follow_up")
-    assert high.status == Recommendation.Status.PENDING
-    bumped = Recommendation.objects.get(pk=others[1].pk)
-    assert bumped.status == Recommendation.Status.HELD  # the 40 made room for the 90
 
 
 def test_an_approval_cannot_break_the_cap_at_send_time(ana, rep, mailoutbox):

@@ -61,3 +61,26 @@ def test_analysing_an_account_with_deals_stays_in_its_query_budget(django_assert
     account_id = Opportunity.objects.get().account_id
     with time_machine.travel(T0 + dt.timedelta(days=35), tick=False), django_assert_max_num_queries(45):
         analysis.analyze_account(account_id=account_id, force=True)
+
+
+def test_a_champion_who_left_with_no_one_else_to_email_waits_for_a_person_with_no_recipient():
+    with time_machine.travel(T0, tick=False):
+        crm_sync_account(
+            record={
+                "domain": "acme.com",
+                "contacts": [{"email": "ana@acme.com", "name": "Ana Ruiz", "title": "VP Finance"}],
+                "opportunities": [{"external_id": "d1", "name": "Platform", "amount": 40000, "stage": "proposal",
+                                   "close_date": "2026-12-15", "contacts": ["ana@acme.com"]}],
+            }
+        )  # fmt: skip
+    with time_machine.travel(T0 + dt.timedelta(days=3), tick=False):
+        crm_sync_account(
+            record={"domain": "acme.com", "contacts": [{"email": "ana@acme.com", "do_not_contact": True,
+                                                         "do_not_contact_reason": "Left the company"}]}
+        )  # fmt: skip
+        account_id = Opportunity.objects.get().account_id
+        analysis.analyze_account(account_id=account_id, force=True)
+    rec = Recommendation.objects.get(account_id=account_id, action_type="replace_champion")
+    assert (rec.status, rec.contact_id) == ("pending", None)
+    assert rec.title == "Ana Ruiz, who led Platform, left the company: find who picks it up"
+    assert "Needs review: no one to send it to yet" in " ".join(rec.trust_decision.reasons)

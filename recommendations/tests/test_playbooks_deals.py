@@ -243,3 +243,35 @@ def test_without_people_on_the_deal_the_most_engaged_leads():
     replies = (reply(101, 9, 2), reply(102, 6, 2), reply(103, 2, 2, intent="wrong_person"))
     finding = run(champion_gone, facts(deals=(deal(contact_ids=()),), replies=replies, suppressed={2: "wrong person"}))
     assert finding.code == "wrong_person" and finding.contact_id == 3  # Kim, the next most senior
+
+
+def test_champion_left_and_no_one_else_may_be_emailed_still_tells_the_rep():
+    """The deal still needs a new champion: a finding with no recipient yet, saying why no one can be
+    e-mailed (seed 1: the only colleague had answered "not interested" to a pricing e-mail)."""
+    gone = replace(DANA, do_not_contact=True, do_not_contact_reason="Left the company")
+    picture = facts(
+        contacts=(gone, SAM),
+        deals=(deal(contact_ids=(1, 2)),),
+        replies=(reply(101, 20, 1), reply(102, 9, 2, intent="not_interested")),
+        meetings=(meeting(201, 3, 2),),
+        suppressed={1: "do not contact: Left the company", 2: "replied “not interested” on 7 Nov 2026"},
+    )
+    finding = run(champion_gone, picture)
+    assert (finding.code, finding.contact_id) == ("left", None)
+    assert finding.title == "Dana Lee, who led Acme platform, left the company: find who picks it up"
+    assert "Sam Roe: replied “not interested” on 7 Nov 2026" in finding.why_now
+    assert [c.state for c in finding.criteria if c.code == "successor"] == ["not_met"]
+
+
+def test_champion_left_with_a_colleague_reachable_names_them():
+    gone = replace(DANA, do_not_contact=True, do_not_contact_reason="Left the company")
+    picture = facts(contacts=(gone, SAM), deals=(deal(contact_ids=(1, 2)),), suppressed={1: "left"})
+    finding = run(champion_gone, picture)
+    assert finding.contact_id == 2 and finding.title.endswith(": talk to Sam Roe")
+    assert [c.state for c in finding.criteria if c.code == "successor"] == ["met"]
+
+
+def test_a_deal_without_anyone_else_known_still_needs_a_champion():
+    gone = replace(DANA, do_not_contact=True, do_not_contact_reason="Left the company")
+    finding = run(champion_gone, facts(contacts=(gone,), deals=(deal(contact_ids=(1,)),), suppressed={1: "left"}))
+    assert finding.contact_id is None and "we know no one else there" in finding.why_now

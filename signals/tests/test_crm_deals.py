@@ -83,6 +83,34 @@ def test_closed_stage_without_status_closes_the_deal(client, token):
     assert Signal.objects.filter(name="Deal lost").count() == 1
 
 
+def linked_in_order(opp: Opportunity) -> list[str]:
+    through = Opportunity.contacts.through.objects.filter(opportunity=opp).order_by("id")
+    return list(through.values_list("contact__email", flat=True))
+
+
+def test_deal_people_keep_the_crms_order_its_first_is_the_champion(client, token):
+    acme = AccountFactory(domain="acme.com")
+    ana = ContactFactory(account=acme, email="ana@acme.com")  # the older record (lower id) ...
+    bo = ContactFactory(account=acme, email="bo@acme.com")
+    assert ana.pk < bo.pk
+    sync(client, token, deal(stage="proposal", contacts=["bo@acme.com", "ana@acme.com"]))  # ... not the primary
+    opp = Opportunity.objects.get()
+    assert linked_in_order(opp) == ["bo@acme.com", "ana@acme.com"]
+    sync(client, token, deal(stage="proposal", contacts=["ana@acme.com", "bo@acme.com"]))  # the primary changed
+    assert linked_in_order(opp) == ["ana@acme.com", "bo@acme.com"]
+    changes = Signal.objects.filter(kind="crm_updated").order_by("id").values_list("properties", flat=True)
+    assert [c["changes"].get("opportunities") for c in changes][-1] == ["opp-1"]
+
+
+def test_the_same_deal_people_in_the_same_order_change_nothing(client, token):
+    acme = AccountFactory(domain="acme.com")
+    ContactFactory(account=acme, email="ana@acme.com")
+    sync(client, token, deal(stage="proposal", contacts=["ana@acme.com"]))
+    first = Opportunity.contacts.through.objects.get().pk
+    sync(client, token, deal(stage="proposal", contacts=["ana@acme.com"]))
+    assert Opportunity.contacts.through.objects.get().pk == first  # not rewritten
+
+
 def test_deal_contacts_link_only_people_of_the_account(client, token):
     acme = AccountFactory(domain="acme.com")
     mine = ContactFactory(account=acme, email="ana@acme.com")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 
@@ -10,6 +11,7 @@ from accounts.models import Account
 from accounts.tests.factories import AccountFactory
 from signals.models import Signal
 from simulation import driver, run, scoring, service, stage, world
+from simulation.market import Moment
 
 
 @pytest.mark.django_db(transaction=True)
@@ -71,6 +73,29 @@ def test_each_driver_part_delivers_its_own_accounts_and_together_they_deliver_ev
     assert sorted(e.id for events in delivered for e in events) == sorted(e.id for e in w.events)
     for events in delivered:  # each account's events keep their order of delivery
         assert [e.deliver_at for e in events] == sorted(e.deliver_at for e in events)
+
+
+@pytest.mark.django_db
+def test_emailing_again_ends_the_follow_ups_of_earlier_emails_not_of_the_reps_later_touches():
+    """salesai following up at ``at`` is the follow-up of the e-mails sent before it; the world's rep
+    still sends the later touches of their sequence, and those still need theirs (on seed 1, reps
+    rejected change_contact after a third unanswered touch as not relevant: its sequence_exhausted
+    moment had been dropped by salesai's follow-up of the first)."""
+    w = world.generate(seed=5, accounts=3, days=3)
+    d = driver.Driver(w, stage.set_up(w))
+    t = w.start
+    early = Moment(id="m-early", account="x.example", rep="r", kind="follow_up_due", opens_at=t + dt.timedelta(days=3),
+                   at=t + dt.timedelta(days=3), closes_at=t + dt.timedelta(days=8), deciding=("e1",))  # fmt: skip
+    late = replace(early, id="m-late", kind="sequence_exhausted", opens_at=t + dt.timedelta(days=10),
+                   at=t + dt.timedelta(days=10), closes_at=t + dt.timedelta(days=17), deciding=("e2",))  # fmt: skip
+    d._sent_at.update({"e1": t, "e2": t + dt.timedelta(days=7)})
+    d._moments["x.example"] = [early, late]
+    d._follow_ups["ana@x.example"] = {"m-early", "m-late"}
+    d.follow_ups_end("x.example", "ana@x.example", t + dt.timedelta(days=1))
+    assert d.out.ended == {"m-early": None}  # never needed: salesai's e-mail was the follow-up
+    assert d._moments["x.example"] == [late]
+    d.follow_ups_end("x.example", "ana@x.example", t + dt.timedelta(days=12))  # e-mailed after the last touch
+    assert d.out.ended["m-late"].closes_at == t + dt.timedelta(days=12)
 
 
 def _surfaced(observed: driver.Observed) -> set[tuple[str, str]]:
