@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from recommendations.playbooks import action_for, action_type_choices, shipped_playbooks
+from salesai.singletons import OneRow
 
 #: The action types of the playbooks that come with salesai, as an enum (``ActionType.PRICING_OUTREACH``).
 #: Each playbook declares its own (``recommendations.playbooks``); this is a view of them for code and
@@ -239,7 +240,7 @@ class PlaybookConfig(models.Model):
         return f"{self.code} ({'on' if self.enabled else 'off'})"
 
 
-class OutreachPolicy(models.Model):
+class OutreachPolicy(OneRow):
     """How much outreach any contact and account receive, and when (one row, edited in the admin).
 
     The caps count every outbound e-mail: the rep's own (``email_sent`` signals from their mailbox or
@@ -294,12 +295,6 @@ class OutreachPolicy(models.Model):
 
     def __str__(self) -> str:
         return "Outreach policy"
-
-    @classmethod
-    def current(cls) -> OutreachPolicy:
-        """The one row (created with the defaults on first use)."""
-        policy = cls.objects.order_by("pk").first()
-        return policy if policy is not None else cls.objects.create()
 
 
 from recommendations.learning.models import (  # noqa: E402,F401

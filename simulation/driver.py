@@ -46,7 +46,7 @@ from salesai import clock
 from salesai.celery import app as celery_app
 from simulation import learning
 from simulation.baselines import mornings
-from simulation.market import ACCEPTABLE, Event, Moment, World
+from simulation.market import ACCEPTABLE, SEQUENCE_TOUCHES, Event, Moment, World
 from simulation.payloads import allowed_host, basic_auth, email_post, generic_item, iso, segment_call
 from simulation.scoring import InboxSnapshot, Sighting
 from simulation.stage import Credentials
@@ -56,6 +56,8 @@ SEGMENT_BATCH = 100
 BATCH_WINDOW = dt.timedelta(seconds=10)
 SWEEP_EVERY = dt.timedelta(hours=1)
 FOLLOW_UP_KINDS = ("follow_up_due", "sequence_exhausted")
+#: How long the end of a sequence stays a moment (as the world's own, :mod:`simulation.story`).
+SEQUENCE_EXHAUSTED_OPEN = dt.timedelta(days=7)
 
 
 @dataclass
@@ -330,8 +332,8 @@ class Driver:
         contact = rec.contact.email
         self.follow_ups_end(rec.account.domain, contact, at)  # e-mailed again: that is the follow-up
         self._sent_to.setdefault(contact, []).append(at)
-        last_answer = max((t for t in self._answered.get(contact, ()) if t <= at), default=None)
-        touch = sum(1 for t in self._sent_to[contact] if t <= at and (last_answer is None or t > last_answer))
+        self.sequences_exhausted(rec.account.domain, contact)
+        touch = self.touches(contact, at)
         events, moments = react_to_email(self.world, account, contact_email=contact, message_id=message_id,
                                          subject=rec.draft_subject, body=rec.draft_body, sent_at=at, touch=touch,
                                          action=rec.action_type)  # fmt: skip
@@ -352,6 +354,27 @@ class Driver:
                     self._answered.setdefault(contact, []).append(event.occurred_at)
                     self.follow_ups_end(rec.account.domain, contact, event.occurred_at)
                 heapq.heappush(self._arrivals, (event.deliver_at, 1, next(self._arrival_order), event.channel, [event]))
+
+    def touches(self, contact: str, at: dt.datetime) -> int:
+        """E-mails the person had received by ``at`` since they last answered (the world's and salesai's)."""
+        last_answer = max((t for t in self._answered.get(contact, ()) if t <= at), default=None)
+        return sum(1 for t in self._sent_to.get(contact, ()) if t <= at and (last_answer is None or t > last_answer))
+
+    def sequences_exhausted(self, domain: str, contact: str) -> None:
+        """One market, one rule: as the answer to salesai's own e-mail counts every e-mail the person got
+        (:func:`simulation.story.react_to_email`), a later e-mail of the world's rep that is the
+        person's third unanswered one ends the sequence (another contact is the next step), not a
+        follow-up due. The world wrote its rep's sequence before salesai e-mailed anyone."""
+        ids = self._follow_ups.get(contact, set())
+        changed: list[Moment] = []
+        for moment in self._moments.get(domain, ()):
+            sent = self._sent_at.get(moment.deciding[0]) if moment.deciding else None
+            if (moment.id in ids and moment.kind == "follow_up_due" and moment.id not in self._reaction_moments
+                    and sent is not None and self.touches(contact, sent) >= SEQUENCE_TOUCHES):  # fmt: skip
+                moment = replace(moment, kind="sequence_exhausted", closes_at=moment.opens_at + SEQUENCE_EXHAUSTED_OPEN)
+                self.out.ended[moment.id] = moment
+            changed.append(moment)
+        self._moments[domain] = changed
 
     def follow_ups_end(self, domain: str, contact: str, at: dt.datetime) -> None:
         """The person answered, or was e-mailed again, at ``at``: a follow-up of theirs not yet due is

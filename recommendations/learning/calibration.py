@@ -106,6 +106,7 @@ def vector(features: dict, params: dict, *, owner, seniority: str, rates: dict |
     params' vocabulary (:func:`tokens`)."""
     base = params.get("base_rate", 0.5)
     rates = params.get("rates", {}) if rates is None else rates
+    groups = tokens(features, owner=owner, seniority=seniority)
     return [
         as_number(features.get("prior"), 0.5),
         as_number(features.get("urgency"), 0.5),
@@ -119,7 +120,7 @@ def vector(features: dict, params: dict, *, owner, seniority: str, rates: dict |
         min(as_number(features.get("evidence_days"), 1.0), EVIDENCE_DAYS_CAP) / EVIDENCE_DAYS_CAP,
         # how long it had waited for a review when it was read (what waits is often handled already)
         min(max(as_number(features.get("waited_days"), 0.0), 0.0), WAITED_CAP_DAYS) / WAITED_CAP_DAYS,
-    ] + [1.0 if token in tokens(features, owner=owner, seniority=seniority) else 0.0 for token in params.get("vocab", ())]
+    ] + [1.0 if token in groups else 0.0 for token in params.get("vocab", ())]
 
 
 def tokens(features: dict, *, owner, seniority: str) -> set[str]:

@@ -147,8 +147,9 @@ def test_the_features_read_the_shape_of_the_evidence():
     day = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
     evidence = tuple(EvidenceItem(statement="", kind="page_view", occurred_at=day + dt.timedelta(hours=h))
                      for h in (0, 1, 50))  # fmt: skip
-    finding = SimpleNamespace(confidence=0.6, urgency=0.5, evidence=evidence, action_type="pricing_outreach",
-                              code="pricing_burst")
+    finding = SimpleNamespace(
+        confidence=0.6, urgency=0.5, evidence=evidence, action_type="pricing_outreach", code="pricing_burst"
+    )
     features = features_of(finding, SimpleNamespace(intent_score=0.4), SimpleNamespace(fit_score=None, pk=7))
     assert (features["evidence"], features["evidence_days"], features["action"]) == (3, 2, "pricing_outreach")
     assert features["code"] == "pricing_burst"

@@ -98,6 +98,33 @@ def test_emailing_again_ends_the_follow_ups_of_earlier_emails_not_of_the_reps_la
     assert d.out.ended["m-late"].closes_at == t + dt.timedelta(days=12)
 
 
+@pytest.mark.django_db
+def test_the_reps_later_touch_that_is_the_third_unanswered_email_ends_the_sequence():
+    """One market, one rule: the rep's first e-mail, salesai's follow-up, then the rep's own second touch
+    is the person's third unanswered e-mail; as for salesai's own e-mails, another contact is due then,
+    not a follow-up. An answer in between starts the count again."""
+    w = world.generate(seed=5, accounts=3, days=3)
+    d = driver.Driver(w, stage.set_up(w))
+    t = w.start
+    second = Moment(id="m-2", account="x.example", rep="r", kind="follow_up_due", opens_at=t + dt.timedelta(days=7),
+                    at=t + dt.timedelta(days=7), closes_at=t + dt.timedelta(days=12), deciding=("e2",))  # fmt: skip
+    d._sent_at.update({"e1": t, "e2": t + dt.timedelta(days=4)})
+    d._sent_to["ana@x.example"] = [t, t + dt.timedelta(days=4)]
+    d._moments["x.example"] = [second]
+    d._follow_ups["ana@x.example"] = {"m-2"}
+    d.sequences_exhausted("x.example", "ana@x.example")
+    assert d._moments["x.example"] == [second]  # two e-mails: still a follow-up
+    d._sent_to["ana@x.example"].append(t + dt.timedelta(days=2))  # salesai followed up in between
+    d.sequences_exhausted("x.example", "ana@x.example")
+    (ended,) = d._moments["x.example"]
+    assert (ended.kind, ended.acceptable) == ("sequence_exhausted", ("change_contact",))
+    assert ended.closes_at == ended.opens_at + dt.timedelta(days=7) and d.out.ended["m-2"] == ended
+    d._moments["x.example"], d.out.ended = [second], {}
+    d._answered["ana@x.example"] = [t + dt.timedelta(days=3)]  # Ana answered before the rep's second touch
+    d.sequences_exhausted("x.example", "ana@x.example")
+    assert d._moments["x.example"] == [second] and d.out.ended == {}
+
+
 def _surfaced(observed: driver.Observed) -> set[tuple[str, str]]:
     return {(s.account, s.action_type) for s in observed.sightings if s.status == "pending"}
 
