@@ -151,6 +151,18 @@ def _reliability(pairs: list[tuple[float, int]], bins: int = 10) -> list[dict]:
     return rows
 
 
+def _brier_pair(pairs: list[tuple[float, int]]) -> list[float] | None:
+    """[Brier of the confidence shown, Brier of a constant at the approval rate] of these reviews."""
+    if not pairs:
+        return None
+    labels = [y for _, y in pairs]
+    rate = sum(labels) / len(labels)
+    return [
+        float(brier_score_loss(labels, [p for p, _ in pairs])),
+        float(brier_score_loss(labels, [rate] * len(labels))),
+    ]
+
+
 def precision_by_week(world: World, snapshots: list[InboxSnapshot], k: int) -> tuple[list[float | None], list[dict]]:
     """Precision at k per week (first week first), and what the irrelevant items of each week were."""
     weeks = max(1, -(-world.days // 7))
@@ -171,10 +183,13 @@ def scores(world: World, snapshots: list[InboxSnapshot], *, k: int, learning: bo
     domains = [a.domain for a in world.accounts]
     reviewed = RecommendationOutcome.objects.filter(
         account__domain__in=domains, review__in=["approved", "edited", "rejected"], confidence_shown__isnull=False
-    ).values_list("confidence_shown", "review")
-    pairs = [(float(p), int(review != "rejected")) for p, review in reviewed]
+    ).values_list("confidence_shown", "review", "reviewed_at")
+    pairs = [(float(p), int(review != "rejected")) for p, review, _at in reviewed]
     labels = [y for _, y in pairs]
     base = sum(labels) / len(labels) if labels else None
+    # the first morning's reviews saw the playbooks' hand-set confidence: nothing had been reviewed yet
+    first_morning = world.start + dt.timedelta(days=1)
+    later = [(float(p), int(review != "rejected")) for p, review, at in reviewed if at and at >= first_morning]
     truth = hidden_fit(world)
     fit_scores = dict(Account.objects.filter(domain__in=domains).values_list("domain", "fit_score"))
     held = [a.domain for a in world.accounts if held_out(a)]
@@ -190,6 +205,8 @@ def scores(world: World, snapshots: list[InboxSnapshot], *, k: int, learning: bo
         "approval_rate": base,
         "brier": float(brier_score_loss(labels, [p for p, _ in pairs])) if pairs else None,
         "brier_base_rate": float(brier_score_loss(labels, [base] * len(labels))) if pairs else None,
+        "rejections": len(labels) - sum(labels),
+        "brier_after_first_morning": _brier_pair(later),
         "precision_at_10_by_week": by_week,
         "precision_misses_by_week": misses_by_week,
         "fit_auc": fit_auc,

@@ -90,7 +90,9 @@ def learning_section(report: dict) -> list[str]:
              "score on accounts held out of training, against the hidden fit.",
              "", "| figure | learning on | learning off |", "|---|---|---|"]  # fmt: skip
     rows = [("reviews", "reviews"), ("approval rate", "approval_rate"), ("Brier", "brier"),
-            ("Brier, base rate", "brier_base_rate"), ("precision at 10 by week", "precision_at_10_by_week"),
+            ("Brier, base rate", "brier_base_rate"), ("rejections", "rejections"),
+            ("Brier and base rate after the first morning", "brier_after_first_morning"),
+            ("precision at 10 by week", "precision_at_10_by_week"),
             ("precision at 10 (all mornings)", "precision_at_k"), ("share of moments surfaced", "recall"),
             ("false alarms per rep per day", "false_alarms_per_rep_per_day"), ("fit AUC (held out)", "fit_auc"),
             ("threshold changes proposed", "threshold_changes_proposed"), ("run time, s", "seconds")]  # fmt: skip
