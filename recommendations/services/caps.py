@@ -303,17 +303,26 @@ def policy_save(*, policy: OutreachPolicy, actor=None, changed: Iterable[str] = 
 
 def release_held(*, now: dt.datetime, route) -> int:
     """Route again the held recommendations whose time has come (highest priority first); routing
-    re-checks the caps and the budget. ``route`` is ``review.route_recommendation``."""
+    re-checks the caps and the budget. ``route`` is ``review.route_recommendation``.
+
+    One transaction per recommendation: routing locks its owner's row (:func:`budget_hold`), and two
+    sweeps each holding several reps' rows, taken in different orders, deadlocked (seen on
+    PostgreSQL with two sweeping processes)."""
     skip = connection.features.has_select_for_update_skip_locked
     released = 0
-    with transaction.atomic():
-        due = list(
-            Recommendation.objects.select_for_update(skip_locked=skip, of=("self",))
-            .select_related("account", "contact")
-            .filter(status=Recommendation.Status.HELD, held_until__lte=now)
-            .order_by("-priority", "held_until")[:RELEASE_BATCH]
-        )
-        for rec in due:
+    for _ in range(RELEASE_BATCH):
+        with transaction.atomic():
+            rec = (
+                Recommendation.objects.select_for_update(skip_locked=skip, of=("self",))
+                .select_related("account", "contact")
+                .filter(status=Recommendation.Status.HELD, held_until__lte=now)
+                .order_by("-priority", "held_until", "pk")
+                .first()
+            )
+            if rec is None:
+                break
             route(recommendation=rec)
             released += rec.status != Recommendation.Status.HELD
+            if rec.status == Recommendation.Status.HELD and rec.held_until is not None and rec.held_until <= now:
+                break  # held again until now or earlier: nothing more would change in this sweep
     return released

@@ -154,3 +154,31 @@ def test_the_budget_is_at_least_one_in_the_admin(admin_client):
     assert response.status_code == 200 and "Ensure this value is greater than or equal to 1." in response.text
     policy.refresh_from_db()
     assert policy.rep_daily_budget == 25
+
+
+def test_each_released_recommendation_commits_on_its_own(rep, frozen):
+    """Routing locks the owner's row; a sweep holding several reps' rows in one transaction deadlocked
+    with another sweep on PostgreSQL. One transaction per recommendation: what was released stays
+    released when a later one fails."""
+    from recommendations.services import caps
+    from recommendations.services.review import route_recommendation as route
+
+    other = UserFactory(username="otto")
+    set_budget(1)
+    offer(rep, 60), offer(other, 60)
+    held = [offer(rep, 50), offer(other, 40)]
+    assert [r.status for r in held] == [HELD, HELD]
+    frozen.move_to(THURSDAY + dt.timedelta(minutes=5))
+    calls = []
+
+    def route_then_fail(*, recommendation):
+        calls.append(recommendation.priority)
+        if len(calls) == 2:
+            raise RuntimeError("the second routing fails")
+        return route(recommendation=recommendation)
+
+    with pytest.raises(RuntimeError):
+        caps.release_held(now=THURSDAY + dt.timedelta(minutes=5), route=route_then_fail)
+    assert calls == [50, 40]  # highest first
+    assert [Recommendation.objects.get(pk=r.pk).status for r in held] == [PENDING, HELD]
+    assert caps.release_held(now=THURSDAY + dt.timedelta(minutes=5), route=route) == 1
