@@ -90,6 +90,12 @@ def _squash(x: float, scale: float) -> float:
     return round(min(1.0, max(0.0, 1.0 - math.exp(-x / scale))), 4)
 
 
+def playbook_settings() -> dict[str, dict]:
+    """code → {"enabled", "params"} from the admin's PlaybookConfig rows (read on every analysis, so an
+    admin's change applies to the very next one; the threshold replay reads them the same way)."""
+    return {row.code: {"enabled": row.enabled, "params": row.params} for row in queries.playbook_settings()}
+
+
 def page_paths(configs: Mapping[str, dict]) -> dict[str, tuple[str, ...]]:
     """Playbook code → the page paths it reads (with the admin's parameters); only playbooks reading pages."""
     paths = {}

@@ -31,7 +31,7 @@ from audit.services import audit_record
 from recommendations.learning.calibration import TRIGGER_MISSES
 from recommendations.learning.models import LearningPolicy, RecommendationOutcome, ThresholdProposal
 from recommendations.models import PlaybookConfig
-from recommendations.picture import build_facts
+from recommendations.picture import build_facts, playbook_settings
 from recommendations.playbooks import find_playbook
 
 REPLAY_DAYS = 90
@@ -159,13 +159,13 @@ def propose(*, now: dt.datetime, reps: int) -> list[ThresholdProposal]:
     proposal per playbook: a newer one replaces the open one)."""
     created = []
     since = now - dt.timedelta(days=REPLAY_DAYS)
-    configs = {c.code: c.params for c in PlaybookConfig.objects.all()}
+    configs = playbook_settings()  # as analysis reads them: the replay sees the pages the playbooks read
     limit = budget()
     for code, tunables in TUNABLE.items():
         playbook = find_playbook(code)
         if playbook is None:
             continue
-        current = playbook.params(configs.get(code))
+        current = playbook.params(configs.get(code, {}).get("params"))
         numbers = {t.param: float(current[t.param]) for t in tunables}
         values = {t.param: t.candidates(numbers[t.param]) for t in tunables}
         rows, first = replay(code=code, since=since, configs=configs, values=values, current=current)

@@ -23,7 +23,7 @@ from recommendations import jobs, queries
 from recommendations.learning import contacts as learnt_contacts
 from recommendations.learning import store as learnt
 from recommendations.models import Recommendation
-from recommendations.picture import build_facts, features_of, next_check_of
+from recommendations.picture import build_facts, features_of, next_check_of, playbook_settings
 from recommendations.playbooks import Playbook, all_playbooks
 from recommendations.playbooks.base import Finding, PictureFacts
 from recommendations.services import caps, drafts
@@ -54,12 +54,6 @@ class AnalysisResult:
     findings: list[Finding] = field(default_factory=list)
     composed: ComposeResult | None = None
     next_check_at: dt.datetime | None = None
-
-
-def playbook_settings() -> dict[str, dict]:
-    """code → {"enabled", "params"} from the admin's PlaybookConfig rows (read on every analysis, so an
-    admin's change applies to the very next one)."""
-    return {row.code: {"enabled": row.enabled, "params": row.params} for row in queries.playbook_settings()}
 
 
 def active_playbooks(configs: dict[str, dict]) -> dict[str, tuple[Playbook, dict]]:

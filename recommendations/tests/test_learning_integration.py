@@ -184,7 +184,7 @@ def test_retrain_command_and_admin_action_store_versions():
     assert response.status_code == 200 and "Retrained" in response.content.decode()
 
 
-def _replayable_pricing_history(owner, *, scattered=14, bursts=16):
+def _replayable_pricing_history(owner, *, scattered=14, bursts=16, path="/pricing"):
     """Pricing recommendations with their stored visits: ``scattered`` accounts with three visits over
     four days (rejected as not relevant), ``bursts`` with three visits in half an hour (approved). Each
     was decided at T0, after the moment it was proposed (a replay must not see that decision)."""
@@ -196,7 +196,8 @@ def _replayable_pricing_history(owner, *, scattered=14, bursts=16):
         start = T0 - dt.timedelta(days=5 if burst else 10)
         steps = [dt.timedelta(minutes=10 * n) if burst else dt.timedelta(days=2 * n) for n in range(3)]
         for step in steps:
-            SignalFactory(account=account, pricing_view=True, occurred_at=start + step, received_at=start + step)
+            SignalFactory(account=account, pricing_view=True, occurred_at=start + step, received_at=start + step,
+                          properties={"path": path, "url": f"https://salesai.example{path}"})  # fmt: skip
         proposed_at = start + steps[-1] + dt.timedelta(hours=1)
         rec = RecommendationFactory(account=account, status="executed" if burst else "rejected",
                                     playbook="pricing_interest", action_type=ActionType.PRICING_OUTREACH)  # fmt: skip
@@ -233,6 +234,17 @@ def test_threshold_proposal_replays_stored_signals_and_applies_only_when_a_manag
     assert AuditEvent.objects.filter(action="learning.threshold_accepted").count() == 1
     _retrain()  # with the new window the replay finds nothing more to cut
     assert ThresholdProposal.objects.filter(status="proposed").count() == 0
+
+
+def test_the_replay_reads_the_pages_the_manager_set():
+    from recommendations.learning.models import ThresholdProposal
+    from recommendations.models import PlaybookConfig
+
+    PlaybookConfig.objects.create(code="pricing_interest", params={"path_contains": ["/plans"]})
+    _replayable_pricing_history(UserFactory(), path="/plans")
+    _retrain()
+    proposal = ThresholdProposal.objects.get()
+    assert proposal.effect["replayed"] == 30 and proposal.effect["false_alarms"] == [14, 0]
 
 
 def test_a_declined_proposal_is_not_made_again_and_the_budget_is_the_managers():
