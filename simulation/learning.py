@@ -26,10 +26,10 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from sklearn.metrics import brier_score_loss, roc_auc_score
+from sklearn.metrics import roc_auc_score
 
 from accounts.models import Account, Opportunity
-from recommendations.learning import store, thresholds, training
+from recommendations.learning import calibration, store, thresholds, training
 from recommendations.learning.models import LearnedModel, RecommendationOutcome, ThresholdProposal
 from recommendations.models import PlaybookConfig
 from simulation.deals_rows import MANAGER
@@ -152,15 +152,10 @@ def _reliability(pairs: list[tuple[float, int]], bins: int = 10) -> list[dict]:
 
 
 def _brier_pair(pairs: list[tuple[float, int]]) -> list[float] | None:
-    """[Brier of the confidence shown, Brier of a constant at the approval rate] of these reviews."""
-    if not pairs:
-        return None
-    labels = [y for _, y in pairs]
-    rate = sum(labels) / len(labels)
-    return [
-        float(brier_score_loss(labels, [p for p, _ in pairs])),
-        float(brier_score_loss(labels, [rate] * len(labels))),
-    ]
+    """[Brier of the confidence shown, Brier of a constant at the approval rate] of these reviews
+    (the same score the learnt models keep of what reps saw)."""
+    scored = calibration.shown_metrics(pairs)
+    return [scored["shown_brier"], scored["shown_brier_base_rate"]] if pairs else None
 
 
 def precision_by_week(world: World, snapshots: list[InboxSnapshot], k: int) -> tuple[list[float | None], list[dict]]:
@@ -187,6 +182,7 @@ def scores(world: World, snapshots: list[InboxSnapshot], *, k: int, learning: bo
     pairs = [(float(p), int(review != "rejected")) for p, review, _at in reviewed]
     labels = [y for _, y in pairs]
     base = sum(labels) / len(labels) if labels else None
+    brier, brier_base_rate = _brier_pair(pairs) or (None, None)
     # the first morning's reviews saw the playbooks' hand-set confidence: nothing had been reviewed yet
     first_morning = world.start + dt.timedelta(days=1)
     later = [(float(p), int(review != "rejected")) for p, review, at in reviewed if at and at >= first_morning]
@@ -203,8 +199,8 @@ def scores(world: World, snapshots: list[InboxSnapshot], *, k: int, learning: bo
         "enabled": learning,
         "reviews": len(pairs),
         "approval_rate": base,
-        "brier": float(brier_score_loss(labels, [p for p, _ in pairs])) if pairs else None,
-        "brier_base_rate": float(brier_score_loss(labels, [base] * len(labels))) if pairs else None,
+        "brier": brier,
+        "brier_base_rate": brier_base_rate,
         "rejections": len(labels) - sum(labels),
         "brier_after_first_morning": _brier_pair(later),
         "precision_at_10_by_week": by_week,

@@ -139,3 +139,10 @@ def test_baselines_trade_speed_for_noise(w):
     assert naive.by_kind["pricing_interest"]["median_seconds_to_surface"] == 0
     assert all(v["surfaced"] == 0 for k, v in naive.by_kind.items() if k != "pricing_interest")
     assert naive.false_alarms > 0 and reactive.false_alarms > 0
+
+
+def test_the_learning_report_scores_the_shown_confidence_beside_a_constant():
+    from simulation.learning import _brier_pair
+
+    assert _brier_pair([(0.9, 1), (0.2, 0)]) == pytest.approx([(0.01 + 0.04) / 2, 0.25])
+    assert _brier_pair([]) is None
