@@ -32,7 +32,7 @@ from recommendations.learning.calibration import TRIGGER_MISSES
 from recommendations.learning.models import LearningPolicy, RecommendationOutcome, ThresholdProposal
 from recommendations.models import PlaybookConfig
 from recommendations.picture import build_facts, playbook_settings
-from recommendations.playbooks import find_playbook
+from recommendations.playbooks import Playbook, find_playbook
 
 REPLAY_DAYS = 90
 #: The newest reviewed recommendations replayed per playbook (each costs one picture, a few queries).
@@ -121,15 +121,14 @@ def propose_for(rows: Sequence[Replayed], *, current: dict[str, float], tunables
             "hits": [hits, new_hits], "replayed": len(rows)}  # fmt: skip
 
 
-def replay(*, code: str, since: dt.datetime, configs: dict[str, dict], values: dict[str, list[float]],
+def replay(*, playbook: Playbook, since: dt.datetime, configs: dict[str, dict], values: dict[str, list[float]],
            current: dict) -> tuple[list[Replayed], dt.datetime | None]:  # fmt: skip
     """Replay the playbook's reviewed recommendations since ``since`` (newest :data:`REPLAY_LIMIT`)
     from the stored signals; rows whose current parameters do not fire again (the data changed since)
     are left out. Returns the rows and the oldest replayed moment."""
-    playbook = find_playbook(code)
     outcomes = list(
         RecommendationOutcome.objects.filter(
-            playbook=code, review__in=["approved", "edited", "rejected"], reviewed_at__gte=since
+            playbook=playbook.code, review__in=["approved", "edited", "rejected"], reviewed_at__gte=since
         )
         .order_by("-reviewed_at")
         .values_list("account_id", "recommendation__created_at", "review", "reject_reason")[:REPLAY_LIMIT]
@@ -168,7 +167,7 @@ def propose(*, now: dt.datetime, reps: int) -> list[ThresholdProposal]:
         current = playbook.params(configs.get(code, {}).get("params"))
         numbers = {t.param: float(current[t.param]) for t in tunables}
         values = {t.param: t.candidates(numbers[t.param]) for t in tunables}
-        rows, first = replay(code=code, since=since, configs=configs, values=values, current=current)
+        rows, first = replay(playbook=playbook, since=since, configs=configs, values=values, current=current)
         if first is None:
             continue
         days = max(1.0, (now - first).total_seconds() / 86400)
