@@ -16,7 +16,7 @@ from recommendations.models import Recommendation, Review
 from recommendations.playbooks import action_type_choices
 from recommendations.services.review import SUBJECT_LINE_BREAK
 from salesai import clock
-from salesai.roles import MANAGER_GROUP, REP_GROUP
+from salesai.roles import MANAGER_GROUP, REP_GROUP, person_name
 from salesai.text import has_line_break
 
 INBOX_STATUSES = [
@@ -60,9 +60,7 @@ class InboxFilterForm(forms.Form):
                 .order_by("username")
                 .only("id", "username", "first_name", "last_name")
             )
-            self.fields["rep"].choices = [("", "Everyone")] + [
-                (u.pk, u.get_full_name() or u.get_username()) for u in reps
-            ]
+            self.fields["rep"].choices = [("", "Everyone")] + [(u.pk, person_name(u)) for u in reps]
         else:
             del self.fields["rep"]
             del self.fields["unassigned"]

@@ -36,7 +36,7 @@ from recommendations.services.ownership import assign_account_owner, assignable_
 from recommendations.services.recipient import change_contact
 from salesai import clock
 from salesai.api_errors import DomainError
-from salesai.roles import is_manager, manager_addresses
+from salesai.roles import is_manager, manager_addresses, person_name
 from salesai.text import single_line
 
 PAGE_SIZE = 20  # infinite scroll fetches the next page as the last card comes into view
@@ -413,7 +413,7 @@ def account_owner(request: HttpRequest, pk: int) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.message)
         return HttpResponseRedirect(_safe_next(request))
-    owner = account.owner.get_full_name() or account.owner.get_username()
+    owner = person_name(account.owner)
     messages.success(request, f"{account.name} now belongs to {owner}.")
     return HttpResponseRedirect(_safe_next(request))
 

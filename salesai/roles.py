@@ -6,6 +6,11 @@ REP_GROUP = "rep"
 MANAGER_GROUP = "manager"
 
 
+def person_name(user) -> str:
+    """How salesai names a person to others: their full name, else their username."""
+    return user.get_full_name() or user.get_username()
+
+
 def is_manager(user) -> bool:
     if not getattr(user, "is_authenticated", False):
         return False

@@ -33,6 +33,7 @@ from audit.services import audit_record
 from recommendations.models import OutreachPolicy, Recommendation
 from recommendations.playbooks import all_playbooks
 from recommendations.services.compliance import zone_named
+from salesai.roles import person_name
 from signals.models import Signal
 
 OFFERED = (Recommendation.Status.PENDING, Recommendation.Status.SCHEDULED)
@@ -201,7 +202,7 @@ def budget_hold(
     if today.count() < policy.rep_daily_budget:
         return None
     owner = rec.account.owner
-    name = owner.get_full_name() or owner.get_username()
+    name = person_name(owner)
     back = f"back on {tomorrow.astimezone(zone):%a %d %b}, when their day starts"
     full = f"{policy.rep_daily_budget} new recommendations entered {name}'s inbox today (the daily budget)"
     skip = connection.features.has_select_for_update_skip_locked

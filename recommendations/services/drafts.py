@@ -38,6 +38,7 @@ from recommendations.models import Recommendation
 from recommendations.playbooks import Action, action_for
 from recommendations.selectors import latest_approval
 from recommendations.services.review import locked, route_recommendation
+from salesai.roles import person_name
 from salesai.text import has_line_break, single_line
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class Draft:
 def draft_context(*, finding, facts, account, contact) -> dict[str, object]:
     """What the templates may say, every text on one line (names and subjects come from outside)."""
     owner = getattr(account, "owner", None)
-    sender = (owner.get_full_name() or owner.get_username()) if owner else ""
+    sender = person_name(owner) if owner else ""
     context = {
         "account_name": facts.account_name,
         "first_name": contact.first_name if contact else "",

@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 
 from recommendations.models import Recommendation
 from recommendations.playbooks import action_for
-from salesai.roles import manager_addresses
+from salesai.roles import manager_addresses, person_name
 from salesai.text import has_line_break
 
 
@@ -50,7 +50,7 @@ def sender(rec: Recommendation) -> tuple[str, str]:
     """(From header, address): the owner rep's own address and name, else DEFAULT_FROM_EMAIL."""
     owner = rec.account.owner
     if owner is not None and owner.email:
-        name = owner.get_full_name() or owner.get_username()
+        name = person_name(owner)
         return formataddr((name, owner.email)), owner.email
     return settings.DEFAULT_FROM_EMAIL, settings.DEFAULT_FROM_EMAIL
 
@@ -78,10 +78,10 @@ def _internal(rec: Recommendation, managers: list[str]) -> Outgoing:
             "rec": rec,
             "account": rec.account,
             "escalation": escalation,
-            "owner_name": (owner.get_full_name() or owner.get_username()) if owner else "nobody",
+            "owner_name": person_name(owner) if owner else "nobody",
         },
     ).strip()
-    names = ["the managers"] if escalation and managers else [owner.get_full_name() or owner.get_username()]
+    names = ["the managers"] if escalation and managers else [person_name(owner)]
     return Outgoing(
         kind="internal_notice",
         from_header=settings.DEFAULT_FROM_EMAIL,
