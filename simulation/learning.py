@@ -121,12 +121,12 @@ def manager_accepts(at: dt.datetime) -> int:
     return accepted
 
 
-def playbook_settings() -> dict[str, dict]:
-    """The playbook settings before the run (what the simulated manager's acceptances change)."""
+def playbook_params() -> dict[str, dict]:
+    """The playbook parameters before the run (what the simulated manager's acceptances change)."""
     return {c.code: c.params for c in PlaybookConfig.objects.all()}
 
 
-def restore_playbook_settings(before: dict[str, dict]) -> None:
+def restore_playbook_params(before: dict[str, dict]) -> None:
     """Put the settings back as they were: the run's accepted proposals belong to the simulated world."""
     with transaction.atomic():
         PlaybookConfig.objects.exclude(code__in=list(before)).delete()

@@ -58,13 +58,13 @@ def simulate(
     w = world.generate(seed=seed, accounts=accounts, days=days)
     processes = processes or run.default_processes()
     log(f"World: {w.summary()['events']} events, {len(w.moments)} should-act moments; {processes} driver process(es).")
-    settings_before = sim_learning.playbook_settings()
+    params_before = sim_learning.playbook_params()
     try:
         with override_settings(LEARNING_ENABLED=learning):  # the forked driver processes inherit it
             observed = run.drive(w, force=force, progress=progress, k=k, processes=processes, reviews=reviews,
                                  on_ready=lambda: sim_learning.set_up_deals(w))  # fmt: skip
     finally:
-        sim_learning.restore_playbook_settings(settings_before)
+        sim_learning.restore_playbook_params(params_before)
     # the market's answers to what salesai sent are moments too (a reply to answer, a follow-up due)
     # and an answer to one of its e-mails ends the follow-ups the person no longer needs
     kept = [observed.ended.get(m.id, m) for m in w.moments]
