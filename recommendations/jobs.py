@@ -17,6 +17,7 @@ EXECUTE_DUE_ACTIONS = "recommendations.execute_due_actions"
 SEND_DUE_DIGESTS = "recommendations.send_due_digests"
 NOTIFY_URGENT = "recommendations.notify_urgent"
 RETRAIN_LEARNING = "recommendations.retrain_learning"
+LEARN_FROM_REVIEW = "recommendations.learn_from_review"
 ECHO = "recommendations.echo"
 
 

@@ -90,6 +90,12 @@ def retrain_learning_task() -> None:
     training.retrain(now=clock.now())
 
 
+@shared_task(name=jobs.LEARN_FROM_REVIEW, ignore_result=True)
+def learn_from_review_task(playbook: str) -> int:
+    """After a review of a playbook with few labels: retrain it and refresh its pending cards."""
+    return training.after_review(playbook=playbook, now=clock.now())
+
+
 @shared_task(name=jobs.ECHO, ignore_result=False)
 def echo_task(value: int = 0) -> int:
     """An empty task: the broker + worker round trip that ``bench/bench_engine.py`` compares with."""

@@ -28,10 +28,15 @@ from sklearn.metrics import brier_score_loss
 from recommendations.playbooks.base import SENIORITY_RANK
 
 #: Pseudo-outcomes of the Beta prior: the data outweigh the hand-set value only past this many.
-PRIOR_STRENGTH = 20
-#: A logistic regression is fitted only with this many labels, and this many of each class.
+PRIOR_STRENGTH = 10
+#: Pseudo-outcomes behind the installation's record (every playbook's reviews pooled): it gathers
+#: labels many times faster than one playbook, so it outweighs the hand-set guess sooner.
+POOL_STRENGTH = 5
+#: A logistic regression is fitted only with this many labels, and this many of each class. Reps reject
+#: rarely, so waiting for five rejections left a playbook on its average for weeks; with two, the
+#: penalty (:data:`REGULARISATION_C`) and the Beta prior keep the early fits modest.
 MIN_FIT = 30
-MIN_CLASS = 5
+MIN_CLASS = 2
 #: Pseudo-counts behind a rep's own approval rates (towards the playbook's rate).
 RATE_STRENGTH = 3
 #: Recency: a label loses half its weight in this many days (reps' tastes and markets drift).
@@ -39,8 +44,9 @@ HALF_LIFE_DAYS = 14
 #: The key of the installation-wide record, read for a playbook nobody reviewed yet.
 POOLED = "*"
 FEATURES = ("prior", "urgency", "intent", "seniority", "fit", "account_rate", "evidence", "evidence_days", "waited")
-#: Inverse strength of the regression's L2 penalty (the Beta prior already guards small samples).
-REGULARISATION_C = 4.0
+#: Inverse strength of the regression's L2 penalty (the Beta prior guards small samples; the penalty
+#: keeps a group seen a few times from being read as certain either way).
+REGULARISATION_C = 1.0
 #: A group (kind of finding, rep, rep and role) gets its own indicator once seen this many times.
 MIN_GROUP = 5
 #: Standardised inputs are clipped to this many standard deviations of the training data.
@@ -125,9 +131,13 @@ def vector(features: dict, params: dict, *, owner, seniority: str, rates: dict |
 
 def tokens(features: dict, *, owner, seniority: str) -> set[str]:
     """The finding's groups, one indicator each in the model (a kind of finding, an action, a rep, a
-    rep writing to one role): what a group's reviewers decide is learnt as its own effect."""
+    rep writing to one role, the playbook's own confidence by tenths): what a group's reviewers decide
+    is learnt as its own effect. The tenths let the model bend where a straight line in the hand-set
+    confidence cannot: a reply the intent model could barely read is rejected far more often than
+    the line through the confident ones says."""
+    prior = min(max(as_number(features.get("prior"), 0.5), 0.0), 0.99)
     return {f"code={features.get('code') or ''}", f"action={features.get('action') or ''}", f"rep={owner}",
-            f"role={owner}|{seniority or ''}"}  # fmt: skip
+            f"role={owner}|{seniority or ''}", f"prior={math.floor(prior * 10) / 10:.1f}"}  # fmt: skip
 
 
 def vocabulary(rows: Sequence[Labelled]) -> list[str]:
@@ -236,7 +246,7 @@ def shrink_target(params: dict | None, prior: float) -> float:
     playbook (itself Beta-shrunk to the finding's hand-set ``prior``), so a playbook with few reviews
     starts from what reps here approve rather than from a guess."""
     approved, weight = (params or {}).get("pooled", (0.0, 0.0))
-    return (approved + PRIOR_STRENGTH * prior) / (weight + PRIOR_STRENGTH)
+    return (approved + POOL_STRENGTH * prior) / (weight + POOL_STRENGTH)
 
 
 def labelled_like(params: dict, features: dict) -> int:

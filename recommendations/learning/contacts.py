@@ -38,6 +38,19 @@ def avoided(params: dict, *, owner, playbook: str, account_id: int, contact_id: 
     return wrong >= ROLE_MIN_REJECTIONS and wrong >= ROLE_MIN_SHARE * total
 
 
+def role_record(params: dict, *, owner, playbook: str, seniority: str) -> tuple[int, int]:
+    """(wrong-contact rejections, reviews) among the rep's last :data:`ROLE_WINDOW` reviews of the
+    playbook's e-mails to this role (0, 0 when there are none)."""
+    wrong, total = (params or {}).get("roles", {}).get(role_key(owner, playbook, seniority), (0, 0))
+    return int(wrong), int(total)
+
+
+def wrong_contact_chance(wrong: int, total: int) -> float:
+    """P(the rep calls this role the wrong contact again), from their last reviews of it: one pseudo-review
+    of the right contact keeps a single rejection from reading as certain (1 of 1 → 0.5, 2 of 4 → 0.4)."""
+    return wrong / (total + 1) if wrong > 0 else 0.0
+
+
 def rechoose(*, params: dict, facts: PictureFacts, findings: Sequence[Finding], owner,
              playbooks: dict[str, tuple[Playbook, dict]], now: dt.datetime) -> list[Finding]:  # fmt: skip
     """The findings, with those addressed to an avoided contact re-evaluated without them."""

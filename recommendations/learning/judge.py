@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from accounts.models import Account
-from recommendations.learning import calibration, peers
+from recommendations.learning import calibration, contacts, peers
 from recommendations.learning.store import Models
 from recommendations.playbooks import history_noun
 from recommendations.playbooks.base import Finding, PictureFacts
@@ -44,10 +44,22 @@ def learned_priority(*, urgency: float, stakes: Decimal | float, intent: float, 
     return max(0, min(100, round(score)))
 
 
-def calibrated(params: dict, *, prior: float, features: dict, owner, seniority: str) -> tuple[float, str]:
-    """The calibrated probability (rounded as stored) and the note saying what it is the probability of."""
-    p = round(calibration.probability(params, prior=prior, features=features, owner=owner, seniority=seniority), 3)
-    return p, peers.confidence_note(p, params)
+def calibrated(params: dict, *, prior: float, features: dict, owner, seniority: str,
+               contact: dict | None = None, playbook: str = "") -> tuple[float, str]:  # fmt: skip
+    """The calibrated probability (rounded as stored) and the note saying what it is the probability of.
+
+    A rep approves only what has the right trigger *and* the right person: the trigger's probability is
+    multiplied by the chance that this rep does not call this role the wrong contact again, read from
+    their last reviews of the playbook's e-mails to it (``contact``: the contact model's params). When
+    the contact choice could not route around a role the rep keeps rejecting (nobody else fits), the
+    card says so and the number shows it."""
+    p = calibration.probability(params, prior=prior, features=features, owner=owner, seniority=seniority)
+    wrong, total = contacts.role_record(contact or {}, owner=owner, playbook=playbook, seniority=seniority)
+    p = round(p * (1 - contacts.wrong_contact_chance(wrong, total)), 3)
+    note = peers.confidence_note(p, params)
+    if wrong:
+        note += f"; this rep called {wrong} of their last {total} such e-mails to this role the wrong contact"
+    return p, note
 
 
 def judge(*, finding: Finding, facts: PictureFacts, account: Account, models: Models) -> Judgement:
@@ -59,7 +71,8 @@ def judge(*, finding: Finding, facts: PictureFacts, account: Account, models: Mo
         return Judgement(confidence=prior, fit=account.fit_score, features=features)
     contact = facts.contact(finding.contact_id)
     seniority = contact.seniority if contact else ""
-    p, note = calibrated(params, prior=prior, features=features, owner=account.owner_id, seniority=seniority)
+    p, note = calibrated(params, prior=prior, features=features, owner=account.owner_id, seniority=seniority,
+                         contact=models.contact, playbook=finding.playbook)  # fmt: skip
     if not params.get("n"):  # only the installation's record so far: calibrated, but no peers to quote
         return Judgement(confidence=p, note=note, fit=account.fit_score, learned=True, features=features)
     return Judgement(

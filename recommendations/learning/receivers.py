@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 
-from recommendations.learning import outcomes
+from django.db import transaction
+
+from recommendations import jobs
+from recommendations.learning import outcomes, training
 
 logger = logging.getLogger(__name__)
 
@@ -18,9 +21,21 @@ def on_review_saved(sender, instance, created: bool, **kwargs) -> None:
     if not created or kwargs.get("raw"):
         return
     try:
-        outcomes.record_review(review=instance)
+        outcome = outcomes.record_review(review=instance)
     except Exception:
         logger.exception("outcome_review_failed", extra={"recommendation_id": instance.recommendation_id})
+        return
+    if outcome.reviewed_at is not None and training.young(outcome.playbook):
+        transaction.on_commit(lambda: _learn_from_review(outcome.playbook))
+
+
+def _learn_from_review(playbook: str) -> None:
+    """Queue the playbook's quick retrain. Best effort: the hourly retrain catches up if the broker (or,
+    when tasks run eagerly, the retrain itself) fails, and the review has committed either way."""
+    try:
+        jobs.enqueue_on_commit(jobs.LEARN_FROM_REVIEW, playbook)
+    except Exception:
+        logger.exception("learn_from_review_failed", extra={"playbook": playbook})
 
 
 def on_execution_saved(sender, instance, **kwargs) -> None:

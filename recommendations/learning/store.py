@@ -11,12 +11,15 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db import IntegrityError, transaction
+from django.db.models import Max, OuterRef, Subquery
 
 from recommendations.learning.models import LearnedModel
 
 RELOAD_SECONDS = 30.0
+#: Two processes may store a version of one model at once (a review's quick retrain beside the hourly
+#: one): the loser of the unique (kind, key, version) reads the new latest and tries again.
+SAVE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -61,18 +64,21 @@ def forget() -> None:
     _cache.clear()
 
 
+def latest_version(kind: str, key: str) -> int:
+    return LearnedModel.objects.filter(kind=kind, key=key).aggregate(last=Max("version"))["last"] or 0
+
+
 def save_version(*, kind: str, key: str = "", params: dict, metrics: dict, n_samples: int,
                  now: dt.datetime) -> LearnedModel:  # fmt: skip
     """Store a new version of one model (never overwrite an old one)."""
-    with transaction.atomic():
-        last = (
-            LearnedModel.objects.select_for_update()
-            .filter(kind=kind, key=key)
-            .order_by("-version")
-            .values_list("version", flat=True)
-            .first()
-        )
-        row = LearnedModel.objects.create(kind=kind, key=key, version=(last or 0) + 1, params=params,
-                                          metrics=metrics, n_samples=n_samples, trained_at=now)  # fmt: skip
+    for attempt in range(SAVE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                row = LearnedModel.objects.create(kind=kind, key=key, version=latest_version(kind, key) + 1, params=params,
+                                                  metrics=metrics, n_samples=n_samples, trained_at=now)  # fmt: skip
+            break
+        except IntegrityError:
+            if attempt == SAVE_ATTEMPTS - 1:
+                raise
     transaction.on_commit(forget)
     return row

@@ -56,13 +56,23 @@ def _reviewed(now: dt.datetime):
     )
 
 
-def train_confidence(*, now: dt.datetime) -> dict[str, int]:
-    """One model per playbook with reviews; its params also carry the peers' outcome counts."""
+def train_confidence(*, now: dt.datetime, playbooks: set[str] | None = None) -> dict[str, int]:
+    """One model per playbook with reviews (only ``playbooks`` when given); its params also carry the
+    peers' outcome counts. The installation's record (every playbook's) is read either way."""
     rows_by_playbook: dict[str, list[calibration.Labelled]] = defaultdict(list)
     shown: dict[str, list[tuple[float, int]]] = defaultdict(list)
     recent = now - dt.timedelta(days=SHOWN_DAYS)
-    for o in _reviewed(now).values("playbook", "features", "seniority", "review", "reject_reason", "reviewed_at",
-                                   "confidence_shown"):  # fmt: skip
+    reviewed = _reviewed(now)
+    pool = calibration.pooled(
+        (calibration.Labelled(playbook="", features={}, owner=None, seniority="", review=review, reject_reason=reason,
+                              at=at)
+         for review, reason, at in reviewed.values_list("review", "reject_reason", "reviewed_at")),
+        now,
+    )  # fmt: skip
+    if playbooks is not None:
+        reviewed = reviewed.filter(playbook__in=playbooks)
+    for o in reviewed.values("playbook", "features", "seniority", "review", "reject_reason", "reviewed_at",
+                             "confidence_shown"):  # fmt: skip
         features = o["features"] if isinstance(o["features"], dict) else {}
         if o["reviewed_at"] >= recent and o["confidence_shown"] is not None:
             shown[o["playbook"]].append((o["confidence_shown"], int(o["review"] != "rejected")))
@@ -71,8 +81,7 @@ def train_confidence(*, now: dt.datetime) -> dict[str, int]:
                                  seniority=o["seniority"], review=o["review"], reject_reason=o["reject_reason"],
                                  at=o["reviewed_at"])
         )  # fmt: skip
-    peer_counts = _peer_counts(now)
-    pool = calibration.pooled((r for rows in rows_by_playbook.values() for r in rows), now)
+    peer_counts = _peer_counts(now, playbooks)
     trained = {}
     for playbook in sorted(set(rows_by_playbook) | set(peer_counts)):
         rows = rows_by_playbook.get(playbook, [])
@@ -89,13 +98,36 @@ def train_confidence(*, now: dt.datetime) -> dict[str, int]:
     return trained
 
 
-def _peer_counts(now: dt.datetime) -> dict[str, dict]:
+def young(playbook: str) -> bool:
+    """Whether the playbook's estimate still moves with each review: learning is on and its model has
+    fewer labels than :data:`calibration.MIN_FIT` (or there is none yet)."""
+    if not store.enabled():
+        return False
+    params = store.current().confidence.get(playbook)
+    return not params or params.get("n", 0) < calibration.MIN_FIT
+
+
+def after_review(*, playbook: str, now: dt.datetime) -> int:
+    """A review of a playbook whose estimate is still :func:`young`: retrain that playbook at once and
+    refresh its pending cards. While labels are few each one moves the estimate a lot, and a rep working
+    through a morning's inbox should not read the hand-set guess on the twentieth card after approving
+    the first nineteen. Past that, the hourly retrain is enough, so the cost stays bounded (one
+    playbook's rows, only while it has few). Returns how many pending recommendations changed."""
+    if not young(playbook):
+        return 0
+    train_confidence(now=now, playbooks={playbook})
+    store.forget()
+    return refresh_pending(now=now, playbooks={playbook})
+
+
+def _peer_counts(now: dt.datetime, playbooks: set[str] | None = None) -> dict[str, dict]:
     """Per playbook: sent outcomes with a known result in the last 90 days, by segment and seniority."""
     counts: dict[str, dict] = {}
     since = now - dt.timedelta(days=peers.PEER_DAYS)
-    for o in RecommendationOutcome.objects.filter(sent=True, sent_at__gte=since, result__in=CLOSED).values(
-        "playbook", "segment", "seniority", "result"
-    ):
+    sent = RecommendationOutcome.objects.filter(sent=True, sent_at__gte=since, result__in=CLOSED)
+    if playbooks is not None:
+        sent = sent.filter(playbook__in=playbooks)
+    for o in sent.values("playbook", "segment", "seniority", "result"):
         entry = counts.setdefault(o["playbook"], {"peers": {}, "sent": 0, "sent_positive": 0})
         positive = int(o["result"] in RecommendationOutcome.POSITIVE)
         entry["sent"] += 1
@@ -176,14 +208,17 @@ def train_fit(*, now: dt.datetime) -> dict:
     return {**metrics, "accounts_updated": len(changed)}
 
 
-def refresh_pending(*, now: dt.datetime) -> int:
+def refresh_pending(*, now: dt.datetime, playbooks: set[str] | None = None) -> int:
     """Pending recommendations show the current model's probability (and the priority it feeds), not the
     one of the day they were composed: what a rep reads this morning is today's estimate, for one that
     has waited this long. The version does not move: what would be approved (draft, recipient,
     evidence) is unchanged."""
     models = store.current()
     changed = []
-    for rec in Recommendation.objects.filter(status=Recommendation.Status.PENDING).select_related(
+    pending = Recommendation.objects.filter(status=Recommendation.Status.PENDING)
+    if playbooks is not None:
+        pending = pending.filter(playbook__in=playbooks)
+    for rec in pending.select_related(
         "account", "contact"
     ).only("id", "playbook", "findings", "stakes", "confidence", "confidence_note", "priority", "created_at",
            "account__owner_id", "account__fit_score", "contact__seniority"):  # fmt: skip
@@ -199,7 +234,8 @@ def refresh_pending(*, now: dt.datetime) -> int:
         prior = calibration.as_number(features.get("prior"), 0.5)
         features = {**features, "waited_days": outcomes.waited_days(rec, now)}
         p, note = calibrated(params, prior=prior, features=features, owner=rec.account.owner_id,
-                             seniority=rec.contact.seniority if rec.contact else "")  # fmt: skip
+                             seniority=rec.contact.seniority if rec.contact else "", contact=models.contact,
+                             playbook=rec.playbook)  # fmt: skip
         priority = learned_priority(urgency=calibration.as_number(features.get("urgency"), 0.5), stakes=rec.stakes,
                                     intent=calibration.as_number(features.get("intent"), 0.0), confidence=p,
                                     fit=rec.account.fit_score)  # fmt: skip

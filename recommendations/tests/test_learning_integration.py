@@ -19,10 +19,11 @@ from accounts.models import Opportunity
 from accounts.tests.factories import AccountFactory, ContactFactory, OpportunityFactory, UserFactory
 from recommendations.learning import store, training
 from recommendations.learning.models import LearnedModel, RecommendationOutcome
-from recommendations.models import ActionType, Recommendation
+from recommendations.models import ActionType, Recommendation, Review
 from recommendations.tests.engine import T0, Ingest
 from recommendations.tests.factories import RecommendationFactory
 from recommendations.tests.test_api import client_for
+from salesai import clock
 
 pytestmark = pytest.mark.django_db
 
@@ -278,3 +279,93 @@ def test_the_learning_policy_refuses_a_budget_out_of_range_in_the_admin(client):
     assert client.post(url, {"false_alarm_budget": "1.5"}).status_code == 302
     assert LearningPolicy.current().false_alarm_budget == 1.5
     assert AuditEvent.objects.get(action="learning_policy.updated").data == {"false_alarm_budget": "1.5"}
+
+
+def _young_pending(owner, n: int, *, playbook="renewal", action=ActionType.CHURN_ESCALATION, prior=0.6):
+    """``n`` pending recommendations of a playbook nobody has reviewed yet, each showing its hand-set
+    confidence (the first morning of an installation)."""
+    features = {"prior": prior, "urgency": 0.6, "action": action, "code": "churn_risk"}
+    return [
+        RecommendationFactory(account=AccountFactory(owner=owner), playbook=playbook, action_type=action,
+                              confidence=prior, created_at=T0, findings=[{"confidence": prior, "features": features}])
+        for _ in range(n)
+    ]  # fmt: skip
+
+
+def _decide(rec, owner, decision="approved", reason=""):
+    Review.objects.create(recommendation=rec, reviewer=owner, decision=decision, reason=reason, version=rec.version,
+                          created_at=clock.now())  # fmt: skip
+
+
+def test_a_young_playbooks_cards_move_with_each_review_not_only_at_the_hourly_retrain(
+    django_capture_on_commit_callbacks,
+):
+    owner = UserFactory()
+    recs = _young_pending(owner, 4)
+    with time_machine.travel(T0 + dt.timedelta(hours=1), tick=False):
+        for rec in recs[:3]:
+            rec.refresh_from_db()  # the card as the rep opens it
+            with django_capture_on_commit_callbacks(execute=True):
+                _decide(rec, owner)
+            Recommendation.objects.filter(pk=rec.pk).update(status=Recommendation.Status.EXECUTED)
+    model = LearnedModel.objects.filter(kind="confidence", key="renewal").order_by("-version").first()
+    assert model is not None and model.params["n"] == 3
+    last = Recommendation.objects.get(pk=recs[3].pk)
+    assert last.confidence > 0.6  # three approvals moved the fourth card already
+    assert last.confidence_note.startswith(f"{last.confidence:.0%} chance a rep approves it")
+    assert RecommendationOutcome.objects.get(recommendation=recs[2]).confidence_shown > 0.6  # it saw the 2 before
+
+
+def test_a_playbook_with_enough_labels_waits_for_the_hourly_retrain(django_capture_on_commit_callbacks):
+    owner = UserFactory()
+    _history(owner, reject_directors=False)  # 60 pricing reviews: the estimate no longer moves with one
+    _retrain()
+    versions = LearnedModel.objects.filter(kind="confidence").count()
+    rec = RecommendationFactory(account=AccountFactory(owner=owner), findings=[{"features": {"prior": 0.6}}])
+    with time_machine.travel(T0 + dt.timedelta(hours=1), tick=False), django_capture_on_commit_callbacks(execute=True):
+        _decide(rec, owner, "rejected", "not_relevant")
+    assert LearnedModel.objects.filter(kind="confidence").count() == versions
+    assert RecommendationOutcome.objects.get(recommendation=rec).review == "rejected"
+
+
+def test_a_failing_quick_retrain_does_not_fail_the_review(django_capture_on_commit_callbacks, monkeypatch, caplog):
+    owner = UserFactory()
+    recs = _young_pending(owner, 2)
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr("recommendations.jobs.enqueue_on_commit", broker_down)
+    with time_machine.travel(T0 + dt.timedelta(hours=1), tick=False), django_capture_on_commit_callbacks(execute=True):
+        _decide(recs[0], owner)
+    assert RecommendationOutcome.objects.get(recommendation=recs[0]).review == "approved"  # kept
+    assert "learn_from_review_failed" in caplog.text
+    assert not LearnedModel.objects.filter(kind="confidence", key="renewal").exists()  # the hourly one catches up
+
+
+def test_learning_off_does_not_retrain_after_a_review(django_capture_on_commit_callbacks):
+    owner = UserFactory()
+    recs = _young_pending(owner, 2)
+    with override_settings(LEARNING_ENABLED=False), django_capture_on_commit_callbacks(execute=True):
+        _decide(recs[0], owner)
+    assert not LearnedModel.objects.exists()
+    assert Recommendation.objects.get(pk=recs[1].pk).confidence == 0.6
+
+
+def test_two_processes_storing_a_version_of_one_model_at_once_both_land(monkeypatch):
+    """The loser of the race for a version number (another process stored it between the read and the
+    insert) reads the new latest and stores the next one, instead of failing its retrain."""
+    for n in (1, 2):
+        store.save_version(kind="confidence", key="renewal", params={"n": n}, metrics={}, n_samples=n, now=T0)
+    real_latest, reads = store.latest_version, []
+
+    def read_before_the_other_process_stored_version_2(kind, key):
+        reads.append(kind)
+        return 1 if len(reads) == 1 else real_latest(kind, key)
+
+    monkeypatch.setattr(store, "latest_version", read_before_the_other_process_stored_version_2)
+    row = store.save_version(kind="confidence", key="renewal", params={"n": 3}, metrics={}, n_samples=3, now=T0)
+    assert row.version == 3 and len(reads) == 2
+    assert list(LearnedModel.objects.filter(key="renewal").order_by("version").values_list("params", flat=True)) == [
+        {"n": 1}, {"n": 2}, {"n": 3},
+    ]  # fmt: skip

@@ -338,3 +338,44 @@ def test_the_shown_confidence_is_scored_against_the_decisions_it_preceded():
     assert metrics["shown_brier"] == pytest.approx((3 * 0.01 + 0.04) / 4)
     assert metrics["shown_brier_base_rate"] == pytest.approx(0.1875)
     assert calibration.shown_metrics([]) == {"shown_reviews": 0}
+
+
+def test_a_band_of_the_playbooks_own_confidence_is_learnt_where_a_straight_line_cannot_bend():
+    """Findings the playbook gave 0.5 are rejected a third of the time; those it gave 0.45, 0.75 or 0.95
+    are approved. A line in the prior cannot be low at 0.5 and high on both sides of it; a band can."""
+    rows = [_row(prior=p, account=f"{p}-{i}") for p in (0.95, 0.75) for i in range(150)]
+    rows += [_row(prior=0.45, account=f"low-{i}") for i in range(40)]
+    rows += [_row(prior=0.5, account=f"mid-{i}") for i in range(20)]
+    rows += [_row("rejected", "not_relevant", prior=0.5, account=f"mid-{i}") for i in range(20, 30)]
+    params, _ = calibration.fit_playbook(rows, prior=0.8, now=NOW)
+    assert {"prior=0.4", "prior=0.5"} <= set(params["vocab"])
+    assert 0.55 < _shown(params, prior=0.5) < 0.85  # about the 2 in 3 they were approved
+    assert _shown(params, prior=0.45) > 0.9 and _shown(params, prior=0.75) > 0.95
+
+
+def test_two_rejections_are_enough_to_fit_a_regression_and_it_stays_modest():
+    rows = [_row(owner=1)] * 40 + [_row("rejected", "not_relevant", owner=2)] * 2 + [_row(owner=2)] * 8
+    params, _ = calibration.fit_playbook(rows, prior=0.6, now=NOW)
+    assert params["coef"] is not None
+    assert 0.7 < _shown(params, owner=2) < _shown(params, owner=1)  # two in ten: lower, not condemned
+
+
+def test_a_role_the_rep_called_the_wrong_contact_lowers_the_confidence_and_the_card_says_so():
+    from recommendations.learning.judge import calibrated
+
+    params, _ = calibration.fit_playbook([_row()] * 60, prior=0.6, now=NOW)
+    record = {"roles": {contacts.role_key(1, "pricing_interest", "director"): [1, 1]}}
+    features = {"prior": 0.6, "urgency": 0.5}
+
+    def shown(owner, seniority):
+        return calibrated(params, prior=0.6, features=features, owner=owner, seniority=seniority, contact=record,
+                          playbook="pricing_interest")  # fmt: skip
+
+    clean, _ = shown(1, "vp")
+    wrong, note = shown(1, "director")
+    assert wrong == pytest.approx(clean * 0.5, abs=0.002)  # 1 of 1: even odds it is wrong again
+    assert note.endswith("this rep called 1 of their last 1 such e-mails to this role the wrong contact")
+    assert shown(2, "director")[0] == clean  # another rep's directors are not this rep's
+    assert [contacts.wrong_contact_chance(w, t) for w, t in ((0, 0), (0, 4), (1, 1), (2, 4), (4, 4))] == [
+        0.0, 0.0, 0.5, 0.4, 0.8,
+    ]  # fmt: skip

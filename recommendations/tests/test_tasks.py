@@ -21,6 +21,7 @@ def test_every_name_services_queue_by_is_a_task_of_this_app():
         "recommendations.send_due_digests",
         "recommendations.notify_urgent",
         "recommendations.retrain_learning",
+        "recommendations.learn_from_review",
         "recommendations.echo",
     }
     for name in names:
@@ -38,6 +39,6 @@ def test_every_task_of_the_app_lives_in_tasks_py_with_a_task_suffix():
     """One file for the app's tasks, and no task named like the service it calls (``tasks.analyze_account``
     once shadowed ``services.analyze_account``)."""
     ours = {name: task for name, task in celery_app.tasks.items() if name.startswith("recommendations.")}
-    assert len(ours) == 9
+    assert len(ours) == 10
     for name, task in ours.items():
         assert (task.__module__, task.run.__name__.endswith("_task")) == (tasks.__name__, True), name
