@@ -47,7 +47,8 @@ FEATURES = ("prior", "urgency", "intent", "seniority", "fit", "account_rate", "e
 #: Inverse strength of the regression's L2 penalty (the Beta prior guards small samples; the penalty
 #: keeps a group seen a few times from being read as certain either way).
 REGULARISATION_C = 1.0
-#: A group (kind of finding, rep, rep and role) gets its own indicator once seen this many times.
+#: A group (kind of finding, action, rep, rep and role, tenth of the prior) gets its own indicator once
+#: seen this many times.
 MIN_GROUP = 5
 #: Standardised inputs are clipped to this many standard deviations of the training data.
 MAX_Z = 3.0
