@@ -62,13 +62,7 @@ def train_confidence(*, now: dt.datetime, playbooks: set[str] | None = None) -> 
     rows_by_playbook: dict[str, list[calibration.Labelled]] = defaultdict(list)
     shown: dict[str, list[tuple[float, int]]] = defaultdict(list)
     recent = now - dt.timedelta(days=SHOWN_DAYS)
-    reviewed = _reviewed(now)
-    pool = calibration.pooled(
-        (calibration.Labelled(playbook="", features={}, owner=None, seniority="", review=review, reject_reason=reason,
-                              at=at)
-         for review, reason, at in reviewed.values_list("review", "reject_reason", "reviewed_at")),
-        now,
-    )  # fmt: skip
+    everyone = reviewed = _reviewed(now)
     if playbooks is not None:
         reviewed = reviewed.filter(playbook__in=playbooks)
     for o in reviewed.values("playbook", "features", "seniority", "review", "reject_reason", "reviewed_at",
@@ -80,6 +74,15 @@ def train_confidence(*, now: dt.datetime, playbooks: set[str] | None = None) -> 
             calibration.Labelled(playbook=o["playbook"], features=features, owner=features.get("owner"),
                                  seniority=o["seniority"], review=o["review"], reject_reason=o["reject_reason"],
                                  at=o["reviewed_at"])
+        )  # fmt: skip
+    if playbooks is None:  # every playbook's rows are loaded already
+        pool = calibration.pooled((r for rows in rows_by_playbook.values() for r in rows), now)
+    else:  # only what the record needs of the others
+        pool = calibration.pooled(
+            (calibration.Labelled(playbook="", features={}, owner=None, seniority="", review=review,
+                                  reject_reason=reason, at=at)
+             for review, reason, at in everyone.values_list("review", "reject_reason", "reviewed_at")),
+            now,
         )  # fmt: skip
     peer_counts = _peer_counts(now, playbooks)
     trained = {}
