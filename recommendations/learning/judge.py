@@ -44,8 +44,8 @@ def learned_priority(*, urgency: float, stakes: Decimal | float, intent: float, 
     return max(0, min(100, round(score)))
 
 
-def calibrated(params: dict, *, prior: float, features: dict, owner, seniority: str,
-               contact: dict | None = None, playbook: str = "") -> tuple[float, str]:  # fmt: skip
+def calibrated(params: dict, *, prior: float, features: dict, owner, seniority: str, contact: dict,
+               playbook: str) -> tuple[float, str]:  # fmt: skip
     """The calibrated probability (rounded as stored) and the note saying what it is the probability of.
 
     A rep approves only what has the right trigger *and* the right person: the trigger's probability is
@@ -54,7 +54,7 @@ def calibrated(params: dict, *, prior: float, features: dict, owner, seniority: 
     the contact choice could not route around a role the rep keeps rejecting (nobody else fits), the
     card says so and the number shows it."""
     p = calibration.probability(params, prior=prior, features=features, owner=owner, seniority=seniority)
-    wrong, total = contacts.role_record(contact or {}, owner=owner, playbook=playbook, seniority=seniority)
+    wrong, total = contacts.role_record(contact, owner=owner, playbook=playbook, seniority=seniority)
     p = round(p * (1 - contacts.wrong_contact_chance(wrong, total)), 3)
     note = peers.confidence_note(p, params)
     if wrong:
