@@ -184,6 +184,15 @@ class PictureFacts:
     def human_replies(self) -> tuple[SignalFact, ...]:
         return tuple(r for r in self.replies if not r.is_auto_reply and r.intent != "auto_reply")
 
+    def not_now_until(self, contact_id: int, default_days: int) -> dt.datetime | None:
+        """When the contact's "not now" asks us to check in, if their newest human reply is one: the
+        date they named, else ``default_days`` after it. Until then their outreach is paused."""
+        theirs = [r for r in self.human_replies() if r.contact_id == contact_id]
+        if not theirs or theirs[-1].intent != "not_now":
+            return None
+        newest = theirs[-1]
+        return newest.check_in_at or newest.occurred_at + dt.timedelta(days=default_days)
+
     def active_contract(self) -> ContractFact | None:
         return self.contracts[0] if self.contracts else None
 

@@ -23,6 +23,9 @@ CHECK_IN = Action(
     template="recommendations/drafts/check_in.txt",
 )
 DEFAULTS = {"default_days": 30, "expires_days": 10}
+#: An e-mail this close to the check-in date (or after it) is the check-in; one sent earlier, for
+#: another reason, does not replace the check-in the contact asked for.
+EARLY_CHECK_IN = dt.timedelta(days=7)
 
 
 def _pending(picture: PictureFacts, p: Params) -> tuple[SignalFact, dt.datetime] | None:
@@ -32,12 +35,17 @@ def _pending(picture: PictureFacts, p: Params) -> tuple[SignalFact, dt.datetime]
         if reply.intent != "not_now" or not picture.reachable(reply.contact_id):
             continue
         later_reply = any(r.contact_id == reply.contact_id and r.occurred_at > reply.occurred_at for r in humans)
-        later_mail = any(
-            e.contact_id == reply.contact_id and e.occurred_at > reply.occurred_at for e in picture.emails_sent
-        )
-        if later_reply or later_mail:
+        if later_reply:
             continue
         due = reply.check_in_at or (reply.occurred_at + dt.timedelta(days=int(p["default_days"])))
+        checked_in = any(
+            e.contact_id == reply.contact_id
+            and e.occurred_at > reply.occurred_at
+            and e.occurred_at >= due - EARLY_CHECK_IN
+            for e in picture.emails_sent
+        )
+        if checked_in:
+            continue
         return reply, due
     return None
 
@@ -74,7 +82,7 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
         urgency=0.5,
         confidence=0.65,
         why_now=f"The check-in date {fmt_day(due)} has arrived ({asked}).",
-        counterfactual=f"If {name} had written again, or been e-mailed, after {fmt_date(reply.occurred_at)}.",
+        counterfactual=f"If {name} had written again after {fmt_date(reply.occurred_at)}, or been e-mailed from {fmt_date(due - EARLY_CHECK_IN)} on.",
         expires_at=due + dt.timedelta(days=int(p["expires_days"])),
         dedupe_key=f"{CODE}:{reply.id}",
         stakes=max(picture.open_opportunity_amount, picture.arr),
@@ -105,7 +113,7 @@ PLAYBOOK = register(
         },
         next_check=next_check,
         explain_drop=lambda picture, now, params=None: (
-            "The contact wrote again, was e-mailed, or asked not to be contacted."
+            "The contact wrote again, was e-mailed near the check-in date, or asked not to be contacted."
         ),
         order=20,
     )

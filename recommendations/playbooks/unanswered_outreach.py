@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from recommendations.playbooks import Action, Params, Playbook, register
+from recommendations.playbooks import Action, Params, Playbook, check_in, register
 from recommendations.playbooks.base import (
     MET,
     NOT_MET,
@@ -45,7 +45,12 @@ class Thread:
 
 
 def threads(picture: PictureFacts, p: Params) -> list[Thread]:
-    """Per reachable contact: the outreach they have not answered (by a reply or a booked meeting)."""
+    """Per reachable contact: the outreach they have not answered (by a reply or a booked meeting).
+
+    A "not now" reply pauses the contact until the check-in it asks for (the date they named, else the
+    check-in playbook's default): an e-mail sent to them in between is not an attempt to follow up,
+    because nagging someone who asked for time is what "not now" asked us not to do. From the week
+    before the check-in date on (where an e-mail counts as the check-in), e-mails count again."""
     result = []
     contact_ids = sorted({e.contact_id for e in picture.emails_sent if e.contact_id})
     for cid in contact_ids:
@@ -54,6 +59,9 @@ def threads(picture: PictureFacts, p: Params) -> list[Thread]:
         answers = [r.occurred_at for r in picture.human_replies() if r.contact_id == cid]
         answers += [m.occurred_at for m in picture.meetings if m.contact_id in (cid, None)]
         last_answer = max(answers) if answers else None
+        check_in_at = picture.not_now_until(cid, int(check_in.DEFAULTS["default_days"]))
+        if check_in_at is not None:
+            last_answer = max(last_answer, check_in_at - check_in.EARLY_CHECK_IN)
         attempts = tuple(
             e
             for e in picture.emails_sent
@@ -178,7 +186,7 @@ PLAYBOOK = register(
         },
         next_check=next_check,
         explain_drop=lambda picture, now, params=None: (
-            "The contact replied or booked a meeting, or was e-mailed again."
+            "The contact replied or booked a meeting, was e-mailed again, or said “not now” (paused until the check-in)."
         ),
         order=30,
     )

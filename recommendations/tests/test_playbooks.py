@@ -258,6 +258,27 @@ def test_not_now_without_a_date_uses_the_default():
     assert check_in_pb.next_check(picture, MON, {"default_days": 14}) == MON + d(14)
 
 
+def test_an_email_weeks_before_the_check_in_does_not_replace_it():
+    """Dana said "not now, talk in a month"; an e-mail five days later (about something else) got no
+    answer. She still asked for the check-in, and the e-mail is not the check-in."""
+    named = MON + d(30)
+    not_now = reply(2, MON, "not_now", check_in_at=named)
+    picture = facts(emails_sent=(sent(1, MON - d(1)), sent(3, MON + d(5))), replies=(not_now,))
+    finding = check_in_pb.evaluate(picture, named)
+    assert finding is not None and finding.action_type == ActionType.CHECK_IN
+    assert "been e-mailed from 9 Dec" in finding.counterfactual
+
+
+def test_an_email_in_the_week_before_the_check_in_is_the_check_in():
+    named = MON + d(30)
+    not_now = reply(2, MON, "not_now", check_in_at=named)
+    early = facts(emails_sent=(sent(3, named - d(6)),), replies=(not_now,))
+    assert check_in_pb.evaluate(early, named) is None
+    assert check_in_pb.next_check(early, MON + d(1)) is None
+    answered = facts(replies=(not_now, reply(4, MON + d(3), "question")))
+    assert check_in_pb.evaluate(answered, named) is None
+
+
 # --- 3. unanswered outreach -----------------------------------------------------------------------
 
 
@@ -318,6 +339,28 @@ def test_after_the_last_attempt_with_nobody_else_suggest_another_channel():
     finding = outreach.evaluate(picture, MON + d(3))
     assert finding.action_type == ActionType.CHANGE_CONTACT
     assert "call or LinkedIn" in finding.title
+
+
+def test_not_now_pauses_follow_ups_until_the_check_in():
+    """An e-mail to someone who asked for a month's quiet is not followed up three days later: the
+    pause lasts until the week before the check-in date, and from there e-mails count again."""
+    named = MON + d(30)
+    not_now = reply(2, MON, "not_now", check_in_at=named)
+    between = facts(emails_sent=(sent(1, MON - d(1)), sent(3, MON + d(2))), replies=(not_now,))
+    assert outreach.evaluate(between, MON + d(20)) is None
+    assert outreach.next_check(between, MON) is None
+    check_in_mail = sent(4, named)
+    after = facts(emails_sent=(sent(1, MON - d(1)), sent(3, MON + d(2)), check_in_mail), replies=(not_now,))
+    finding = outreach.evaluate(after, add_business_days(named, 3))
+    assert finding.action_type == ActionType.FOLLOW_UP
+    assert finding.summary.startswith("1 e-mail to Dana Lee since Wed 16 Dec")
+    # no date named: the check-in playbook's default of 30 days
+    paused = facts(emails_sent=(sent(3, MON + d(22)),), replies=(reply(2, MON, "not_now"),))
+    assert outreach.evaluate(paused, MON + d(28)) is None
+    counted = facts(emails_sent=(sent(3, MON + d(23) + h(1)),), replies=(reply(2, MON, "not_now"),))
+    assert outreach.evaluate(counted, MON + d(29)).action_type == ActionType.FOLLOW_UP
+    other = facts(emails_sent=(sent(5, MON + d(2), contact_id=2),), replies=(not_now,))
+    assert outreach.evaluate(other, MON + d(8)).contact_id == 2  # Sam never said "not now"
 
 
 def test_unsubscribed_contact_gets_no_follow_up():
