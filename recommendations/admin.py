@@ -217,7 +217,18 @@ class OutreachPolicyAdmin(admin.ModelAdmin):
 
     list_display = ["__str__", "contact_cap", "contact_window_days", "account_daily_cap", "rep_daily_budget"]
     fieldsets = [
-        ("Caps", {"fields": ["contact_cap", "contact_window_days", "account_daily_cap", "rep_daily_budget"]}),
+        (
+            "Caps",
+            {
+                "fields": [
+                    "contact_cap",
+                    "contact_window_days",
+                    "account_daily_cap",
+                    "answers_exempt",
+                    "rep_daily_budget",
+                ]
+            },
+        ),
         ("Compliance", {"fields": ["working_hours_start", "working_hours_end", "human_reply_pause_days"]}),
         ("AI disclosure", {"fields": ["ai_disclosure", "ai_disclosure_text"], "classes": ["collapse"]}),
     ]

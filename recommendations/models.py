@@ -124,6 +124,15 @@ class Recommendation(models.Model):
         return action.label if action else self.action_type
 
     @property
+    def is_answer(self) -> bool:
+        """Whether it answers a message its contact wrote (an action that answers, to the person whose
+        reply is among its evidence): a one-to-one e-mail rather than outreach."""
+        action = action_for(self.action_type)
+        if action is None or not action.answers or self.contact_id is None:
+            return False
+        return self.evidence.filter(signal__kind="email_reply", signal__contact_id=self.contact_id).exists()
+
+    @property
     def is_internal(self) -> bool:
         """Whether executing it tells people inside the company rather than e-mailing the customer."""
         action = action_for(self.action_type)
@@ -255,6 +264,12 @@ class OutreachPolicy(OneRow):
     )
     account_daily_cap = models.PositiveSmallIntegerField(
         default=2, help_text="Outbound e-mails per account in any 24 hours, at most. Example: 2"
+    )
+    answers_exempt = models.BooleanField(
+        default=True,
+        help_text="A person's answer to a contact's own unanswered e-mail is not held by the contact and account "
+        "caps, which are for outreach (as e-mail tools leave one-to-one e-mails out of frequency caps). It still "
+        "counts towards the caps of later outreach, and salesai answering on its own is always capped.",
     )
     rep_daily_budget = models.PositiveSmallIntegerField(
         default=25,

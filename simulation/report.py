@@ -92,7 +92,9 @@ def markdown(report: dict) -> str:
     if "cap_breaches" in report:
         breaches = report["cap_breaches"]
         lines += ["", f"Caps: of {breaches['salesai_emails']} e-mails salesai sent, {breaches['contact']} broke a contact "
-                  f"cap and {breaches['account']} an account's daily cap (counting the reps' own e-mails)."]  # fmt: skip
+                  f"cap and {breaches['account']} an account's daily cap (counting the reps' own e-mails)"
+                  + (f"; {breaches['answers_beyond_cap']} more were a rep's answers to the contact's own message, which "
+                     "the caps leave alone" if breaches.get("answers_beyond_cap") else "") + "."]  # fmt: skip
     lines += ["", "## False alarms by action type", ""]
     for name, s in systems.items():
         parts = ", ".join(f"{action} {count}" for action, count in s["false_alarms_by_action"].items()) or "none"

@@ -49,6 +49,9 @@ class Action:
     escalate: bool = False
     #: the owner hears of a new one at once, whatever its priority
     urgent: bool = False
+    #: it answers a message the contact wrote: a one-to-one e-mail, which the outreach caps do not hold
+    #: while a person decides on it (``OutreachPolicy.answers_exempt``)
+    answers: bool = False
 
     def __post_init__(self) -> None:
         if bool(self.template) == bool(self.subject or self.body):

@@ -30,6 +30,7 @@ REPLY = Action(
     code="reply",
     label="Answer a reply",
     template="recommendations/drafts/reply.txt",
+    answers=True,
 )
 DEFAULTS = {"intents": ["interested", "question", "objection", "referral"], "expires_days": 7}
 INTENT_WORDS = {

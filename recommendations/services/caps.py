@@ -13,6 +13,13 @@ are held, lowest priority first) and execution (:func:`send_hold`: the last chec
 was actually sent, so an approval cannot break a cap). :func:`release_held` (the beat sweep) routes
 the held ones whose time has come; routing re-checks, so one still over a cap is held again.
 
+Answers are not outreach: when a person decides on an e-mail that answers a message its contact wrote
+(``Recommendation.is_answer``), the caps do not hold it (``OutreachPolicy.answers_exempt``, on by
+default), as e-mail tools leave one-to-one e-mails out of their frequency caps. Holding a reply to a
+question until the week's e-mails age out (up to 7 days) makes the answer come after the person has
+moved on. An answer still counts, offered or sent, towards the caps of everything else; and one salesai
+would send on its own is capped like any send, at routing and at send time.
+
 The rep's daily budget (:func:`budget_hold`) counts what *entered* their inbox on their local day
 (``Recommendation.entered_inbox_at``; routing applies it to one about to await them, never to one
 salesai sends on its own): past ``rep_daily_budget`` new ones, the lowest priorities wait for the next
@@ -32,6 +39,7 @@ from accounts.models import RepProfile
 from audit.services import audit_record
 from recommendations.models import OutreachPolicy, Recommendation
 from recommendations.playbooks import all_playbooks
+from recommendations.selectors import latest_approval
 from recommendations.services.compliance import zone_named
 from salesai.roles import person_name
 from signals.models import Signal
@@ -96,15 +104,25 @@ def _check(
     )
 
 
+def exempt_answer(recommendation: Recommendation, policy: OutreachPolicy, *, by_person: bool) -> bool:
+    """Whether the caps leave ``recommendation`` alone: an answer to its contact's own message that a
+    person decides on, while the policy exempts answers."""
+    return by_person and policy.answers_exempt and recommendation.is_answer  # is_answer last: it may query
+
+
 def outreach_hold(
-    *, recommendation: Recommendation, now: dt.datetime, policy: OutreachPolicy | None = None, count_offers: bool = True
-) -> Hold | None:
+    *, recommendation: Recommendation, now: dt.datetime, policy: OutreachPolicy | None = None, count_offers: bool = True,
+    by_person: bool = True,
+) -> Hold | None:  # fmt: skip
     """Whether offering (or, without ``count_offers``, sending) ``recommendation`` now would break the
-    contact's or the account's cap; None when it fits."""
+    contact's or the account's cap; None when it fits. ``by_person``: a person decides on it (offered to
+    a rep, or sent on their approval), so an answer is exempt (:func:`exempt_answer`)."""
     rec = recommendation
     if rec.contact_id is None or rec.is_internal:
         return None
     policy = policy or OutreachPolicy.current()
+    if exempt_answer(rec, policy, by_person=by_person):
+        return None
     window = dt.timedelta(days=policy.contact_window_days)
     person = rec.contact.display_name if rec.contact else "This contact"
     hold = _check(
@@ -163,9 +181,10 @@ def admission_hold(*, recommendation: Recommendation, now: dt.datetime) -> Hold 
     return outreach_hold(recommendation=rec, now=now)
 
 
-def send_hold(*, recommendation: Recommendation, now: dt.datetime) -> Hold | None:
-    """At send time: only what was actually sent counts (this one was offered already)."""
-    return outreach_hold(recommendation=recommendation, now=now, count_offers=False)
+def send_hold(*, recommendation: Recommendation, now: dt.datetime, approved: bool) -> Hold | None:
+    """At send time: only what was actually sent counts (this one was offered already). ``approved``: a
+    person approved it (else salesai sends it on its own, and an answer is capped too)."""
+    return outreach_hold(recommendation=recommendation, now=now, count_offers=False, by_person=approved)
 
 
 def rep_day(*, owner_id: int, now: dt.datetime) -> tuple[dt.datetime, dt.datetime, zoneinfo.ZoneInfo]:
@@ -264,22 +283,33 @@ def enforce(*, account_id: int, now: dt.datetime) -> list[Recommendation]:
     for rec in sorted(offered, key=lambda r: (r.status != Recommendation.Status.SCHEDULED, -r.priority)):
         sent = by_contact.setdefault(rec.contact_id, _sent(now=now, window=window, contact_id=rec.contact_id))
         kept = kept_per_contact.get(rec.contact_id, 0)
-        hold_for = _check(
-            label=rec.contact.display_name,
-            cap=policy.contact_cap,
-            window=window,
-            sent=sent,
-            offered=kept,
-            now=now,
-            scope="contact",
-        ) or _check(
-            label=rec.account.name,
-            cap=policy.account_daily_cap,
-            window=DAY,
-            sent=account_sent,
-            offered=kept_account,
-            now=now,
-            scope="account",
+        # an answer awaiting a person, or approved by one (``is_answer`` first: it costs a query only for answers)
+        exempt = (
+            policy.answers_exempt
+            and rec.is_answer
+            and (rec.status == Recommendation.Status.PENDING or latest_approval(rec) is not None)
+        )
+        hold_for = (
+            None
+            if exempt
+            else _check(
+                label=rec.contact.display_name,
+                cap=policy.contact_cap,
+                window=window,
+                sent=sent,
+                offered=kept,
+                now=now,
+                scope="contact",
+            )
+            or _check(
+                label=rec.account.name,
+                cap=policy.account_daily_cap,
+                window=DAY,
+                sent=account_sent,
+                offered=kept_account,
+                now=now,
+                scope="account",
+            )
         )
         if hold_for is None:
             kept_per_contact[rec.contact_id] = kept + 1

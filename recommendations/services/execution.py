@@ -146,7 +146,7 @@ def _claim(recommendation_id: int, *, autonomous: bool, user_id: int | None) -> 
             paused = compliance.reply_pause_reason(rec, now)
             if paused:
                 return None, _back_to_review(rec, f"Not sent on its own. {paused}", now=now)
-        over_cap = caps.send_hold(recommendation=rec, now=now)
+        over_cap = caps.send_hold(recommendation=rec, now=now, approved=not autonomous)
         if over_cap is not None:  # e-mails sent since it was offered filled a cap: an approval cannot break it
             caps.hold_recommendation(recommendation=rec, hold=over_cap, now=now)
             return None, f"held: {over_cap.reason}"

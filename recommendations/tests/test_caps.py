@@ -13,7 +13,7 @@ from recommendations.models import OutreachPolicy, Recommendation
 from recommendations.services import analysis, caps
 from recommendations.services import execution as executor
 from recommendations.services.review import approve_recommendation, route_recommendation
-from recommendations.tests.factories import RecommendationFactory
+from recommendations.tests.factories import EvidenceFactory, RecommendationFactory
 from recommendations.tests.test_api import client_for
 from salesai import clock
 from signals.tests.factories import SignalFactory
@@ -201,3 +201,66 @@ def test_making_way_holds_an_offer_to_the_same_contact_only(ana):
     to_bo.refresh_from_db()
     to_ana[0].refresh_from_db()
     assert (urgent.status, to_ana[0].status, to_bo.status) == ("pending", "held", "pending")
+
+
+# --- answers are not outreach ---------------------------------------------------------------------
+
+
+def answer_to(contact, writer=None) -> Recommendation:
+    """salesai's proposed answer to ``writer``'s (default: the contact's own) reply of an hour ago."""
+    reply = SignalFactory(account=contact.account, contact=writer or contact, kind="email_reply",
+                          occurred_at=T0 - dt.timedelta(hours=1))  # fmt: skip
+    rec = RecommendationFactory(account=contact.account, contact=contact, action_type="reply", playbook="reply_waiting")
+    EvidenceFactory(recommendation=rec, signal=reply, kind="email_reply", statement="Ana replied with a question")
+    return route_recommendation(recommendation=rec)
+
+
+def test_an_answer_to_their_own_question_is_not_held_and_is_sent_on_approval(ana, rep, mailoutbox):
+    """Ana got three e-mails this week, then wrote back with a question: holding the answer until the
+    oldest e-mail ages out (six days) would answer her after she moved on."""
+    rep_sent(ana, 6, 4, 1)
+    rec = answer_to(ana)
+    assert rec.status == Recommendation.Status.PENDING and not rec.held_reason
+    approve_recommendation(recommendation=rec, user=rep, version=rec.version)
+    executor.execute_recommendation(recommendation_id=rec.pk, autonomous=False)
+    rec.refresh_from_db()
+    assert rec.status == Recommendation.Status.EXECUTED
+    assert [m.to for m in mailoutbox] == [["Ana Ruiz <ana@acme.com>"]]
+
+
+def test_an_answer_still_counts_towards_the_cap_of_other_outreach(ana):
+    rep_sent(ana, 6, 4)
+    assert answer_to(ana).status == Recommendation.Status.PENDING
+    assert offer(ana).status == Recommendation.Status.HELD  # 2 sent + the answer offered: the cap of 3 is full
+
+
+def test_an_answer_to_someone_else_is_capped_like_outreach(ana):
+    """Abuse: a reply from Bo (or a forged one) does not open Ana's inbox beyond the cap."""
+    bo = ContactFactory(account=ana.account, email="bo@acme.com")
+    rep_sent(ana, 6, 4, 1)
+    rec = answer_to(ana, writer=bo)
+    assert rec.status == Recommendation.Status.HELD and "the cap is 3" in rec.held_reason
+
+
+def test_an_answer_salesai_would_send_on_its_own_is_capped(ana):
+    rep_sent(ana, 6, 4, 1)
+    rec = answer_to(ana)
+    assert caps.send_hold(recommendation=rec, now=clock.now(), approved=True) is None
+    hold = caps.send_hold(recommendation=rec, now=clock.now(), approved=False)
+    assert hold is not None and hold.scope == "contact"
+
+
+def test_the_reps_own_emails_do_not_hold_an_answer_awaiting_them(ana):
+    rec = answer_to(ana)
+    rep_sent(ana, 0.3, 0.2, 0.1)
+    assert caps.enforce(account_id=ana.account_id, now=clock.now()) == []
+    rec.refresh_from_db()
+    assert rec.status == Recommendation.Status.PENDING
+
+
+def test_a_manager_can_cap_answers_too(ana):
+    policy = OutreachPolicy.current()
+    policy.answers_exempt = False
+    policy.save()
+    rep_sent(ana, 6, 4, 1)
+    assert answer_to(ana).status == Recommendation.Status.HELD
