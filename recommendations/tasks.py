@@ -91,9 +91,10 @@ def retrain_learning_task() -> None:
 
 
 @shared_task(name=jobs.LEARN_FROM_REVIEW, ignore_result=True)
-def learn_from_review_task(playbook: str) -> int:
-    """After a review of a playbook with few labels: retrain it and refresh its pending cards."""
-    return training.after_review(playbook=playbook, now=clock.now())
+def learn_from_review_task(playbook: str, wrong_contact: bool = False) -> int:
+    """After a review of a playbook with few labels, or a wrong-contact rejection: retrain what it
+    teaches and refresh the playbook's pending cards."""
+    return training.after_review(playbook=playbook, now=clock.now(), wrong_contact=wrong_contact)
 
 
 @shared_task(name=jobs.ECHO, ignore_result=False)

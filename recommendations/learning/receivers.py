@@ -25,15 +25,19 @@ def on_review_saved(sender, instance, created: bool, **kwargs) -> None:
     except Exception:
         logger.exception("outcome_review_failed", extra={"recommendation_id": instance.recommendation_id})
         return
-    if outcome.reviewed_at is not None and training.young(outcome.playbook):
-        transaction.on_commit(lambda: _learn_from_review(outcome.playbook))
+    if outcome.reviewed_at is None:
+        return
+    wrong_contact = outcome.reject_reason == "wrong_contact"
+    if wrong_contact or training.young(outcome.playbook):
+        transaction.on_commit(lambda: _learn_from_review(outcome.playbook, wrong_contact))
 
 
-def _learn_from_review(playbook: str) -> None:
-    """Queue the playbook's quick retrain. Best effort: the hourly retrain catches up if the broker (or,
-    when tasks run eagerly, the retrain itself) fails, and the review has committed either way."""
+def _learn_from_review(playbook: str, wrong_contact: bool) -> None:
+    """Queue the quick retrain (:func:`training.after_review`). Best effort: the hourly retrain catches up
+    if the broker (or, when tasks run eagerly, the retrain itself) fails, and the review has committed
+    either way."""
     try:
-        jobs.enqueue_on_commit(jobs.LEARN_FROM_REVIEW, playbook)
+        jobs.enqueue_on_commit(jobs.LEARN_FROM_REVIEW, playbook, wrong_contact=wrong_contact)
     except Exception:
         logger.exception("learn_from_review_failed", extra={"playbook": playbook})
 

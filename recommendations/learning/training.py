@@ -110,15 +110,26 @@ def young(playbook: str) -> bool:
     return not params or params.get("n", 0) < calibration.MIN_FIT
 
 
-def after_review(*, playbook: str, now: dt.datetime) -> int:
-    """A review of a playbook whose estimate is still :func:`young`: retrain that playbook at once and
-    refresh its pending cards. While labels are few each one moves the estimate a lot, and a rep working
-    through a morning's inbox should not read the hand-set guess on the twentieth card after approving
-    the first nineteen. Past that, the hourly retrain is enough, so the cost stays bounded (one
-    playbook's rows, only while it has few). Returns how many pending recommendations changed."""
-    if not young(playbook):
+def after_review(*, playbook: str, now: dt.datetime, wrong_contact: bool = False) -> int:
+    """Learn from one review at once where waiting for the hourly retrain would show the rep a stale
+    number this very morning, and refresh the playbook's pending cards. Returns how many changed.
+
+    - A playbook whose estimate is still :func:`young`: retrain it. While labels are few each one moves
+      the estimate a lot, and a rep working through a morning's inbox should not read the hand-set guess
+      on the twentieth card after approving the first nineteen.
+    - ``wrong_contact``: the rep called the card's contact the wrong person. Retrain the contact record,
+      so the next card of the playbook to that role reads this rep's verdict (rare, so cheap).
+
+    Past that the hourly retrain is enough, so the cost stays bounded."""
+    retrained = False
+    if wrong_contact and store.enabled():
+        train_contacts(now=now)
+        retrained = True
+    if young(playbook):
+        train_confidence(now=now, playbooks={playbook})
+        retrained = True
+    if not retrained:
         return 0
-    train_confidence(now=now, playbooks={playbook})
     store.forget()
     return refresh_pending(now=now, playbooks={playbook})
 

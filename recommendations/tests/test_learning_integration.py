@@ -328,6 +328,34 @@ def test_a_playbook_with_enough_labels_waits_for_the_hourly_retrain(django_captu
     assert RecommendationOutcome.objects.get(recommendation=rec).review == "rejected"
 
 
+def test_a_wrong_contact_rejection_moves_the_next_card_to_that_role_the_same_morning(
+    django_capture_on_commit_callbacks,
+):
+    """A mature playbook waits for the hourly retrain, but not after "wrong contact": the rep's next
+    card of that playbook to a director shows the verdict at once (and another rep's does not)."""
+    owner, other = UserFactory(), UserFactory()
+    _history(owner, reject_directors=False)  # 60 pricing reviews, all approved: a mature estimate
+    _retrain()
+    features = {"prior": 0.6, "urgency": 0.6, "action": ActionType.PRICING_OUTREACH, "code": "repeat_visits"}
+
+    def pending(rep):
+        account = AccountFactory(owner=rep)
+        return RecommendationFactory(account=account, contact=ContactFactory(account=account, seniority="director"),
+                                     created_at=T0, findings=[{"confidence": 0.6, "features": features}])  # fmt: skip
+
+    rejected, mine, theirs = pending(owner), pending(owner), pending(other)
+    with time_machine.travel(T0 + dt.timedelta(hours=1), tick=False):
+        training.refresh_pending(now=clock.now())
+        before = Recommendation.objects.get(pk=mine.pk).confidence
+        with django_capture_on_commit_callbacks(execute=True):
+            _decide(rejected, owner, "rejected", "wrong_contact")
+    after = Recommendation.objects.get(pk=mine.pk)
+    # 1 wrong among the last 4 reviews of the role (3 approvals before it): 1 in 5 odds of another
+    assert after.confidence == pytest.approx(before * 0.8, abs=0.002)
+    assert "this rep called 1 of their last 4 such e-mails to this role the wrong contact" in after.confidence_note
+    assert Recommendation.objects.get(pk=theirs.pk).confidence == pytest.approx(before, abs=0.002)
+
+
 def test_a_failing_quick_retrain_does_not_fail_the_review(django_capture_on_commit_callbacks, monkeypatch, caplog):
     owner = UserFactory()
     recs = _young_pending(owner, 2)
