@@ -82,7 +82,10 @@ steps = st.lists(
 
 def offered_within_caps(account, contacts, policy: OutreachPolicy) -> None:
     now = clock.now()
-    offered = Recommendation.objects.filter(account=account, status__in=caps.OFFERED)
+    # internal notices (e.g. "stop e-mailing Dana, try Sam", to the rep) e-mail no customer: no cap counts them
+    offered = Recommendation.objects.filter(account=account, status__in=caps.OFFERED).exclude(
+        action_type__in=caps.internal_action_types()
+    )
     window = dt.timedelta(days=policy.contact_window_days)
     for contact in contacts:
         sent = Signal.objects.filter(kind="email_sent", contact=contact, occurred_at__gt=now - window).count()
