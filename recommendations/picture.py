@@ -177,13 +177,14 @@ def build_facts(*, account: Account, now: dt.datetime, configs: Mapping[str, dic
     last_activity_at = summary.last_activity_at
     # recent activity: the last 28 days stand in for "the 4 weeks before the silence" (exact once quiet)
     activity_before_silence = inbound_28d
-    last_activity_signal_id = None
+    last_activity_signal_id = active_days_before_silence = None
     if last_activity_at is not None and now - last_activity_at >= MIN_SILENCE:
         # only for a quiet account (going dark): the newest inbound signal, and the 28 days before it
         quiet = queries.silence(
             account_id=account.pk, kinds=INBOUND_KINDS, last_activity_at=last_activity_at, before=SILENCE_LOOKBACK
         )
         last_activity_signal_id, activity_before_silence = quiet.last_signal_id, quiet.activity_before
+        active_days_before_silence = quiet.active_days
 
     paths = page_paths(configs)
     by_kind = _conversation(account.pk, now, tuple(dict.fromkeys(p for read in paths.values() for p in read)))
@@ -288,6 +289,7 @@ def build_facts(*, account: Account, now: dt.datetime, configs: Mapping[str, dic
         last_activity_at=last_activity_at,
         last_activity_signal_id=last_activity_signal_id,
         activity_before_silence=activity_before_silence,
+        active_days_before_silence=active_days_before_silence,
         engagement_score=engagement,
         intent_score=intent,
         risk_score=risk,

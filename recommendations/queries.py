@@ -359,6 +359,7 @@ def signal_summary(*, account_id: int, now: dt.datetime, buckets: Sequence[tuple
 class Silence:
     last_signal_id: int | None  # the newest inbound signal (at the last activity)
     activity_before: int  # inbound signals in the window before it
+    active_days: int  # the distinct days (UTC) with an inbound signal in that window
 
 
 @functools.cache
@@ -368,21 +369,23 @@ def _silence_sql(kind_count: int) -> str:
         f"SELECT (SELECT id FROM {signal} WHERE account_id = %(account_id)s AND kind IN ({kinds}) "
         "AND occurred_at = %(last_activity_at)s AND NOT is_auto_reply AND NOT is_bot ORDER BY id LIMIT 1), "
         f"(SELECT COUNT(*) FROM {signal} WHERE account_id = %(account_id)s AND kind IN ({kinds}) "
-        "AND occurred_at > %(since)s AND occurred_at <= %(last_activity_at)s AND NOT is_bot)"
+        "AND occurred_at > %(since)s AND occurred_at <= %(last_activity_at)s AND NOT is_bot), "
+        f"(SELECT COUNT(DISTINCT DATE(occurred_at)) FROM {signal} WHERE account_id = %(account_id)s "
+        f"AND kind IN ({kinds}) AND occurred_at > %(since)s AND occurred_at <= %(last_activity_at)s AND NOT is_bot)"
     )
 
 
 def silence(*, account_id: int, kinds: Sequence[str], last_activity_at: dt.datetime, before: dt.timedelta) -> Silence:
     """For a quiet account: its newest inbound signal (of ``kinds``) at ``last_activity_at``, and how many
-    came in the ``before`` leading up to it."""
+    came in the ``before`` leading up to it, on how many distinct days."""
     params = {
         "account_id": account_id,
         "last_activity_at": sql.param(last_activity_at),
         "since": sql.param(last_activity_at - before),
         **_bind("kind", kinds),
     }
-    ((last_signal_id, activity_before),) = sql.rows(_silence_sql(len(kinds)), params)
-    return Silence(last_signal_id=last_signal_id, activity_before=activity_before)
+    ((last_signal_id, activity_before, active_days),) = sql.rows(_silence_sql(len(kinds)), params)
+    return Silence(last_signal_id=last_signal_id, activity_before=activity_before, active_days=active_days)
 
 
 class ConversationSignal(NamedTuple):

@@ -67,7 +67,7 @@ class Tunable:
 #: playbook → its tunable parameters (counts, windows and amounts: stricter means a subset fires).
 TUNABLE: dict[str, tuple[Tunable, ...]] = {
     "pricing_interest": (Tunable("min_visits", 1, 3, 10), Tunable("window_days", -1, 6, 1)),
-    "going_dark": (Tunable("min_prior_signals", 5, 4, 100),),
+    "going_dark": (Tunable("min_prior_signals", 5, 4, 100), Tunable("min_active_days", 1, 3, 20)),
     "multi_thread": (Tunable("min_amount", 5000, 5, 1_000_000),),
 }
 #: A change a manager declined is not proposed again for this long.

@@ -140,6 +140,8 @@ class PictureFacts:
     last_activity_at: dt.datetime | None = None  # newest inbound signal (anything the account did)
     last_activity_signal_id: int | None = None
     activity_before_silence: int = 0  # inbound signals in the 28 days before last_activity_at
+    # the distinct days with one of them (None until the account has been quiet a week: not read before)
+    active_days_before_silence: int | None = None
     engagement_score: float = 0.0
     intent_score: float = 0.0
     risk_score: float = 0.0

@@ -1,5 +1,9 @@
 """Going dark: an account that was engaged has been silent for weeks.
 
+Engaged means steady activity, not one busy afternoon: at least ``min_prior_signals`` inbound signals
+on at least ``min_active_days`` distinct days in the 4 weeks before the silence. Twenty page views in
+one or two sessions and then nothing is a visit that ended, not a relationship that went quiet.
+
 E-mails sent since the silence began are follow-ups' business (the unanswered-outreach playbook) for a
 while: a follow-up is due a few working days after each e-mail and stays open some days more. Once the
 newest of them is older than ``outreach_grace_days``, that playbook has had its say (followed up, or
@@ -36,6 +40,7 @@ DEFAULTS = {
     "max_silent_weeks": 12,
     "expires_days": 14,
     "outreach_grace_days": 10,
+    "min_active_days": 4,
 }
 KIND_WORDS = {
     "page_view": "a page view",
@@ -46,10 +51,19 @@ KIND_WORDS = {
 }
 
 
+def _engaged(picture: PictureFacts, p: Params) -> bool:
+    """Enough signals on enough days before the silence (the days are read once the account has been
+    quiet a week; until then only the count can say no)."""
+    days = picture.active_days_before_silence
+    return picture.activity_before_silence >= int(p["min_prior_signals"]) and (
+        days is None or days >= int(p["min_active_days"])
+    )
+
+
 def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = None) -> Finding | None:
     p = PLAYBOOK.params(params)
     last = picture.last_activity_at
-    if last is None or picture.activity_before_silence < int(p["min_prior_signals"]):
+    if last is None or picture.active_days_before_silence is None or not _engaged(picture, p):
         return None
     silent = now - last
     if not (dt.timedelta(weeks=int(p["silent_weeks"])) <= silent < dt.timedelta(weeks=int(p["max_silent_weeks"]))):
@@ -74,7 +88,7 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
         title=f"{picture.account_name} has gone quiet for {days} days",
         summary=(
             f"{picture.account_name} has been silent for {days} days since {fmt_day(last)}, after "
-            f"{picture.activity_before_silence} signals in the 4 weeks before"
+            f"{picture.activity_before_silence} signals on {picture.active_days_before_silence} days in the 4 weeks before"
             + (
                 f"; {plural(len(unanswered), 'e-mail')} since got no answer (last {fmt_day(unanswered[-1].occurred_at)})"
                 if unanswered
@@ -85,7 +99,8 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
         criteria=(
             Criterion(
                 "was_engaged",
-                f"At least {p['min_prior_signals']} signals in the 4 weeks before the silence",
+                f"At least {p['min_prior_signals']} signals on at least {p['min_active_days']} days in the 4 weeks "
+                "before the silence",
                 MET,
                 (ref,),
             ),
@@ -95,7 +110,8 @@ def evaluate(picture: PictureFacts, now: dt.datetime, params: Params | None = No
             EvidenceItem(
                 statement=(
                     f"Last activity on {fmt_day(last)} {last.year}, after {picture.activity_before_silence} "
-                    f"signals in the 4 weeks before; nothing in the {days} days since"
+                    f"signals on {picture.active_days_before_silence} days in the 4 weeks before; nothing in the "
+                    f"{days} days since"
                 ),
                 kind="silence",
                 occurred_at=last,
@@ -133,7 +149,7 @@ def unanswered_since(picture: PictureFacts, last: dt.datetime) -> tuple[SignalFa
 def next_check(picture: PictureFacts, now: dt.datetime, params: Params | None = None) -> dt.datetime | None:
     p = PLAYBOOK.params(params)
     last = picture.last_activity_at
-    if last is None or picture.activity_before_silence < int(p["min_prior_signals"]):
+    if last is None or not _engaged(picture, p):
         return None
     moments = [
         last + dt.timedelta(weeks=int(p["silent_weeks"])),
@@ -157,6 +173,8 @@ PLAYBOOK = register(
         param_help={
             "silent_weeks": "Weeks without activity (at least 1) before an engaged account counts as dark. Example: 3",
             "min_prior_signals": "Signals in the 4 weeks before the silence that make an account 'engaged'. Example: 10",
+            "min_active_days": "Distinct days with activity in those 4 weeks that make it 'engaged' (steady, not one "
+            "burst). Example: 4",
             "max_silent_weeks": "After this many weeks stop suggesting re-engagement. Example: 12",
             "expires_days": "Days the recommendation stays open. Example: 14",
             "outreach_grace_days": "Days after an e-mail to a silent account during which following it up, not "

@@ -326,7 +326,10 @@ def test_engaged_account_silent_for_three_weeks_is_re_engaged(acme, ingest, on_c
     assert picture.next_check_at == at(31, 2)
     sweep(at(31, 3))
     rec = one(account, ActionType.RE_ENGAGE)
-    assert "Acme has been silent for 21 days since Thu 26 Nov, after 11 signals in the 4 weeks before" in rec.reasoning
+    assert (
+        "Acme has been silent for 21 days since Thu 26 Nov, after 11 signals on 11 days in the 4 weeks before"
+        in rec.reasoning
+    )
 
 
 # --- 6. goal crossed ------------------------------------------------------------------------------

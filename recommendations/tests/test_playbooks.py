@@ -401,7 +401,9 @@ def test_renewal_passed_is_no_finding():
 
 
 def test_engaged_account_silent_for_three_weeks_goes_dark():
-    picture = facts(last_activity_at=MON, last_activity_signal_id=9, activity_before_silence=25)
+    picture = facts(
+        last_activity_at=MON, last_activity_signal_id=9, activity_before_silence=25, active_days_before_silence=6
+    )
     assert going_dark.evaluate(picture, MON + d(20)) is None
     assert going_dark.next_check(picture, MON + d(1)) == MON + d(21)
     finding = going_dark.evaluate(picture, MON + d(21))
@@ -413,7 +415,13 @@ def test_outreach_since_the_silence_holds_going_dark_while_its_follow_ups_are_du
     """Seed 1 had 0 of 10 going-dark moments: salesai's own e-mails after the last activity kept the
     rule quiet for good, even once unanswered outreach had nothing left to say."""
     e_mails = (sent(31, MON + d(3)), sent(32, MON + d(8), contact_id=2))
-    picture = facts(last_activity_at=MON, last_activity_signal_id=9, activity_before_silence=25, emails_sent=e_mails)
+    picture = facts(
+        last_activity_at=MON,
+        last_activity_signal_id=9,
+        activity_before_silence=25,
+        active_days_before_silence=6,
+        emails_sent=e_mails,
+    )
     assert going_dark.evaluate(picture, MON + d(20)) is None  # not three weeks yet
     assert going_dark.next_check(picture, MON + d(1)) == MON + d(18)  # the e-mails' grace ends first
     assert going_dark.next_check(picture, MON + d(18)) == MON + d(21)
@@ -429,6 +437,7 @@ def test_a_recent_email_to_a_silent_account_is_followed_up_not_re_engaged():
         last_activity_at=MON,
         last_activity_signal_id=9,
         activity_before_silence=25,
+        active_days_before_silence=6,
         emails_sent=(sent(31, MON + d(19)),),
     )
     assert going_dark.evaluate(picture, MON + d(21)) is None
@@ -441,9 +450,24 @@ def test_outreach_grace_is_a_playbook_setting():
         last_activity_at=MON,
         last_activity_signal_id=9,
         activity_before_silence=25,
+        active_days_before_silence=6,
         emails_sent=(sent(31, MON + d(19)),),
     )
     assert going_dark.evaluate(picture, MON + d(21), {"outreach_grace_days": 1}) is not None
+
+
+def test_one_burst_of_activity_is_not_engagement():
+    """Twenty signals on three days, then nothing: a visit that ended, not an account gone quiet."""
+    burst = facts(
+        last_activity_at=MON, last_activity_signal_id=9, activity_before_silence=20, active_days_before_silence=3
+    )
+    assert going_dark.evaluate(burst, MON + d(21)) is None
+    assert going_dark.next_check(burst, MON + d(1)) is None
+    steady = replace(burst, active_days_before_silence=4)
+    finding = going_dark.evaluate(steady, MON + d(21))
+    assert "after 20 signals on 4 days in the 4 weeks before" in finding.summary
+    assert finding.criteria[0].label == "At least 10 signals on at least 4 days in the 4 weeks before the silence"
+    assert going_dark.evaluate(burst, MON + d(21), {"min_active_days": 3}) is not None  # a playbook setting
 
 
 def test_quiet_account_that_never_engaged_is_not_dark():

@@ -311,9 +311,11 @@ def test_silence_matches_the_orm(world, quiet_for):
     before = dt.timedelta(days=28)
     inbound = Signal.objects.filter(account=acme, kind__in=INBOUND_KINDS, is_bot=False)
     newest = inbound.filter(occurred_at=last, is_auto_reply=False).order_by("id").values_list("id", flat=True).first()
-    count = inbound.filter(occurred_at__gt=last - before, occurred_at__lte=last).count()
+    window = inbound.filter(occurred_at__gt=last - before, occurred_at__lte=last)
+    days = {at.astimezone(dt.UTC).date() for at in window.values_list("occurred_at", flat=True)}
     quiet = queries.silence(account_id=acme.pk, kinds=INBOUND_KINDS, last_activity_at=last, before=before)
-    assert quiet == queries.Silence(last_signal_id=newest, activity_before=count)
+    assert quiet == queries.Silence(last_signal_id=newest, activity_before=window.count(), active_days=len(days))
+    assert 1 <= quiet.active_days <= quiet.activity_before
     assert quiet.last_signal_id is not None
 
 
