@@ -13,7 +13,6 @@ from rest_framework.authtoken.models import Token
 from accounts.models import Account
 from accounts.services import opportunity_upsert
 from recommendations.models import OutreachPolicy, Recommendation
-from recommendations.selectors import latest_approval
 from recommendations.services import caps
 from signals.models import Signal
 from simulation.deals import SimDeal
@@ -74,4 +73,4 @@ def cap_breaches(*, domains: set[str]) -> dict[str, int]:
 
 def _exempt_answer(recommendation_id, policy: OutreachPolicy) -> bool:
     rec = Recommendation.objects.filter(pk=recommendation_id).first()
-    return rec is not None and caps.exempt_answer(rec, policy, by_person=latest_approval(rec) is not None)
+    return rec is not None and caps.exempt_answer(rec, policy)

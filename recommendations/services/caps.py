@@ -104,10 +104,17 @@ def _check(
     )
 
 
-def exempt_answer(recommendation: Recommendation, policy: OutreachPolicy, *, by_person: bool) -> bool:
+def exempt_answer(recommendation: Recommendation, policy: OutreachPolicy, *, by_person: bool | None = None) -> bool:
     """Whether the caps leave ``recommendation`` alone: an answer to its contact's own message that a
-    person decides on, while the policy exempts answers."""
-    return by_person and policy.answers_exempt and recommendation.is_answer  # is_answer last: it may query
+    person decides on, while the policy exempts answers. ``by_person`` when the caller knows it, else
+    read from the row: awaiting a person, or approved by one (queried only for an answer)."""
+    if by_person is False or not policy.answers_exempt or not recommendation.is_answer:
+        return False
+    return (
+        by_person
+        or recommendation.status == Recommendation.Status.PENDING
+        or latest_approval(recommendation) is not None
+    )
 
 
 def outreach_hold(
@@ -283,15 +290,9 @@ def enforce(*, account_id: int, now: dt.datetime) -> list[Recommendation]:
     for rec in sorted(offered, key=lambda r: (r.status != Recommendation.Status.SCHEDULED, -r.priority)):
         sent = by_contact.setdefault(rec.contact_id, _sent(now=now, window=window, contact_id=rec.contact_id))
         kept = kept_per_contact.get(rec.contact_id, 0)
-        # an answer awaiting a person, or approved by one (``is_answer`` first: it costs a query only for answers)
-        exempt = (
-            policy.answers_exempt
-            and rec.is_answer
-            and (rec.status == Recommendation.Status.PENDING or latest_approval(rec) is not None)
-        )
         hold_for = (
             None
-            if exempt
+            if exempt_answer(rec, policy)
             else _check(
                 label=rec.contact.display_name,
                 cap=policy.contact_cap,
