@@ -106,6 +106,11 @@ class DealFact:
         return (now - self.stage_changed_at).days if self.stage_changed_at else None
 
 
+def check_in_due(reply: SignalFact, default_days: int) -> dt.datetime:
+    """When a "not now" reply asks us to check in: the date it named, else ``default_days`` after it."""
+    return reply.check_in_at or reply.occurred_at + dt.timedelta(days=default_days)
+
+
 @dataclass(frozen=True)
 class PictureFacts:
     """What analysis knows about one account at ``as_of`` (time-ordered tuples, oldest first)."""
@@ -192,8 +197,7 @@ class PictureFacts:
         theirs = [r for r in self.human_replies() if r.contact_id == contact_id]
         if not theirs or theirs[-1].intent != "not_now":
             return None
-        newest = theirs[-1]
-        return newest.check_in_at or newest.occurred_at + dt.timedelta(days=default_days)
+        return check_in_due(theirs[-1], default_days)
 
     def active_contract(self) -> ContractFact | None:
         return self.contracts[0] if self.contracts else None

@@ -12,6 +12,7 @@ from recommendations.playbooks.base import (
     Finding,
     PictureFacts,
     SignalFact,
+    check_in_due,
     fmt_date,
     fmt_day,
 )
@@ -37,7 +38,7 @@ def _pending(picture: PictureFacts, p: Params) -> tuple[SignalFact, dt.datetime]
         later_reply = any(r.contact_id == reply.contact_id and r.occurred_at > reply.occurred_at for r in humans)
         if later_reply:
             continue
-        due = reply.check_in_at or (reply.occurred_at + dt.timedelta(days=int(p["default_days"])))
+        due = check_in_due(reply, int(p["default_days"]))
         checked_in = any(
             e.contact_id == reply.contact_id
             and e.occurred_at > reply.occurred_at
