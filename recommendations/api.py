@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from accounts.selectors import accounts_for
 from recommendations.models import Recommendation
 from recommendations.playbooks import action_type_choices
-from recommendations.selectors import account_picture, recommendations_for_api
+from recommendations.selectors import INBOX_ORDER, account_picture, recommendations_for_api
 from recommendations.serializers import (
     ApproveSerializer,
     PictureSerializer,
@@ -98,7 +98,7 @@ class RecommendationListView(generics.ListAPIView):
 
     def get_queryset(self):
         # scoped BEFORE filtering: filters can only narrow what this person may see
-        return recommendations_for_api(user=self.request.user).order_by("-priority", "-created_at", "-id")
+        return recommendations_for_api(user=self.request.user).order_by(*INBOX_ORDER)
 
 
 @extend_schema_view(

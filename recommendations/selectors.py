@@ -14,6 +14,10 @@ from recommendations.models import Evidence, Recommendation, Review
 from salesai.roles import is_manager
 from signals.models import Signal
 
+#: The inbox's order, wherever a rep's cards are listed (inbox, API, digest): the most urgent first,
+#: then the newest; the id settles ties (cards of one analysis share a time), so two reads agree.
+INBOX_ORDER = ("-priority", "-created_at", "-pk")
+
 
 def recommendations_for(*, user) -> QuerySet[Recommendation]:
     """The only way the inbox, the API and exports get recommendations: a manager sees all, a rep

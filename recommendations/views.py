@@ -28,7 +28,7 @@ from accounts.selectors import accounts_for, deals_of
 from recommendations import presentation
 from recommendations.forms import ApproveForm, InboxFilterForm, PreferencesForm, RejectForm, SnoozeForm, VersionForm
 from recommendations.models import Evidence, Recommendation, Review
-from recommendations.selectors import recommendations_for, shown_json, timeline, with_shown_json
+from recommendations.selectors import INBOX_ORDER, recommendations_for, shown_json, timeline, with_shown_json
 from recommendations.services import review
 from recommendations.services.notifications import profile_for, update_notification_preferences
 from recommendations.services.outgoing import escalates, outgoing_for
@@ -118,7 +118,7 @@ def filter_inbox(queryset: QuerySet[Recommendation], filters: dict) -> QuerySet[
         )
     if status == Recommendation.Status.SCHEDULED:
         return queryset.order_by("scheduled_for", "pk")
-    return queryset.order_by("-priority", "-created_at", "-pk")
+    return queryset.order_by(*INBOX_ORDER)
 
 
 def _tab_counts(user) -> dict[str, int]:

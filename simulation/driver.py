@@ -40,7 +40,7 @@ from standardwebhooks import Webhook
 from tqdm import tqdm
 
 from recommendations.models import Evidence, Execution, Recommendation
-from recommendations.selectors import recommendations_for
+from recommendations.selectors import INBOX_ORDER, recommendations_for
 from recommendations.tasks import execute_due_actions_task
 from salesai import clock
 from salesai.celery import app as celery_app
@@ -457,7 +457,7 @@ class Driver:
             name: list(
                 recommendations_for(user=user)
                 .filter(status=Recommendation.Status.PENDING)
-                .order_by("-priority", "-created_at")
+                .order_by(*INBOX_ORDER)
                 .values_list("id", "account__domain", "action_type", "version", "contact__seniority")[: self.k]
             )
             for name, user in self._reps.items()

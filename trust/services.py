@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import hmac
 import logging
 import random
 from collections.abc import Iterator, Sequence
@@ -223,6 +224,19 @@ def _daily_cap_lock(domain: str, *, needed: bool) -> Iterator[bool]:
         yield True
 
 
+def review_sample_draw(domain: str, reference: str) -> float:
+    """The draw in [0, 1) that decides whether an action is picked for the review sample.
+
+    Keyed on the action, not on the moment: a hash of the domain and reference under ``SECRET_KEY``.
+    Outsiders cannot predict it, an auditor can repeat it, an action decided again gets the same draw,
+    and a replay of the same history samples the same actions. Without a reference there is nothing to
+    key on, and the draw is plain random."""
+    if not reference:
+        return random.random()
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"review-sample\n{domain}\n{reference}".encode(), hashlib.sha256)
+    return int.from_bytes(digest.digest()[:8], "big") / 2**64
+
+
 def decide(
     *,
     domain: str,
@@ -242,7 +256,6 @@ def decide(
     (shadow mode), whatever the other rules say. ``review_reasons``: sentences of the caller's own rules
     that need a person whatever the record says (trust does not know what they are about, e.g. a
     recipient nobody vouched for); each is kept among the reasons."""
-    rng = rng or random.Random()
     now = clock.now()
     stakes = Decimal(stakes or 0)
     policy = policy_for(domain)
@@ -300,7 +313,8 @@ def decide(
                 blockers.append(cap_reached)
         would_be_autonomous = record.qualifies
         sampled = False
-        if not blockers and rng.random() < policy.review_sample_rate:
+        draw = rng.random() if rng is not None else review_sample_draw(domain, reference)
+        if not blockers and draw < policy.review_sample_rate:
             sampled = True
             blockers.append(
                 f"Needs review: picked at random for a check ({policy.review_sample_rate:.0%} of autonomous "

@@ -276,7 +276,7 @@ def enforce(*, account_id: int, now: dt.datetime) -> list[Recommendation]:
         .select_related("account", "contact")
         .filter(account_id=account_id, status__in=OFFERED, contact__isnull=False)
         .exclude(action_type__in=internal_action_types())
-        .order_by("-priority", "created_at")
+        .order_by("-priority", "created_at", "pk")
     )
     if not offered:
         return []

@@ -34,7 +34,7 @@ from audit.models import AuditEvent
 from audit.services import audit_record
 from recommendations.models import Recommendation
 from recommendations.playbooks import action_for
-from recommendations.selectors import recommendations_for
+from recommendations.selectors import INBOX_ORDER, recommendations_for
 from salesai import clock
 
 logger = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ def send_digest(*, user, now: dt.datetime | None = None) -> bool:
         recommendations_for(user=user)
         .filter(status=Recommendation.Status.PENDING)
         .select_related("account", "contact")
-        .order_by("-priority", "-created_at")
+        .order_by(*INBOX_ORDER)
     )
     total = pending.count()
     new_count = pending.filter(created_at__gte=since).count()

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.test import override_settings
 
 from audit.models import AuditEvent
 from salesai import clock
@@ -267,3 +268,25 @@ def test_the_track_record_is_two_statements_and_agrees_with_its_outcomes_one_by_
     assert record.effective_failures == pytest.approx(sum(weight[o.pk] for o in rows if not o.success), rel=1e-6)
     assert record.consecutive_failures == 3
     assert record.last_outcomes == [o.kind for o in newest[:10]]
+
+
+def test_the_review_sample_is_drawn_per_action_and_repeats():
+    """The same action gets the same draw (a replay or an audit repeats the verdict); across actions
+    the share picked is the rate; the key keeps outsiders from knowing which ones will be picked."""
+    give_record("follow_up", approved=80, rejected=1)
+    TrustPolicy.objects.filter(domain="follow_up").update(review_sample_rate=0.25, daily_cap=None)
+    verdicts = {
+        ref: services.decide(domain="follow_up", stakes=Decimal("1"), reference=ref).verdict
+        for ref in ("recommendation:1", "recommendation:2", "recommendation:3", "recommendation:4")
+    }
+    again = {ref: services.decide(domain="follow_up", stakes=Decimal("1"), reference=ref).verdict for ref in verdicts}
+    assert again == verdicts
+
+    draws = [services.review_sample_draw("follow_up", f"recommendation:{i}") for i in range(4000)]
+    assert all(0 <= d < 1 for d in draws)
+    share = sum(d < 0.25 for d in draws) / len(draws)
+    assert 0.22 < share < 0.28  # 1000 expected; ±3 percentage points is over 4 standard deviations
+    assert services.review_sample_draw("pricing_outreach", "recommendation:1") != draws[1]
+    with override_settings(SECRET_KEY="another-installation-" + "x" * 40):
+        other = [services.review_sample_draw("follow_up", f"recommendation:{i}") for i in range(100)]
+    assert sum(a < 0.25 for a in other) != 0 and other != draws[:100]
