@@ -411,6 +411,7 @@ class Driver:
         changed = [
             r
             for r in Recommendation.objects.filter(updated_at__gte=self._watermark)
+            .order_by("updated_at", "pk")  # the market answers in this order: the same every run
             .select_related("account", "account__owner", "contact")
             .only("id", "status", "version", "action_type", "priority", "updated_at", "account__domain",
                   "account__owner__username", "contact__email", "draft_subject", "draft_body")

@@ -176,9 +176,13 @@ def precision_by_week(world: World, snapshots: list[InboxSnapshot], k: int) -> t
 def scores(world: World, snapshots: list[InboxSnapshot], *, k: int, learning: bool) -> dict:
     """The JSON ``learning`` object (read from the database before the world is cleaned)."""
     domains = [a.domain for a in world.accounts]
-    reviewed = RecommendationOutcome.objects.filter(
-        account__domain__in=domains, review__in=["approved", "edited", "rejected"], confidence_shown__isnull=False
-    ).values_list("confidence_shown", "review", "reviewed_at")
+    reviewed = (
+        RecommendationOutcome.objects.filter(
+            account__domain__in=domains, review__in=["approved", "edited", "rejected"], confidence_shown__isnull=False
+        )
+        .order_by("reviewed_at", "pk")
+        .values_list("confidence_shown", "review", "reviewed_at")
+    )  # sums in one order
     pairs = [(float(p), int(review != "rejected")) for p, review, _at in reviewed]
     labels = [y for _, y in pairs]
     base = sum(labels) / len(labels) if labels else None

@@ -130,7 +130,7 @@ def replay(*, playbook: Playbook, since: dt.datetime, configs: dict[str, dict], 
         RecommendationOutcome.objects.filter(
             playbook=playbook.code, review__in=["approved", "edited", "rejected"], reviewed_at__gte=since
         )
-        .order_by("-reviewed_at")
+        .order_by("-reviewed_at", "-pk")
         .values_list("account_id", "recommendation__created_at", "review", "reject_reason")[:REPLAY_LIMIT]
     )
     accounts = Account.objects.in_bulk({account_id for account_id, *_ in outcomes})

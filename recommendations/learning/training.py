@@ -65,8 +65,9 @@ def train_confidence(*, now: dt.datetime, playbooks: set[str] | None = None) -> 
     everyone = reviewed = _reviewed(now)
     if playbooks is not None:
         reviewed = reviewed.filter(playbook__in=playbooks)
-    for o in reviewed.values("playbook", "features", "seniority", "review", "reject_reason", "reviewed_at",
-                             "confidence_shown"):  # fmt: skip
+    # in review order: a model fitted to the same rows in another order differs in the last digits
+    for o in reviewed.order_by("reviewed_at", "pk").values("playbook", "features", "seniority", "review",
+                                                           "reject_reason", "reviewed_at", "confidence_shown"):  # fmt: skip
         features = o["features"] if isinstance(o["features"], dict) else {}
         if o["reviewed_at"] >= recent and o["confidence_shown"] is not None:
             shown[o["playbook"]].append((o["confidence_shown"], int(o["review"] != "rejected")))
@@ -161,10 +162,12 @@ def train_contacts(*, now: dt.datetime) -> int:
     rows = list(
         RecommendationOutcome.objects.filter(
             review__in=["approved", "edited", "rejected"], reviewed_at__gte=now - dt.timedelta(days=90)
-        ).values("playbook", "features", "seniority", "review", "reject_reason", "account_id",
-                 "recommendation__contact_id", "segment", "reviewed_at")
+        )
+        .order_by("reviewed_at", "pk")  # each role's window keeps its latest reviews: ties in one order
+        .values("playbook", "features", "seniority", "review", "reject_reason", "account_id",
+                "recommendation__contact_id", "segment", "reviewed_at")
     )  # fmt: skip
-    for o in sorted(rows, key=lambda o: o["reviewed_at"]):
+    for o in rows:
         owner = o["features"].get("owner") if isinstance(o["features"], dict) else None
         key = contacts.role_key(owner, o["playbook"], o["seniority"])
         wrong = o["reject_reason"] == "wrong_contact"

@@ -188,3 +188,39 @@ def test_reps_review_every_morning_and_the_market_answers_what_salesai_sends(req
     from trust.models import TrustDecision
 
     assert not TrustDecision.objects.exists()
+
+
+def _fingerprint(observed: driver.Observed) -> tuple[list, list]:
+    """What a run surfaced and decided, without the ids a run draws (row ids, salesai's Message-IDs)."""
+    from recommendations.models import Recommendation
+
+    seen = [(s.account, s.rep, s.action_type, s.status, s.at, s.facts, s.autonomous, s.priority)
+            for s in observed.sightings]  # fmt: skip
+    rows = list(
+        Recommendation.objects.order_by("created_at", "account__domain", "action_type", "updated_at").values_list(
+            "created_at", "account__domain", "action_type", "status", "confidence", "priority", "contact__email",
+            "version", "updated_at",
+        )
+    )  # fmt: skip
+    return seen, rows
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reviewed_run_in_one_process_repeats_for_its_seed(require_postgres, tmp_path):
+    """A scored run is a measurement only if it can be repeated: the same seed, the same reviews, the
+    same confidence shown and the same rows, to the last digit (ties in the inbox, the review sample,
+    the retrains: nothing may depend on timing or on the order rows happen to lie in)."""
+    runs = []
+    for name in ("first", "second"):
+        result = service.simulate(accounts=24, days=8, seed=5, report_dir=tmp_path / name, progress=False,
+                                  keep=True, processes=1, reviews=True)  # fmt: skip
+        runs.append((result, *_fingerprint(result.observed)))
+    (first, first_seen, first_rows), (second, second_seen, second_rows) = runs
+    assert first.observed.reviews == second.observed.reviews and first.observed.reviews["approved"] > 0
+    assert second_rows == first_rows and len(first_rows) > 20
+    assert second_seen == first_seen
+    assert second.report["learning"] == first.report["learning"]
+    assert [(s.rep, s.at, [item[1:] for item in s.items]) for s in second.observed.snapshots] == [
+        (s.rep, s.at, [item[1:] for item in s.items]) for s in first.observed.snapshots
+    ]
+    stage.clean()
