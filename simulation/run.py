@@ -1,6 +1,7 @@
 """Drive one world through salesai: clean and set up, then one driver or several processes in step.
 
-On PostgreSQL the drive is split over processes (two by default), each delivering the events of its
+On PostgreSQL the drive is split over processes (two by default; one with reviews, see
+:func:`default_processes`), each delivering the events of its
 own share of the accounts, in step: at every simulated hour all of them wait until each has delivered
 everything before it, sweep together (``SKIP LOCKED`` shares the due accounts out), and wait again
 before going on, so no account is analysed out of its time. Each account's events stay in one process,
@@ -24,8 +25,14 @@ from simulation.stage import Credentials, clean, set_up
 PART_POLL_SECONDS = 2.0
 
 
-def default_processes() -> int:
-    """Two driver processes on PostgreSQL with two or more cores, else one (SQLite takes one writer)."""
+def default_processes(*, reviews: bool = False) -> int:
+    """Two driver processes on PostgreSQL with two or more cores, else one (SQLite takes one writer).
+
+    One with ``reviews``: a scored run is a measurement only if the same seed gives the same figures,
+    and two processes do not repeat. They race for row ids (which settle ties in the inbox) and each
+    retrains on the other's reviews as they land; one process gives the same rows every time."""
+    if reviews:
+        return 1
     return 2 if connection.vendor == "postgresql" and (multiprocessing.cpu_count() or 1) >= 2 else 1
 
 
@@ -107,7 +114,7 @@ def drive(world: World, *, force: bool = False, progress: bool = True, k: int = 
     credentials = set_up(world)
     if on_ready:
         on_ready()
-    parts = processes or default_processes()
+    parts = processes or default_processes(reviews=reviews)
     if parts > 1:
         return drive_in_parts(world, credentials, parts=parts, k=k, progress=progress, reviews=reviews)
     return Driver(world, credentials, k=k, reviews=reviews).run(progress=progress)

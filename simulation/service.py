@@ -50,13 +50,14 @@ def simulate(
     log: Callable[[str], object] = lambda _m: None,
 ) -> SimulationResult:
     """Generate the world, drive salesai with it, score salesai and both baselines on the same world.
-    ``processes``: driver processes in step (default: two on PostgreSQL, one on SQLite). ``reviews``:
+    ``processes``: driver processes in step (default: two on PostgreSQL, one on SQLite or with ``reviews``,
+    so that a scored run repeats for its seed). ``reviews``:
     the reps review every morning, the trust model earns autonomy and the market answers what salesai
     sends (about three times the work: every approved e-mail makes more of the world). ``learning``
     off (``--no-learning``): the same world with ``LEARNING_ENABLED`` false; its report is written
     beside the learning one (``report-no-learning.*``) and each shows the other's figures."""
     w = world.generate(seed=seed, accounts=accounts, days=days)
-    processes = processes or run.default_processes()
+    processes = processes or run.default_processes(reviews=reviews)
     log(f"World: {w.summary()['events']} events, {len(w.moments)} should-act moments; {processes} driver process(es).")
     params_before = sim_learning.playbook_params()
     try:

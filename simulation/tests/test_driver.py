@@ -224,3 +224,8 @@ def test_a_reviewed_run_in_one_process_repeats_for_its_seed(require_postgres, tm
         (s.rep, s.at, [item[1:] for item in s.items]) for s in first.observed.snapshots
     ]
     stage.clean()
+
+
+def test_a_reviewed_run_drives_with_one_process_unless_told():
+    """Two processes do not repeat a reviewed run (see the test above); the default must."""
+    assert run.default_processes(reviews=True) == 1

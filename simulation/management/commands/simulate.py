@@ -33,7 +33,8 @@ class Command(BaseCommand):
                             help="The same world with learning off (hand-set confidence, no retraining); written "
                             "to report-no-learning.* beside the learning run's report.")  # fmt: skip
         parser.add_argument("--processes", type=int, default=None,
-                            help="Driver processes in step (default: 2 on PostgreSQL, 1 on SQLite).")  # fmt: skip
+                            help="Driver processes in step (default: 2 on PostgreSQL, 1 on SQLite or with --reviews, "
+                                 "which repeats for its seed only in one process).")  # fmt: skip
 
     def handle(
         self, *args, accounts: int, days: int, seed: int, k: int, report_dir: str, force: bool, keep: bool,
