@@ -215,7 +215,7 @@ def expire_and_wake(*, now: dt.datetime) -> tuple[int, int]:
                 status__in=[Recommendation.Status.PENDING, Recommendation.Status.SNOOZED, Recommendation.Status.HELD],
                 expires_at__lte=now,
             )
-            .order_by("expires_at")[:1000]
+            .order_by("expires_at", "pk")[:1000]
         )
         for rec in due:
             rec.status = Recommendation.Status.EXPIRED
@@ -227,7 +227,7 @@ def expire_and_wake(*, now: dt.datetime) -> tuple[int, int]:
         snoozed = list(
             Recommendation.objects.select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked)
             .filter(status=Recommendation.Status.SNOOZED, snoozed_until__lte=now)
-            .order_by("snoozed_until")[:1000]
+            .order_by("snoozed_until", "pk")[:1000]
         )
         for rec in snoozed:
             held = caps.outreach_hold(recommendation=rec, now=now)

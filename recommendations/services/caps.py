@@ -173,7 +173,7 @@ def admission_hold(*, recommendation: Recommendation, now: dt.datetime) -> Hold 
             .filter(priority__lt=rec.priority)
             .exclude(pk=rec.pk)
             .exclude(action_type__in=internal_action_types())
-            .order_by("priority", "-created_at")
+            .order_by("priority", "-created_at", "-pk")
             .first()
         )
         if lower is None:

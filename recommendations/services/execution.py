@@ -323,7 +323,7 @@ def execute_due_actions(*, now: dt.datetime | None = None, limit: int = DUE_BATC
         due = list(
             Recommendation.objects.select_for_update(skip_locked=True)
             .filter(status=Recommendation.Status.SCHEDULED, scheduled_for__lte=now)
-            .order_by("scheduled_for")
+            .order_by("scheduled_for", "pk")  # ties (one morning's approvals) in one order, every time
             .values_list("pk", flat=True)[:limit]
         )
     attempted = 0
