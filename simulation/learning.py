@@ -41,6 +41,7 @@ PLANS = ("starter", "growth", "scale")
 LABEL_NOISE = 0.1
 HELD_OUT_EVERY = 3  # every third account has no closed deal: fit is scored on those
 PREFERENCE_REASON = "wrong_contact"
+MISS_ITEMS_PER_WEEK = 30
 
 
 def _sigmoid(z: float) -> float:
@@ -158,10 +159,13 @@ def _brier_pair(pairs: list[tuple[float, int]]) -> list[float] | None:
     return [scored["shown_brier"], scored["shown_brier_base_rate"]] if pairs else None
 
 
-def precision_by_week(world: World, snapshots: list[InboxSnapshot], k: int) -> tuple[list[float | None], list[dict]]:
-    """Precision at k per week (first week first), and what the irrelevant items of each week were."""
+def precision_by_week(
+    world: World, snapshots: list[InboxSnapshot], k: int
+) -> tuple[list[float | None], list[dict], list[list[dict]]]:
+    """Precision at k per week (first week first), what the irrelevant items of each week were (by
+    kind), and each of them (to look up in a kept run)."""
     weeks = max(1, -(-world.days // 7))
-    result, misses = [], []
+    result, misses, items = [], [], []
     for w in range(weeks):
         lo, hi = world.start + dt.timedelta(days=7 * w), world.start + dt.timedelta(days=7 * (w + 1))
         week = [s for s in snapshots if lo <= s.at < hi]
@@ -170,7 +174,8 @@ def precision_by_week(world: World, snapshots: list[InboxSnapshot], k: int) -> t
         p = scored.precision_at_k
         result.append(None if p is None else round(p, 4))
         misses.append(scored.precision_misses)
-    return result, misses
+        items.append(scored.precision_miss_items[:MISS_ITEMS_PER_WEEK])
+    return result, misses, items
 
 
 def scores(world: World, snapshots: list[InboxSnapshot], *, k: int, learning: bool) -> dict:
@@ -198,7 +203,7 @@ def scores(world: World, snapshots: list[InboxSnapshot], *, k: int, learning: bo
     if len(set(fit_labels)) == 2:
         fit_auc = float(roc_auc_score(fit_labels, [fit_scores.get(d) if fit_scores.get(d) is not None else 0.5
                                                    for d in held]))  # fmt: skip
-    by_week, misses_by_week = precision_by_week(world, snapshots, k)
+    by_week, misses_by_week, miss_items_by_week = precision_by_week(world, snapshots, k)
     return {
         "enabled": learning,
         "reviews": len(pairs),
@@ -209,6 +214,7 @@ def scores(world: World, snapshots: list[InboxSnapshot], *, k: int, learning: bo
         "brier_after_first_morning": _brier_pair(later),
         "precision_at_10_by_week": by_week,
         "precision_misses_by_week": misses_by_week,
+        "precision_miss_items_by_week": miss_items_by_week,
         "fit_auc": fit_auc,
         "fit_held_out_accounts": len(held),
         "threshold_changes_proposed": ThresholdProposal.objects.filter(

@@ -104,6 +104,8 @@ class Score:
     precision_samples: list[float] = field(default_factory=list)
     #: what the irrelevant items of the morning top k were: "<action type>: <stale|early|no moment>"
     precision_misses: dict[str, int] = field(default_factory=dict)
+    #: each of those items: when, whose inbox, the card, and why it matched no open moment
+    precision_miss_items: list[dict] = field(default_factory=list)
     empty_snapshots: int = 0
     episodes: int = 0
     false_alarms: int = 0
@@ -276,7 +278,10 @@ def score(
     autonomous = [s for s in spans if s.executed and s.autonomous]
     result.autonomous_actions = len(autonomous)
     result.autonomous_right = sum(1 for s in autonomous if (s.rec_id, s.episode) in matched_episodes)
-    result.precision_samples, result.empty_snapshots, misses = _precision(moments, snapshots, k)
+    result.precision_samples, result.empty_snapshots, result.precision_miss_items = _precision(moments, snapshots, k)
+    misses: dict[str, int] = defaultdict(int)
+    for item in result.precision_miss_items:
+        misses[item["why"]] += 1
     result.precision_misses = dict(sorted(misses.items(), key=lambda item: -item[1]))
     return result
 
@@ -294,12 +299,12 @@ def _miss(moments: Sequence[Moment], action_type: str, at: dt.datetime) -> str:
 
 def _precision(
     moments: Sequence[Moment], snapshots: Iterable[InboxSnapshot], k: int
-) -> tuple[list[float], int, dict[str, int]]:
+) -> tuple[list[float], int, list[dict]]:
     by_account: dict[str, list[Moment]] = defaultdict(list)
     for m in moments:
         by_account[m.account].append(m)
     samples: list[float] = []
-    misses: dict[str, int] = defaultdict(int)
+    misses: list[dict] = []
     empty = 0
     for snap in snapshots:
         top = snap.items[:k]
@@ -312,6 +317,7 @@ def _precision(
             if any(m.opens_at <= snap.at <= m.closes_at and action_type in m.acceptable for m in mine):
                 relevant += 1
             else:
-                misses[_miss(mine, action_type, snap.at)] += 1
+                misses.append({"at": snap.at.isoformat(), "rep": snap.rep, "rec_id": _rec, "account": account,
+                               "why": _miss(mine, action_type, snap.at)})  # fmt: skip
         samples.append(relevant / len(top))
-    return samples, empty, dict(misses)
+    return samples, empty, misses

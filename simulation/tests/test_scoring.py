@@ -85,6 +85,10 @@ def test_a_noisy_system_scores_in_between(w):
     assert 0 < result.precision_at_k < 1
     assert result.false_alarms == 200
     assert result.false_alarms_per_rep_day == pytest.approx(200 / (len(w.reps) * w.days))
+    # every morning's planted check-in is a miss, named with its card, so a kept run can be looked up
+    assert len(result.precision_miss_items) == sum(1 for s in noisy_snapshots if s.items)
+    assert {item["rec_id"] for item in result.precision_miss_items} == {"noise"}
+    assert sum(result.precision_misses.values()) == len(result.precision_miss_items)
 
 
 def test_late_recommendations_count_their_delay_and_wrong_types_do_not_count(w):
