@@ -134,12 +134,32 @@ class Driver:
         self.observe = observe
         self.k = k
         self.out = Observed()
+        self._end_world_follow_ups_at_answers(sent_by_id)
         self._versions: dict[int, tuple[int, str]] = {}
         self._watermark = world.start - dt.timedelta(days=1)
         self._domains = frozenset(a.domain for i, a in enumerate(world.accounts) if i % parts == part)
         self._other_domains = frozenset(a.domain for a in world.accounts) - self._domains
         self._webhook = Webhook(credentials.generic_secret)
         self._reps = {u.username: u for u in get_user_model().objects.filter(username__in=world.reps)}
+
+    def _end_world_follow_ups_at_answers(self, sent_by_id: dict[str, str]) -> None:
+        """The world wrote each follow-up due of its rep's e-mails without looking ahead: one the person
+        answers before it closes (a reply to another e-mail, a meeting booked) is needed only until then,
+        and never if they answered before it opened, as with salesai's own e-mails (:meth:`react`)."""
+        for domain, moments in self._moments.items():
+            kept: list[Moment] = []
+            for m in moments:
+                contact = sent_by_id.get(m.deciding[0]) if m.kind in FOLLOW_UP_KINDS and m.deciding else None
+                sent = self._sent_at.get(m.deciding[0]) if contact else None
+                answer = min((t for t in self._answered.get(contact or "", ()) if sent and t > sent), default=None)
+                if answer is None or answer >= m.closes_at:
+                    kept.append(m)
+                    continue
+                ended = None if answer < m.opens_at else replace(m, closes_at=answer)
+                self.out.ended[m.id] = ended
+                if ended is not None:
+                    kept.append(ended)
+            self._moments[domain] = kept
 
     # -- deliveries
     def _check(self, response, what: str) -> None:

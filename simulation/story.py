@@ -86,7 +86,9 @@ class AccountStory:
         event = Event(id=kw.pop("id", None) or self._id(), account=self.a.domain, kind=kind, channel=channel,
                       occurred_at=at, deliver_at=deliver_at or at, **kw)  # fmt: skip
         self.events.append(event)
-        if not event.is_bot and kind not in ("email_sent",):
+        # what the account's people did: not the rep's e-mails, not bots, not an out-of-office (the market
+        # does not count one as an answer either, and neither does salesai)
+        if not event.is_bot and kind != "email_sent" and event.intent != "auto_reply":
             self.activity_days.append(at.date())
         return event
 
@@ -339,6 +341,11 @@ class AccountStory:
                       properties={"message_id": mid, "to": contact.email, "from": f"{self.a.rep}@salesai.example",
                                   "in_reply_to": f"<{reply.id}>", "subject": "Re: " + sent.subject})  # fmt: skip
             closes = min(closes, answer_at)
+            # one market, one rule: the answer is an e-mail to the person like any other, and as with
+            # salesai's answers (react_to_email) silence makes a follow-up due; here the person does not
+            # write back (an answer of theirs from salesai's e-mails ends it, as the driver does)
+            self.moment("follow_up_due", at=add_business_days(answer_at, FOLLOW_UP_AFTER_BUSINESS_DAYS), days=5,
+                        deciding=[mid.strip("<>")])  # fmt: skip
         self.moment(kind, at=deliver, days=5, deciding=[reply.id], closes_at=closes)
 
     def customer_day(self, day: dt.date, state: str) -> None:

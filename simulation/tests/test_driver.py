@@ -99,6 +99,26 @@ def test_emailing_again_ends_the_follow_ups_of_earlier_emails_not_of_the_reps_la
 
 
 @pytest.mark.django_db
+def test_a_world_follow_up_ends_when_the_person_answers_before_it_closes():
+    """As for salesai's own e-mails: a meeting booked (or a reply to another e-mail) while a follow-up of
+    the rep's e-mail is open ends the need then; one before it opens means it was never needed."""
+    w = world.generate(seed=5, accounts=3, days=3)
+    d = driver.Driver(w, stage.set_up(w))
+    t = w.start
+    open_one = Moment(id="m-1", account="x.example", rep="r", kind="follow_up_due", opens_at=t + dt.timedelta(days=3),
+                      at=t + dt.timedelta(days=3), closes_at=t + dt.timedelta(days=8), deciding=("e1",))  # fmt: skip
+    later = replace(open_one, id="m-2", opens_at=t + dt.timedelta(days=13), at=t + dt.timedelta(days=13),
+                    closes_at=t + dt.timedelta(days=18), deciding=("e2",))  # fmt: skip
+    untouched = replace(open_one, id="m-3", deciding=("e3",))
+    d._sent_at.update({"e1": t, "e2": t + dt.timedelta(days=10), "e3": t})
+    d._answered["ana@x.example"] = [t + dt.timedelta(days=5), t + dt.timedelta(days=11)]
+    d._moments["x.example"], d.out.ended = [open_one, later, untouched], {}
+    d._end_world_follow_ups_at_answers({"e1": "ana@x.example", "e2": "ana@x.example", "e3": "bo@x.example"})
+    assert d.out.ended == {"m-1": replace(open_one, closes_at=t + dt.timedelta(days=5)), "m-2": None}
+    assert d._moments["x.example"] == [d.out.ended["m-1"], untouched]
+
+
+@pytest.mark.django_db
 def test_the_reps_later_touch_that_is_the_third_unanswered_email_ends_the_sequence():
     """One market, one rule: the rep's first e-mail, salesai's follow-up, then the rep's own second touch
     is the person's third unanswered e-mail; as for salesai's own e-mails, another contact is due then,

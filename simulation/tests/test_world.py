@@ -210,3 +210,36 @@ def test_after_the_last_unanswered_touch_the_market_wants_another_contact(worlds
     silent = next((a, at) for a, at in _sends(w, {"cold"}) if not _react(w, a, at, touch=3)[0])
     _events, (moment,) = _react(w, *silent, touch=3)
     assert moment.kind == "sequence_exhausted"
+
+
+def test_an_out_of_office_is_not_activity_that_keeps_an_account_from_going_dark():
+    """One market, one rule: an auto-reply is not a person answering (the driver does not count it as an
+    answer, salesai does not count it as engagement), so it does not push going dark back either."""
+    w = world.generate(seed=2, accounts=2, days=1)
+    teller = story.AccountStory(w, w.accounts[0], seed=2)
+    day = w.start.date()
+    for offset in range(5):  # engaged: page views on five days
+        teller.emit(
+            "page_view", "segment", dt.datetime.combine(day + dt.timedelta(days=offset), dt.time(10), tzinfo=dt.UTC)
+        )
+    sent = teller.emit("email_sent", "signed", dt.datetime.combine(day + dt.timedelta(days=10), dt.time(9), tzinfo=dt.UTC),
+                       contact=w.accounts[0].contacts[0].email)  # fmt: skip
+    teller.auto_reply(sent, w.accounts[0].contacts[0])
+    assert teller.activity_days == [day + dt.timedelta(days=n) for n in range(5)]
+    teller.check_going_dark(day + dt.timedelta(days=4 + market.DARK_AFTER_DAYS))
+    assert [m.kind for m in teller.moments] == ["going_dark"]
+
+
+def test_the_reps_answer_to_a_reply_needs_a_follow_up_if_the_person_goes_quiet(worlds):
+    """One market, one rule: an answer is an e-mail like any other; as after salesai's answers
+    (react_to_email), silence makes a follow-up due three business days later."""
+    for w in worlds:
+        answers = [e for e in w.events if e.kind == "email_sent" and e.in_reply_to and not e.duplicate]
+        assert answers
+        follow_ups = {m.deciding[0]: m for m in w.moments if m.kind == "follow_up_due" and m.deciding}
+        for answer in answers:
+            if market.add_business_days(answer.occurred_at, market.FOLLOW_UP_AFTER_BUSINESS_DAYS) >= w.end:
+                continue  # due after the world ends
+            due = follow_ups[answer.id]
+            assert due.opens_at == market.add_business_days(answer.occurred_at, market.FOLLOW_UP_AFTER_BUSINESS_DAYS)
+            assert due.closes_at == due.opens_at + dt.timedelta(days=5)
