@@ -225,6 +225,13 @@ def _fingerprint(observed: driver.Observed) -> tuple[list, list]:
     return seen, rows
 
 
+def _without_ids(learning: dict) -> dict:
+    """The learning figures without the cards' row ids (a second run on one database numbers on)."""
+    items = [[{k: v for k, v in item.items() if k != "rec_id"} for item in week]
+             for week in learning["precision_miss_items_by_week"]]  # fmt: skip
+    return {**learning, "precision_miss_items_by_week": items}
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_reviewed_run_in_one_process_repeats_for_its_seed(require_postgres, tmp_path):
     """A scored run is a measurement only if it can be repeated: the same seed, the same reviews, the
@@ -239,7 +246,7 @@ def test_a_reviewed_run_in_one_process_repeats_for_its_seed(require_postgres, tm
     assert first.observed.reviews == second.observed.reviews and first.observed.reviews["approved"] > 0
     assert second_rows == first_rows and len(first_rows) > 20
     assert second_seen == first_seen
-    assert second.report["learning"] == first.report["learning"]
+    assert _without_ids(second.report["learning"]) == _without_ids(first.report["learning"])
     assert [(s.rep, s.at, [item[1:] for item in s.items]) for s in second.observed.snapshots] == [
         (s.rep, s.at, [item[1:] for item in s.items]) for s in first.observed.snapshots
     ]
