@@ -73,6 +73,15 @@ class Observed:
     ended: dict[str, Moment | None] = field(default_factory=dict)  # world moments an answer ended (None: dropped)
 
 
+def ended_at(moment: Moment, at: dt.datetime | None) -> Moment | None:
+    """A follow-up whose person answered (or was e-mailed again) at ``at``: as it was if that came once it
+    had closed (or never), never needed if before it opened, else ended then. At its very opening it
+    still counts as met (the follow-up itself went out then)."""
+    if at is None or at >= moment.closes_at:
+        return moment
+    return None if at < moment.opens_at else replace(moment, closes_at=at)
+
+
 @contextmanager
 def eager_celery() -> Iterator[None]:
     """Tasks run at once, at simulated time; the e-mail they send (urgent notices to simulated reps)
@@ -150,13 +159,13 @@ class Driver:
             kept: list[Moment] = []
             for m in moments:
                 contact = sent_by_id.get(m.deciding[0]) if m.kind in FOLLOW_UP_KINDS and m.deciding else None
-                sent = self._sent_at.get(m.deciding[0]) if contact else None
-                answer = min((t for t in self._answered.get(contact or "", ()) if sent and t > sent), default=None)
-                if answer is None or answer >= m.closes_at:
+                if contact is None:
                     kept.append(m)
                     continue
-                ended = None if answer < m.opens_at else replace(m, closes_at=answer)
-                self.out.ended[m.id] = ended
+                sent = self._sent_at[m.deciding[0]]  # written beside sent_by_id
+                ended = ended_at(m, min((t for t in self._answered.get(contact, ()) if t > sent), default=None))
+                if ended is not m:
+                    self.out.ended[m.id] = ended
                 if ended is not None:
                     kept.append(ended)
             self._moments[domain] = kept
@@ -359,11 +368,9 @@ class Driver:
                                          action=rec.action_type)  # fmt: skip
         for moment in moments:
             if moment.kind in FOLLOW_UP_KINDS:  # an answer already known (the world's) ends it
-                answer = min((t for t in self._answered.get(contact, ()) if t > at), default=None)
-                if answer is not None and answer < moment.opens_at:
+                moment = ended_at(moment, min((t for t in self._answered.get(contact, ()) if t > at), default=None))
+                if moment is None:
                     continue
-                if answer is not None and answer < moment.closes_at:
-                    moment = replace(moment, closes_at=answer)
                 self._follow_ups.setdefault(contact, set()).add(moment.id)
             if moment.at < self.world.end:
                 self._reaction_moments[moment.id] = moment
@@ -406,12 +413,8 @@ class Driver:
         ids = self._follow_ups.get(contact, set())
         kept: list[Moment] = []
         for moment in self._moments.get(domain, ()):
-            ended: Moment | None = moment
             later = bool(moment.deciding) and self._sent_at.get(moment.deciding[0], at) > at
-            if moment.id in ids and moment.closes_at > at and not later:
-                # before it opens it is never needed; at its very opening (the follow-up itself went
-                # out then) it still counts as met
-                ended = None if at < moment.opens_at else replace(moment, closes_at=at)
+            ended = ended_at(moment, at) if moment.id in ids and not later else moment
             if ended is not moment:
                 if moment.id not in self._reaction_moments:
                     self.out.ended[moment.id] = ended  # one of the world's

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -279,10 +279,7 @@ def score(
     result.autonomous_actions = len(autonomous)
     result.autonomous_right = sum(1 for s in autonomous if (s.rec_id, s.episode) in matched_episodes)
     result.precision_samples, result.empty_snapshots, result.precision_miss_items = _precision(moments, snapshots, k)
-    misses: dict[str, int] = defaultdict(int)
-    for item in result.precision_miss_items:
-        misses[item["why"]] += 1
-    result.precision_misses = dict(sorted(misses.items(), key=lambda item: -item[1]))
+    result.precision_misses = dict(Counter(item["why"] for item in result.precision_miss_items).most_common())
     return result
 
 
