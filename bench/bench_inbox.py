@@ -139,12 +139,9 @@ def run(ctx: BenchContext) -> list[Figure]:
             bare = time_calls(lambda: client.get("/bench/bare"), repeat=requests)
             # opening a row: its detail (evidence, what will be sent, trust), one of the first page's rows each time
             from recommendations.models import Recommendation
+            from recommendations.selectors import INBOX_ORDER
 
-            first_page = list(
-                Recommendation.objects.order_by("-priority", "-created_at", "-pk").values_list("pk", flat=True)[
-                    :PAGE_SIZE
-                ]
-            )
+            first_page = list(Recommendation.objects.order_by(*INBOX_ORDER).values_list("pk", flat=True)[:PAGE_SIZE])
             row_urls = iter([f"/recommendations/{first_page[n % PAGE_SIZE]}/row" for n in range(requests + 1)])
             with CaptureQueriesContext(connection) as captured:
                 assert client.get(next(row_urls), HTTP_HX_REQUEST="true").status_code == 200
